@@ -1,0 +1,3 @@
+from gradwise.cli.main import main
+
+raise SystemExit(main())
