@@ -1,0 +1,1 @@
+"""The ``gradwise`` command line."""

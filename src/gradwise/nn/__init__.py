@@ -1,0 +1,25 @@
+"""Layers, activations, losses, initializers and the network that chains them."""
+
+from gradwise.nn.activations import ACTIVATIONS, Activation, get_activation
+from gradwise.nn.init import INITIALIZERS, default_initializer, get_initializer
+from gradwise.nn.layers import Dense, Dropout, Layer
+from gradwise.nn.losses import LOSSES, Loss, get_loss
+from gradwise.nn.network import Network, grad, mlp
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "LOSSES",
+    "Activation",
+    "Dense",
+    "Dropout",
+    "Layer",
+    "Loss",
+    "Network",
+    "default_initializer",
+    "get_activation",
+    "get_initializer",
+    "get_loss",
+    "grad",
+    "mlp",
+]

@@ -1,0 +1,134 @@
+"""A network is an ordered sequence of layers; ``grad`` is forward, loss and backward in one.
+
+Parameters and gradients are ``{"0.W": array, "0.b": array, "2.W": ...}`` dicts whose
+values are the layers' own arrays, so an optimizer that updates them in place updates
+the network. The prefix is the layer's position (as in PyTorch's ``Sequential``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradwise.nn.activations import Activation
+from gradwise.nn.init import Initializer
+from gradwise.nn.layers import Backprop, Dense, Dropout, Layer
+from gradwise.nn.losses import Loss, get_loss
+
+Array = np.ndarray
+
+
+class Network:
+    """Layers applied in order; float32 by default, float64 end to end on request."""
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        self.layers = list(layers)
+        dtypes = {p.dtype for layer in self.layers for p in layer.params.values()}
+        if len(dtypes) > 1:
+            raise ValueError(f"all layers must share one dtype, got {sorted(map(str, dtypes))}")
+        self.dtype = np.dtype(dtypes.pop()) if dtypes else np.dtype(np.float32)
+
+    @property
+    def params(self) -> dict[str, Array]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    @property
+    def output_activation(self) -> Activation | None:
+        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        return dense[-1].activation if dense else None
+
+    def forward(
+        self, x: Array, train: bool = False, rng: np.random.Generator | None = None, *, logits: bool = False
+    ) -> tuple[Array, Backprop]:
+        """Run every layer; return the output and ``backprop(dy)`` that fills every layer's grads.
+
+        ``logits=True`` stops the last layer before its activation (for a fused loss).
+        """
+        x = np.asarray(x, dtype=self.dtype)
+        backprops: list[Backprop] = []
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if logits and i == last:
+                if not isinstance(layer, Dense):
+                    raise ValueError("logits=True needs a Dense layer last")
+                x, backprop = layer.forward(x, train, rng, logits=True)
+            else:
+                x, backprop = layer.forward(x, train, rng)
+            backprops.append(backprop)
+
+        def backprop_all(dy: Array, need_dx: bool = False) -> Array | None:
+            for i in range(last, -1, -1):
+                dy = backprops[i](dy, need_dx or i > 0)
+            return dy
+
+        return x, backprop_all
+
+    def predict(self, x: Array, batch_size: int = 4096) -> Array:
+        """Outputs (batch, n_out) at evaluation (dropout off), computed in chunks to bound memory."""
+        x = np.asarray(x, dtype=self.dtype)
+        chunks = [self.forward(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)]
+        return np.concatenate(chunks) if chunks else np.empty((0, self.layers[-1].params["W"].shape[1]))
+
+    def __call__(self, x: Array) -> Array:
+        return self.predict(x)
+
+
+def fused_loss(net: Network, loss: Loss) -> Loss | None:
+    """The fused form of ``loss`` for this network's output activation, if the pair is matched."""
+    out = net.output_activation
+    return loss.fused.get(out.name) if out is not None else None
+
+
+def grad(
+    net: Network,
+    loss: str | Loss,
+    x: Array,
+    t: Array,
+    *,
+    rng: np.random.Generator | None = None,
+    fuse: bool = True,
+) -> tuple[float, dict[str, Array]]:
+    """Loss value and gradients of every parameter for one batch (the seed's ``grad``).
+
+    x is (batch, n_in), t is (batch, n_out). The returned gradient arrays belong to the
+    layers and are overwritten by the next call: copy them to keep them. ``fuse=False``
+    runs a matched pair unfused (same gradient, used to test the fusion).
+    """
+    loss = get_loss(loss)
+    fused = fused_loss(net, loss) if fuse else None
+    y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None)
+    value, dy = (fused or loss)(y, np.asarray(t, dtype=net.dtype))
+    backprop(dy)
+    return value, net.grads
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: str | Activation = "relu",
+    output: str | Activation = "softmax",
+    *,
+    init: str | Initializer | None = None,
+    bias: float = 0.0,
+    dropout: float = 0.0,
+    rng: np.random.Generator | int | None = 0,
+    dtype: np.dtype | type = np.float32,
+) -> Network:
+    """A multilayer perceptron: ``mlp([784, 100, 10])`` is 784-100-10, ReLU hidden units, softmax output."""
+    if len(sizes) < 2:
+        raise ValueError(f"mlp needs at least input and output sizes, got {list(sizes)}")
+    rng = np.random.default_rng(rng)
+    layers: list[Layer] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        last = i == len(sizes) - 2
+        layers.append(
+            Dense(n_in, n_out, output if last else activation, init, rng=rng, bias=bias, dtype=dtype)
+        )
+        if dropout and not last:
+            layers.append(Dropout(dropout))
+    return Network(layers)
