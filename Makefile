@@ -18,6 +18,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+train: $(STAMP)
+	$(BIN)/gradwise train --preset default
+
 gradcheck: $(STAMP)
 	$(BIN)/gradwise gradcheck --all
 

@@ -83,3 +83,11 @@ class TorchMirror:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Decoded data sets go to a temporary cache, not the user's home."""
+    import os
+
+    os.environ["GRADWISE_CACHE"] = str(tmp_path_factory.mktemp("cache"))

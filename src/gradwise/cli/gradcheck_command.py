@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gradwise.cli.errors import UsageError
 from gradwise.health.gradcheck import TOLERANCE, Case, check_all, random_case
 
 
@@ -45,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
             hidden, output = get_activation(args.activation).name, get_activation(args.output).name
             get_loss(args.loss)
         except ValueError as error:
-            from gradwise.cli.main import UsageError
-
             raise UsageError(str(error)) from None
         cases = iter([random_case(np.random.default_rng(args.seed), hidden, output, args.loss, args.depth)])
     print(f"{'hidden':<11} {'output+loss':<27} {'sizes':<13} {'max rel err':>9}")

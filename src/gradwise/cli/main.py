@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gradwise.cli import gradcheck_command
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2, no traceback."""
+from gradwise.cli import evaluate_command, gradcheck_command, predict_command, train_command
+from gradwise.cli.errors import UsageError, user_errors
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,6 +18,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradwise", description="Train small networks and find out why they fail.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train_command.add_parser(commands)
+    evaluate_command.add_parser(commands)
+    predict_command.add_parser(commands)
     gradcheck_command.add_parser(commands)
     return parser
 
@@ -29,9 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except user_errors() as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

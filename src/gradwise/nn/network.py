@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,19 +94,21 @@ def grad(
     *,
     rng: np.random.Generator | None = None,
     fuse: bool = True,
-) -> tuple[float, dict[str, Array]]:
+    with_output: bool = False,
+) -> Any:
     """Loss value and gradients of every parameter for one batch (the seed's ``grad``).
 
     x is (batch, n_in), t is (batch, n_out). The returned gradient arrays belong to the
     layers and are overwritten by the next call: copy them to keep them. ``fuse=False``
-    runs a matched pair unfused (same gradient, used to test the fusion).
+    runs a matched pair unfused (same gradient, used to test the fusion). ``with_output``
+    also returns the network's output (the logits when the loss is fused).
     """
     loss = get_loss(loss)
     fused = fused_loss(net, loss) if fuse else None
     y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None)
     value, dy = (fused or loss)(y, np.asarray(t, dtype=net.dtype))
     backprop(dy)
-    return value, net.grads
+    return (value, net.grads, y) if with_output else (value, net.grads)
 
 
 def mlp(

@@ -1,0 +1,18 @@
+"""Errors the command line turns into one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2, no traceback."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Every error type that means bad input (a file, a flag, a folder), not a bug."""
+    from gradwise.data.datasets import DatasetNotFound
+    from gradwise.data.idx import IdxError
+    from gradwise.data.images import ImageError
+    from gradwise.train.checkpoint import CheckpointError
+    from gradwise.train.config import ConfigError
+
+    return (UsageError, ConfigError, CheckpointError, IdxError, DatasetNotFound, ImageError)

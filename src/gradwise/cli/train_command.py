@@ -1,0 +1,111 @@
+"""``gradwise train``: train a network from a preset and flags, write a run folder, report test accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from gradwise.cli.errors import UsageError
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 1000 or 512,256, got {text!r}") from None
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected at least one size")
+    return sizes
+
+
+def add_parser(commands: Any) -> None:
+    from gradwise.train.config import PRESETS
+
+    p = commands.add_parser(
+        "train",
+        help="train a network and write a run folder",
+        description="Train a fully connected network. A preset sets every field; flags override it.",
+        argument_default=argparse.SUPPRESS,  # only flags given on the command line override the preset
+    )
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration")
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", help="mnist, fashion-mnist, or a folder of the four IDX files")
+    data.add_argument("--data-dir", help="where to look for fashion-mnist")
+    data.add_argument("--normalize", help="unit (pixels/255), standard, or none (raw 0-255)")
+    data.add_argument("--validation", type=int, help="validation images, from the end of the training set")
+    data.add_argument("--limit-train", type=int, help="train on the first N training images only")
+    model = p.add_argument_group("model")
+    model.add_argument("--hidden", type=_hidden, help="hidden sizes: 1000 or 512,256")
+    model.add_argument("--activation", help="identity sigmoid tanh relu leaky_relu elu softplus softmax")
+    model.add_argument("--output", help="output activation (softmax, sigmoid, identity, ...)")
+    model.add_argument("--loss", help="mse, bce or ce (softmax cross-entropy)")
+    model.add_argument("--init", help="zeros constant normal uniform glorot_uniform glorot_normal he_normal ...")
+    model.add_argument("--init-scale", type=float, help="std of normal, upper bound of uniform, value of constant")
+    model.add_argument("--bias-init", type=float, help="constant initial bias")
+    model.add_argument("--dropout", type=float, help="dropout probability after each hidden layer")
+    model.add_argument("--dtype", help="float32 or float64")
+    opt = p.add_argument_group("optimizer")
+    opt.add_argument("--optimizer", help="sgd momentum nesterov adam adamw rmsprop")
+    opt.add_argument("--lr", type=float, help="learning rate")
+    opt.add_argument("--momentum", type=float, help="momentum (momentum, nesterov, rmsprop)")
+    opt.add_argument("--weight-decay", type=float, help="L2 weight decay (decoupled for adamw)")
+    opt.add_argument("--clip-norm", type=float, help="clip the gradients' global norm")
+    opt.add_argument("--schedule", help="constant, step, exponential or cosine")
+    opt.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up steps")
+    opt.add_argument("--batch-size", type=int, help="samples per batch")
+    stop = p.add_argument_group("stopping")
+    stop.add_argument("--epochs", type=int, help="stop after this many epochs")
+    stop.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    stop.add_argument("--time-budget", type=float, help="stop after this many seconds")
+    stop.add_argument("--close-enough", type=float, help="stop when the epoch loss changes by less than this")
+    stop.add_argument("--patience", type=int, help="stop after N epochs without a better validation loss")
+    stop.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")
+    run = p.add_argument_group("run")
+    run.add_argument("--seed", type=int, help="seed for the weights, the data order and dropout")
+    run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    p.set_defaults(run=run_train)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from gradwise.train.config import TrainConfig, preset
+
+    fields = set(TrainConfig.__dataclass_fields__) - {"preset", "extra"}
+    overrides = {k: v for k, v in vars(args).items() if k in fields}
+    return preset(args.preset, **overrides)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from gradwise.cli.progress import ConsoleProgress
+    from gradwise.train.runner import train
+
+    config = config_from_args(args)
+    out = Path(getattr(args, "out", None) or Path("runs") / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
+    as_json = getattr(args, "json", False)
+    callbacks = []
+    if not as_json:
+        steps = -(-min(config.limit_train or 10**9, 60_000 - config.validation) // config.batch_size)
+        callbacks.append(ConsoleProgress(config.epochs, steps))
+        print(f"training {describe(config)} -> {out}", flush=True)
+    result = train(config, out, callbacks)
+    if as_json:
+        print(json.dumps(result.summary()))
+    else:
+        if result.model_error:
+            print(f"warning: {result.model_error}")
+        print(f"test loss: {result.test_loss:.4f}  ({result.seconds:.1f}s)")
+        print(f"test accuracy: {result.test_accuracy:.4f}")
+    return 0
+
+
+def describe(config: Any) -> str:
+    sizes = "-".join(map(str, ["in", *config.hidden, "out"]))
+    return (
+        f"{config.dataset} {sizes} {config.activation}/{config.output} {config.loss}, "
+        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}"
+    )

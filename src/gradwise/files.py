@@ -1,0 +1,56 @@
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of either."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary writing so readers see the old file or the whole new one, never a part.
+
+    Writes a temporary file in the same folder, flushes and fsyncs it, then renames it over ``path``.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    # 0o666 lets the umask set the permissions as open() would; mkstemp would force 0600.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)  # atomic on POSIX: the same folder means the same file system
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_open(path) as f:
+        f.write(text.encode())
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line and fsync: an append-only log loses at most its torn last line in a crash."""
+    with open(path, "ab") as f:
+        f.write(line.rstrip("\n").encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,230 @@
+"""Every hyperparameter of a run in one value, the named presets, and what to build from them.
+
+A ``TrainConfig`` is what ``config.json`` holds; the CLI's flags override a preset's fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from gradwise.nn.activations import get_activation
+from gradwise.nn.init import get_initializer
+from gradwise.nn.losses import get_loss
+from gradwise.nn.network import Network, mlp
+from gradwise.optim import schedules
+from gradwise.optim.base import Transform
+from gradwise.optim.optimizers import OPTIMIZERS
+from gradwise.train import stopping
+
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+NORMALIZE = ("unit", "standard", "none")
+DTYPES = ("float32", "float64")
+
+
+class ConfigError(ValueError):
+    """A hyperparameter out of range or a malformed configuration: one line naming the field."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run's every setting; defaults are the ``default`` preset."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    validation: int = 10_000  # the last N training images
+    normalize: str = "unit"
+    limit_train: int | None = None  # train on the first N training images only
+    hidden: tuple[int, ...] = (1000,)
+    activation: str = "relu"
+    output: str = "softmax"
+    loss: str = "ce"
+    init: str | None = None  # None: He for the ReLU family, Glorot otherwise
+    init_scale: float | None = None
+    bias_init: float = 0.0
+    dropout: float = 0.0
+    optimizer: str = "momentum"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clip_norm: float | None = None
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    batch_size: int = 128
+    epochs: int = 20
+    max_steps: int | None = None
+    time_budget: float | None = None
+    close_enough: float | None = None
+    patience: int | None = None
+    target_accuracy: float | None = None
+    seed: int = 0
+    dtype: str = "float32"
+    preset: str = "default"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("extra")
+        data["hidden"] = list(self.hidden)
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown keys {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}")
+        values = dict(data)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        try:
+            return cls(**values)
+        except TypeError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+    def with_overrides(self, **overrides: Any) -> TrainConfig:
+        return replace(self, **overrides)
+
+
+def _validate(c: TrainConfig) -> None:
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    need(all(isinstance(h, int) and h >= 1 for h in c.hidden), f"--hidden: sizes must be >= 1, got {list(c.hidden)}")
+    need(math.isfinite(c.lr) and c.lr > 0, f"--lr must be > 0, got {c.lr:g}")
+    need(c.batch_size >= 1, f"--batch-size must be >= 1, got {c.batch_size}")
+    need(c.epochs >= 1, f"--epochs must be >= 1, got {c.epochs}")
+    need(0 <= c.dropout < 1, f"--dropout must be in [0, 1), got {c.dropout:g}")
+    need(0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum:g}")
+    need(c.weight_decay >= 0, f"--weight-decay must be >= 0, got {c.weight_decay:g}")
+    need(c.clip_norm is None or c.clip_norm > 0, f"--clip-norm must be > 0, got {c.clip_norm}")
+    need(c.validation >= 0, f"--validation must be >= 0, got {c.validation}")
+    need(c.limit_train is None or c.limit_train >= 1, f"--limit-train must be >= 1, got {c.limit_train}")
+    need(c.max_steps is None or c.max_steps >= 1, f"--max-steps must be >= 1, got {c.max_steps}")
+    need(c.time_budget is None or c.time_budget > 0, f"--time-budget must be > 0, got {c.time_budget}")
+    need(c.patience is None or c.patience >= 1, f"--patience must be >= 1, got {c.patience}")
+    need(c.warmup_steps >= 0, f"--warmup-steps must be >= 0, got {c.warmup_steps}")
+    need(c.optimizer in OPTIMIZERS, f"--optimizer: unknown {c.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    need(c.schedule in SCHEDULES, f"--schedule: unknown {c.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    need(c.normalize in NORMALIZE, f"--normalize: unknown {c.normalize!r}; choose one of: {', '.join(NORMALIZE)}")
+    need(c.dtype in DTYPES, f"--dtype: unknown {c.dtype!r}; choose one of: {', '.join(DTYPES)}")
+    for flag, check in (
+        ("--activation", lambda: get_activation(c.activation)),
+        ("--output", lambda: get_activation(c.output)),
+        ("--loss", lambda: get_loss(c.loss)),
+        ("--init", lambda: c.init is None or get_initializer(c.init, c.init_scale)),
+    ):
+        try:
+            check()
+        except ValueError as error:
+            raise ConfigError(f"{flag}: {error}") from None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # What `make train` runs: a wide ReLU layer, fused softmax cross-entropy, He init, momentum SGD.
+    "default": {},
+    # Nielsen's network.py, chapter 1: 784-30-10 sigmoid, quadratic cost, N(0, 1) weights, lr 3.0, batch 10.
+    "nielsen": {
+        "hidden": (30,),
+        "activation": "sigmoid",
+        "output": "sigmoid",
+        "loss": "mse",
+        "init": "normal",
+        "optimizer": "sgd",
+        "lr": 3.0,
+        "batch_size": 10,
+        "epochs": 30,
+    },
+    # The seed's run: 784-1000 logistic hidden layer, softmax output, mse, U(0, 1) weights, lr 0.05, batch 20.
+    "seed-2017": {
+        "hidden": (1000,),
+        "activation": "sigmoid",
+        "output": "softmax",
+        "loss": "mse",
+        "init": "uniform",
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "batch_size": 20,
+        "epochs": 10,
+    },
+    # The most accurate configuration within a few minutes on two cores.
+    "best": {
+        "hidden": (1024, 1024),
+        "dropout": 0.2,
+        "optimizer": "momentum",
+        "lr": 0.1,
+        "schedule": "cosine",
+        "warmup_steps": 400,
+        "epochs": 30,
+    },
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """The named preset with ``overrides`` applied."""
+    if name not in PRESETS:
+        raise ConfigError(f"--preset: unknown {name!r}; choose one of: {', '.join(PRESETS)}")
+    return TrainConfig(**{**PRESETS[name], "preset": name, **overrides})
+
+
+def build_network(config: TrainConfig, n_in: int, n_out: int) -> Network:
+    """The MLP the configuration describes, initialized from its seed."""
+    init = None if config.init is None else get_initializer(config.init, config.init_scale)
+    return mlp(
+        [n_in, *config.hidden, n_out],
+        config.activation,
+        config.output,
+        init=init,
+        bias=config.bias_init,
+        dropout=config.dropout,
+        rng=np.random.default_rng(config.seed),
+        dtype=np.dtype(config.dtype),
+    )
+
+
+def build_schedule(config: TrainConfig, steps_per_epoch: int) -> schedules.Schedule:
+    """The learning rate over steps: the named schedule spread over the run, then the warm-up."""
+    total = max(1, config.max_steps or config.epochs * steps_per_epoch)
+    base = {
+        "constant": lambda: schedules.constant(config.lr),
+        "step": lambda: schedules.step(config.lr, every=max(1, total // 3), gamma=0.1),
+        "exponential": lambda: schedules.exponential(config.lr, 0.01 ** (1 / total)),  # /100 over the run
+        "cosine": lambda: schedules.cosine(config.lr, total),
+    }[config.schedule]()
+    return schedules.warmup(base, config.warmup_steps, start=0.0) if config.warmup_steps else base
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Transform:
+    lr = build_schedule(config, steps_per_epoch)
+    common: dict[str, Any] = {"weight_decay": config.weight_decay, "clip_norm": config.clip_norm}
+    if config.optimizer in ("momentum", "nesterov"):
+        return OPTIMIZERS[config.optimizer](lr, config.momentum, **common)
+    if config.optimizer == "rmsprop":
+        return OPTIMIZERS["rmsprop"](lr, momentum=config.momentum if config.momentum else 0.0, **common)
+    return OPTIMIZERS[config.optimizer](lr, **common)
+
+
+def build_stop(config: TrainConfig) -> stopping.StopCondition:
+    """max_epochs, or'ed with every other stop condition the configuration sets."""
+    stop: stopping.StopCondition = stopping.max_epochs(config.epochs)
+    if config.max_steps is not None:
+        stop = stop | stopping.max_steps(config.max_steps)
+    if config.time_budget is not None:
+        stop = stop | stopping.time_budget(config.time_budget)
+    if config.close_enough is not None:
+        stop = stop | stopping.close_enough(config.close_enough)
+    if config.patience is not None:
+        metric = "val_loss" if config.validation else "train_loss"
+        stop = stop | stopping.no_improvement(config.patience, metric=metric)
+    if config.target_accuracy is not None:
+        metric = "val_accuracy" if config.validation else "train_accuracy"
+        stop = stop | stopping.target(config.target_accuracy, metric=metric)
+    return stop

@@ -1,0 +1,30 @@
+"""Loss and accuracy of a network on a data set, in chunks so memory stays bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwise.nn.losses import Loss, get_loss
+from gradwise.nn.network import Network
+
+Array = np.ndarray
+
+
+def accuracy(outputs: Array, targets: Array) -> float:
+    """Fraction of rows whose largest output is the target's class (targets one-hot (N, C) or labels (N,))."""
+    labels = targets.argmax(axis=1) if targets.ndim == 2 else targets
+    return float((outputs.argmax(axis=1) == labels).mean()) if len(outputs) else float("nan")
+
+
+def evaluate(net: Network, loss: str | Loss, x: Array, t: Array, batch_size: int = 4096) -> tuple[float, float]:
+    """(mean loss, accuracy) at evaluation (dropout off); t is one-hot (N, C)."""
+    loss = get_loss(loss)
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    total, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        y = net.forward(x[i : i + batch_size])[0]
+        tb = np.asarray(t[i : i + batch_size], dtype=net.dtype)
+        total += loss(y, tb)[0] * len(y)
+        correct += int((y.argmax(axis=1) == tb.argmax(axis=1)).sum())
+    return total / len(x), correct / len(x)
