@@ -136,3 +136,25 @@ def test_gradient_shapes_match_parameters(sizes, batch, seed):
     assert np.isfinite(value)
     assert {k: g.shape for k, g in grads.items()} == {k: p.shape for k, p in net.params.items()}
     assert all(np.isfinite(g).all() for g in grads.values())
+
+
+def test_probe_sees_every_dense_layer_forward_then_backward(rng):
+    seen = []
+
+    class Recorder:
+        def observe(self, layer, tensor, value):
+            seen.append((layer, tensor, value.shape))
+
+    net = mlp([4, 6, 5, 3], "relu", "softmax", dropout=0.5, rng=rng)
+    grad(net, "ce", rng.normal(size=(2, 4)), np.eye(3)[[0, 1]], rng=rng, probe=Recorder())
+    assert seen == [
+        (0, "z", (2, 6)),
+        (0, "a", (2, 6)),
+        (2, "z", (2, 5)),
+        (2, "a", (2, 5)),
+        (4, "z", (2, 3)),
+        (4, "a", (2, 3)),
+        (4, "delta", (2, 3)),
+        (2, "delta", (2, 5)),
+        (0, "delta", (2, 6)),
+    ]

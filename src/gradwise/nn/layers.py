@@ -17,6 +17,7 @@ from gradwise.nn.init import Initializer, default_initializer, get_initializer
 
 Array = np.ndarray
 Backprop = Callable[..., Array | None]  # backprop(dy, need_dx=True) -> dx, or None when need_dx is False
+Observer = Callable[[str, Array], None]  # observe(tensor name, value): how the health monitor looks inside
 
 
 class Layer(Protocol):
@@ -63,14 +64,23 @@ class Dense:
         rng: np.random.Generator | None = None,
         *,
         logits: bool = False,
+        observe: Observer | None = None,
     ) -> tuple[Array, Backprop]:
-        """``logits=True`` returns the pre-activation z, for a loss fused with this activation."""
+        """``logits=True`` returns the pre-activation z, for a loss fused with this activation.
+
+        ``observe``, when given, is shown z and a on the way forward and delta = dL/dz on the way back.
+        """
         W, b = self.params["W"], self.params["b"]
         z = x @ W + b
         a = z if logits else self.activation.forward(z)
+        if observe is not None:
+            observe("z", z)
+            observe("a", a)
 
         def backprop(da: Array, need_dx: bool = True) -> Array | None:
             dz = da if logits else self.activation.backward(z, a, da)  # dL/dz = dL/da * da/dz
+            if observe is not None:
+                observe("delta", dz)
             np.matmul(x.T, dz, out=self.grads["W"])  # dL/dW = x^T dz (summed over the batch)
             np.sum(dz, axis=0, out=self.grads["b"])  # dL/db = sum over the batch of dz
             return dz @ W.T if need_dx else None  # dL/dx = dz W^T; the input layer needs none

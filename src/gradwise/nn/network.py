@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,6 +20,12 @@ from gradwise.nn.layers import Backprop, Dense, Dropout, Layer
 from gradwise.nn.losses import Loss, get_loss
 
 Array = np.ndarray
+
+
+class Probe(Protocol):
+    """Sees every Dense layer's tensors during one forward/backward pass (the health monitor is one)."""
+
+    def observe(self, layer: int, tensor: str, value: Array) -> None: ...
 
 
 class Network:
@@ -45,20 +52,28 @@ class Network:
         return dense[-1].activation if dense else None
 
     def forward(
-        self, x: Array, train: bool = False, rng: np.random.Generator | None = None, *, logits: bool = False
+        self,
+        x: Array,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        *,
+        logits: bool = False,
+        probe: Probe | None = None,
     ) -> tuple[Array, Backprop]:
         """Run every layer; return the output and ``backprop(dy)`` that fills every layer's grads.
 
-        ``logits=True`` stops the last layer before its activation (for a fused loss).
+        ``logits=True`` stops the last layer before its activation (for a fused loss). A ``probe``
+        is shown each Dense layer's z, a and delta, tagged with the layer's position.
         """
         x = np.asarray(x, dtype=self.dtype)
         backprops: list[Backprop] = []
         last = len(self.layers) - 1
+        if logits and not isinstance(self.layers[last], Dense):
+            raise ValueError("logits=True needs a Dense layer last")
         for i, layer in enumerate(self.layers):
-            if logits and i == last:
-                if not isinstance(layer, Dense):
-                    raise ValueError("logits=True needs a Dense layer last")
-                x, backprop = layer.forward(x, train, rng, logits=True)
+            if isinstance(layer, Dense):
+                observe = partial(probe.observe, i) if probe is not None else None
+                x, backprop = layer.forward(x, train, rng, logits=logits and i == last, observe=observe)
             else:
                 x, backprop = layer.forward(x, train, rng)
             backprops.append(backprop)
@@ -95,17 +110,19 @@ def grad(
     rng: np.random.Generator | None = None,
     fuse: bool = True,
     with_output: bool = False,
+    probe: Probe | None = None,
 ) -> Any:
     """Loss value and gradients of every parameter for one batch (the seed's ``grad``).
 
     x is (batch, n_in), t is (batch, n_out). The returned gradient arrays belong to the
     layers and are overwritten by the next call: copy them to keep them. ``fuse=False``
     runs a matched pair unfused (same gradient, used to test the fusion). ``with_output``
-    also returns the network's output (the logits when the loss is fused).
+    also returns the network's output (the logits when the loss is fused). A ``probe`` sees
+    every layer's tensors (see ``Network.forward``).
     """
     loss = get_loss(loss)
     fused = fused_loss(net, loss) if fuse else None
-    y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None)
+    y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None, probe=probe)
     value, dy = (fused or loss)(y, np.asarray(t, dtype=net.dtype))
     backprop(dy)
     return (value, net.grads, y) if with_output else (value, net.grads)
