@@ -1,0 +1,57 @@
+"""A diagnosis: what went wrong, where, since when, the numbers that show it, why, and what to change."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SYMPTOMS = (
+    "non_finite",
+    "underflow",
+    "saturation",
+    "dead_units",
+    "vanishing_gradient",
+    "exploding_gradient",
+    "lr_too_high",
+    "lr_too_low",
+    "plateau",
+    "oscillation",
+    "bad_initial_loss",
+    "unnormalized_input",
+    "output_loss_mismatch",
+    "bad_labels",
+)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One finding of the health rules.
+
+    ``layer`` is the Dense layer's position (as in parameter names ``"0.W"``) or None for the
+    whole network; ``step`` is the optimizer step of onset (0: before training); ``fix`` lists
+    concrete flag changes, the most likely first.
+    """
+
+    symptom: str
+    layer: int | None
+    step: int
+    evidence: dict[str, float | int | str] = field(default_factory=dict)
+    cause: str = ""
+    fix: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.symptom not in SYMPTOMS:
+            raise ValueError(f"unknown symptom {self.symptom!r}; one of: {', '.join(SYMPTOMS)}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fix"] = list(self.fix)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Diagnosis:
+        return cls(**{**data, "fix": tuple(data.get("fix", ()))})
+
+    def headline(self) -> str:
+        where = f"layer {self.layer}" if self.layer is not None else "network"
+        return f"{self.symptom} in {where} since step {self.step}"
