@@ -6,9 +6,11 @@ from gradwise.optim.optimizers import OPTIMIZERS, adam, adamw, momentum, nestero
 from gradwise.optim.transforms import (
     add_decayed_weights,
     clip_by_global_norm,
+    learning_rate_scale,
     scale_by_adam,
     scale_by_learning_rate,
     scale_by_rms,
+    scale_learning_rate,
     trace,
 )
 
@@ -23,6 +25,7 @@ __all__ = [
     "apply_updates",
     "chain",
     "clip_by_global_norm",
+    "learning_rate_scale",
     "momentum",
     "move",
     "nesterov",
@@ -30,6 +33,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_learning_rate",
     "scale_by_rms",
+    "scale_learning_rate",
     "schedules",
     "sgd",
     "trace",

@@ -21,14 +21,17 @@ def _no_state(params: Params) -> State:
 
 
 def scale_by_learning_rate(lr: Schedule | float) -> Transform:
-    """``u = -lr(t) * u``: the descent step; ``lr`` is a rate or a schedule of the step count t."""
+    """``u = -lr(t) * scale * u``: the descent step; ``lr`` is a rate or a schedule of the step count t.
+
+    ``scale`` (state ``"lr_scale"``, 1 at first) is how a rollback lowers the rate mid-run.
+    """
     schedule = as_schedule(lr)
 
     def init(params: Params) -> State:
-        return {"count": np.zeros((), dtype=np.int64)}
+        return {"count": np.zeros((), dtype=np.int64), "lr_scale": np.ones((), dtype=np.float64)}
 
     def update(updates: Params, state: State, params: Params) -> tuple[Params, State]:
-        rate = -schedule(int(state["count"]))
+        rate = -schedule(int(state["count"])) * float(state["lr_scale"])
         for u in updates.values():
             u *= rate
         state["count"] += 1
@@ -130,3 +133,15 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8) -> Transform:
         return updates, state
 
     return Transform(init, update)
+
+
+def scale_learning_rate(state: State, factor: float) -> None:
+    """Multiply the learning rate of an optimizer's state by ``factor`` from the next step on, in place."""
+    for key, value in state.items():
+        if key == "lr_scale" or key.endswith("/lr_scale"):
+            value *= factor
+
+
+def learning_rate_scale(state: State) -> float:
+    """The factor rollbacks have applied to the learning rate so far."""
+    return next((float(v) for k, v in state.items() if k == "lr_scale" or k.endswith("/lr_scale")), 1.0)
