@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gradwise.cli import evaluate_command, gradcheck_command, predict_command, train_command
+from gradwise.cli import (
+    doctor_command,
+    evaluate_command,
+    gradcheck_command,
+    predict_command,
+    train_command,
+)
 from gradwise.cli.errors import UsageError, user_errors
 
 
@@ -19,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradwise", description="Train small networks and find out why they fail.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train_command.add_parser(commands)
+    doctor_command.add_parser(commands)
     evaluate_command.add_parser(commands)
     predict_command.add_parser(commands)
     gradcheck_command.add_parser(commands)

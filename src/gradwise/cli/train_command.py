@@ -22,14 +22,27 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def add_parser(commands: Any) -> None:
-    from gradwise.train.config import PRESETS
-
     p = commands.add_parser(
         "train",
         help="train a network and write a run folder",
         description="Train a fully connected network. A preset sets every field; flags override it.",
         argument_default=argparse.SUPPRESS,  # only flags given on the command line override the preset
     )
+    add_train_flags(p)
+    run = p.add_argument_group("run")
+    run.add_argument("--seed", type=int, help="seed for the weights, the data order and dropout")
+    run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    p.set_defaults(run=run_train)
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    """``--preset`` and every hyperparameter flag but ``--seed``; ``gradwise sweep`` takes the same ones.
+
+    ``p`` should use ``argument_default=argparse.SUPPRESS``, so only flags given override the preset.
+    """
+    from gradwise.train.config import PRESETS
+
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration")
     data = p.add_argument_group("data")
     data.add_argument("--dataset", help="mnist, fashion-mnist, or a folder of the four IDX files")
@@ -63,11 +76,10 @@ def add_parser(commands: Any) -> None:
     stop.add_argument("--close-enough", type=float, help="stop when the epoch loss changes by less than this")
     stop.add_argument("--patience", type=int, help="stop after N epochs without a better validation loss")
     stop.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")
-    run = p.add_argument_group("run")
-    run.add_argument("--seed", type=int, help="seed for the weights, the data order and dropout")
-    run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
-    run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
-    p.set_defaults(run=run_train)
+    health = p.add_argument_group("health")
+    health.add_argument("--on-nan", help="stop (default), rollback (restore, halve the lr, go on) or skip the batch")
+    health.add_argument("--repair", action="store_true", help="apply a diagnosis's first fix and restart")
+    health.add_argument("--no-monitor", dest="monitor", action="store_false", help="turn the health monitor off")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -79,6 +91,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from gradwise.cli.panels import diagnosis_panel, summary_lines
     from gradwise.cli.progress import ConsoleProgress
     from gradwise.train.runner import train
 
@@ -92,10 +105,21 @@ def run_train(args: argparse.Namespace) -> int:
         steps = -(-min(config.limit_train or 10**9, 60_000 - config.validation) // config.batch_size)
         callbacks.append(ConsoleProgress(config.epochs, steps))
         print(f"training {describe(config)} -> {out}", flush=True)
-    result = train(config, out, callbacks)
+
+    def announce(diagnosis: Any) -> None:
+        if not as_json:
+            print(diagnosis_panel(diagnosis), flush=True)
+
+    def event(text: str) -> None:
+        if not as_json:
+            print(text, flush=True)
+
+    result = train(config, out, callbacks, on_diagnosis=announce, on_event=event)
     if as_json:
-        print(json.dumps(result.summary()))
+        print(json.dumps(result.summary(), default=str))
     else:
+        for line in summary_lines(result.diagnoses, result.repairs):
+            print(line)
         if result.model_error:
             print(f"warning: {result.model_error}")
         print(f"test loss: {result.test_loss:.4f}  ({result.seconds:.1f}s)")
@@ -104,8 +128,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def describe(config: Any) -> str:
-    sizes = "-".join(map(str, ["in", *config.hidden, "out"]))
     return (
-        f"{config.dataset} {sizes} {config.activation}/{config.output} {config.loss}, "
+        f"{config.dataset}, hidden {','.join(map(str, config.hidden))} {config.activation}, "
+        f"output {config.output}, loss {config.loss}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}"
     )

@@ -130,9 +130,7 @@ def _away_from_kinks(net: Network, x: Array) -> bool:
     return True
 
 
-def random_case(
-    rng: np.random.Generator, hidden: str, output: str, loss: str, depth: int, fuse: bool = True
-) -> Case:
+def random_case(rng: np.random.Generator, hidden: str, output: str, loss: str, depth: int, fuse: bool = True) -> Case:
     """Gradient-check a random small network with ``depth`` hidden layers, resampled away from kinks."""
     for _ in range(1000):
         sizes = (int(rng.integers(2, 6)), *rng.integers(2, 6, size=depth).tolist(), int(rng.integers(2, 5)))

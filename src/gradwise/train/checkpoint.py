@@ -8,23 +8,51 @@ array is refused, never unpickled. Non-finite weights are never written.
 
 from __future__ import annotations
 
+import itertools
 import json
+import lzma
+import math
+import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from gradwise.files import append_line, atomic_open, atomic_write_text
+from gradwise.nn.activations import get_activation
+from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network, mlp
 from gradwise.train.history import EpochRecord
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.npz"
 METRICS_FILE = "metrics.jsonl"
+HEALTH_FILE = "health.jsonl"
 META_KEY = "__meta__"
 FORMAT = "gradwise-model-1"
+_META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON
+_MAX_SIZE = 2**31 - 1  # a layer size beyond this is a damaged file, not a network
+# Everything zipfile, zlib, bz2, lzma and numpy's .npy header parser raise on damaged input (RuntimeError covers an
+# encrypted member, NotImplementedError an unknown compression method, RecursionError a deeply nested header).
+_DAMAGED_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    MemoryError,
+    RuntimeError,
+    SyntaxError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,
+)
 
 
 class CheckpointError(ValueError):
@@ -55,61 +83,194 @@ def architecture(net: Network, sizes: list[int], dropout: float) -> dict[str, An
 
 
 def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
-    """Rebuild the network saved at ``path`` (a model.npz or a run folder); return it and its meta."""
+    """Rebuild the network saved at ``path`` (a model.npz or a run folder); return it and its meta.
+
+    Any file either loads or raises CheckpointError. Nothing is allocated beyond what the file really holds:
+    every array's header must match the architecture ``__meta__`` declares and the bytes the archive holds.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE
     if not path.is_file():
         what = "is not a file" if path.exists() else "does not exist"
         raise CheckpointError(f"{path}: {what}; give a run folder or its {MODEL_FILE}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise CheckpointError(f"{path}: holds object arrays, which are never unpickled; re-save it") from None
-        raise CheckpointError(f"{path}: not a readable model file ({error}); re-save it") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
-        raise CheckpointError(f"{path}: damaged or not a model file ({type(error).__name__}); re-save it") from None
-    meta = _meta(path, arrays.pop(META_KEY, None))
-    try:
-        hidden = meta["activation"] or "identity"  # None when there is no hidden layer
-        net = mlp(meta["sizes"], hidden, meta["output"], dropout=meta["dropout"], dtype=meta["dtype"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: its architecture is unusable ({error}); re-save the model") from None
-    _check_arrays(path, net.params, arrays)
+    with NpzReader(path) as archive:
+        if META_KEY not in archive.keys:
+            raise CheckpointError(f"{path}: no {META_KEY} entry: not a gradwise model file")
+        meta = _meta(path, archive.array(META_KEY, max_bytes=_META_MAX_BYTES))
+        expected = _param_shapes(path, meta)
+        _check_names(path, expected, archive.keys - {META_KEY})
+        arrays = {name: archive.array(name, shape) for name, shape in expected.items()}
+    for name, value in arrays.items():
+        if value.dtype.kind != "f":
+            raise CheckpointError(f"{path}: array {name} has dtype {value.dtype}, expected floats; re-save the model")
+        if not np.isfinite(value).all():
+            raise CheckpointError(f"{path}: array {name} holds NaN or Inf; re-save the model from a finite run")
+    hidden = meta["activation"] or "identity"  # None when there is no hidden layer
+    net = mlp(meta["sizes"], hidden, meta["output"], dropout=meta["dropout"], dtype=meta["dtype"])
+    if {name: value.shape for name, value in net.params.items()} != expected:
+        raise AssertionError(f"_param_shapes disagrees with mlp for {meta['sizes']}")  # a bug, not bad input
     for name, value in arrays.items():
         net.params[name][...] = value
     return net, meta
 
 
-def _meta(path: Path, raw: np.ndarray | None) -> dict[str, Any]:
-    if raw is None or raw.shape != () or raw.dtype.kind != "U":
-        raise CheckpointError(f"{path}: no {META_KEY} entry: not a gradwise model file")
+class NpzReader:
+    """Reads the arrays of an ``np.savez`` archive safely: no unpickling, no allocation the file cannot back.
+
+    Every way the zip, its compression or an array's ``.npy`` header can be damaged becomes a one-line
+    CheckpointError naming the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except _DAMAGED_ERRORS as error:
+            raise self._damaged(error) from None
+        names = self._zip.namelist()
+        strange = [name for name in names if not name.endswith(".npy")]
+        if strange:
+            self._zip.close()
+            raise CheckpointError(f"{path}: holds {strange[0][:80]!r}, which is not a NumPy array; not a model file")
+        self.keys = {name[: -len(".npy")] for name in names}
+
+    def __enter__(self) -> NpzReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._zip.close()
+
+    def array(self, key: str, shape: tuple[int, ...] | None = None, max_bytes: int | None = None) -> np.ndarray:
+        """The array stored under ``key``; CheckpointError unless its header declares ``shape`` (if given).
+
+        The header is checked before any data is read, and the data read is only what the archive holds.
+        """
+        try:
+            with self._zip.open(f"{key}.npy") as f, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy warns about Python 2 headers; the file is checked anyway
+                version = npy_format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise CheckpointError(
+                        f"{self.path}: array {key} has .npy format version {version[0]}.{version[1]}, which gradwise "
+                        "does not read; re-save the model"
+                    )
+                read_header = (
+                    npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+                )
+                declared, fortran_order, dtype = read_header(f)
+                if dtype.hasobject:
+                    raise CheckpointError(f"{self.path}: holds object arrays, which are never unpickled; re-save it")
+                if shape is not None and tuple(declared) != shape:
+                    raise CheckpointError(
+                        f"{self.path}: array {key} has shape {tuple(declared)}, the architecture needs {shape}"
+                    )
+                nbytes = math.prod(declared) * dtype.itemsize
+                if min(declared, default=0) < 0 or (max_bytes is not None and nbytes > max_bytes):
+                    raise CheckpointError(f"{self.path}: array {key} declares an impossible shape {tuple(declared)}")
+                # Reading one byte more than declared checks the length and makes zipfile verify the CRC.
+                data = f.read(nbytes + 1)
+            if len(data) != nbytes:
+                raise CheckpointError(
+                    f"{self.path}: array {key} holds {len(data)} bytes but its header declares {nbytes}; "
+                    "the file is damaged: re-save the model"
+                )
+            return np.frombuffer(data, dtype=dtype).reshape(declared, order="F" if fortran_order else "C")
+        except CheckpointError:
+            raise
+        except _DAMAGED_ERRORS as error:
+            raise self._damaged(error) from None
+
+    def _damaged(self, error: BaseException) -> CheckpointError:
+        return CheckpointError(f"{self.path}: damaged or not a model file ({type(error).__name__}); re-save it")
+
+
+def _meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise CheckpointError(f"{path}: {META_KEY} is not a JSON text: not a gradwise model file")
     try:
-        meta = json.loads(str(raw))
-    except json.JSONDecodeError:
+        meta = json.loads(str(raw[()]))
+    except (json.JSONDecodeError, RecursionError, UnicodeError, ValueError):
         raise CheckpointError(f"{path}: {META_KEY} is not valid JSON; re-save the model") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown model format; expected {FORMAT}")
+    _check_meta(path, meta)
     return meta
 
 
-def _check_arrays(path: Path, expected: dict[str, np.ndarray], found: dict[str, np.ndarray]) -> None:
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    """CheckpointError unless every field predict and evaluate use holds a value they can use."""
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise CheckpointError(f"{path}: its architecture is unusable ({what}); re-save the model")
+
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+    sizes = meta.get("sizes")
+    need(
+        isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and 1 <= n <= _MAX_SIZE for n in sizes),
+        f"sizes must be a list of 2 or more positive layer sizes, not {_short(sizes)}",
+    )
+    for key in ("activation", "output"):
+        value = meta.get(key)
+        if key == "activation" and value is None and len(sizes) == 2:
+            continue  # no hidden layer, no hidden activation
+        need(isinstance(value, str), f"{key} must be an activation name, not {_short(value)}")
+        try:
+            get_activation(value)
+        except ValueError as error:
+            need(False, str(error))
+    dropout = meta.get("dropout")
+    need(number(dropout) and 0 <= dropout < 1, f"dropout must be a number in [0, 1), not {_short(dropout)}")
+    need(
+        meta.get("dtype") in ("float32", "float64"),
+        f"dtype must be float32 or float64, not {_short(meta.get('dtype'))}",
+    )
+    if "loss" in meta:
+        loss = meta["loss"]
+        need(isinstance(loss, str), f"loss must be a loss name, not {_short(loss)}")
+        try:
+            get_loss(loss)
+        except ValueError as error:
+            need(False, str(error))
+    if "dataset" in meta:
+        need(isinstance(meta["dataset"], str), f"dataset must be a name, not {_short(meta['dataset'])}")
+    if "input" in meta:
+        scaling = meta["input"]
+        need(
+            isinstance(scaling, dict)
+            and number(scaling.get("shift"))
+            and number(scaling.get("scale"))
+            and scaling["scale"] != 0,
+            f"input must hold a finite shift and a finite non-zero scale, not {_short(scaling)}",
+        )
+
+
+def _param_shapes(path: Path, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of the ``mlp`` the meta describes, without building it."""
+    sizes, dropout = meta["sizes"], meta["dropout"]
+    shapes: dict[str, tuple[int, ...]] = {}
+    index = 0
+    for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        shapes[f"{index}.W"], shapes[f"{index}.b"] = (n_in, n_out), (n_out,)
+        index += 2 if dropout and k < len(sizes) - 2 else 1  # mlp puts a Dropout layer after each hidden layer
+    return shapes
+
+
+def _check_names(path: Path, expected: dict[str, tuple[int, ...]], found: set[str]) -> None:
+    missing = sorted(set(expected) - found)
+    extra = sorted(found - set(expected))
     if missing:
         raise CheckpointError(f"{path}: missing arrays {', '.join(missing)} for the architecture it declares")
     if extra:
         raise CheckpointError(f"{path}: unexpected arrays {', '.join(extra)} for the architecture it declares")
-    for name, want in expected.items():
-        got = found[name]
-        if got.shape != want.shape:
-            raise CheckpointError(f"{path}: array {name} has shape {got.shape}, the architecture needs {want.shape}")
-        if got.dtype.kind != "f":
-            raise CheckpointError(f"{path}: array {name} has dtype {got.dtype}, expected floats")
-        if not np.isfinite(got).all():
-            raise CheckpointError(f"{path}: array {name} holds NaN or Inf")
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class RunFolder:
@@ -125,6 +286,7 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path / CONFIG_FILE, config_json)
         atomic_write_text(self.path / METRICS_FILE, "")
+        atomic_write_text(self.path / HEALTH_FILE, "")
         (self.path / MODEL_FILE).unlink(missing_ok=True)
 
     def append_metrics(self, record: EpochRecord) -> None:

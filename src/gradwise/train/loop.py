@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from gradwise.data.stream import Stream
 from gradwise.nn.losses import Loss, get_loss
-from gradwise.nn.network import Network, grad
+from gradwise.nn.network import Network, Probe, grad
 from gradwise.optim.base import State, Transform, move
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
@@ -19,8 +19,45 @@ from gradwise.train.stopping import Progress, StopCondition, no_improvement
 Array = np.ndarray
 
 
+@dataclass
+class Run:
+    """Everything ``fit`` changes as it goes: the optimizer state, the position, the history."""
+
+    opt_state: State
+    epoch: int = 0  # completed epochs
+    position: int = 0  # batches done in the current epoch
+    step: int = 0  # optimizer steps taken
+    history: History = field(default_factory=History)
+
+
+@dataclass
+class Session:
+    """What callbacks may read and change while ``fit`` runs (a rollback restores params and opt_state).
+
+    A callback asks ``fit`` to stop by setting ``stop`` to a sentence saying why.
+    """
+
+    net: Network
+    loss: Loss
+    optimizer: Transform
+    batches: Stream[tuple[Array, Array]]
+    rng: np.random.Generator
+    run: Run
+    stop: str | None = None
+
+
 class Callback:
-    """Hooks at the ends of steps and epochs; the health monitor and reports hang here."""
+    """Hooks around steps and epochs; the health monitor, the guard and reports hang here."""
+
+    def on_begin(self, session: Session) -> None:
+        """Once, before the first step."""
+
+    def probe(self, step: int) -> Probe | None:
+        """A probe to look inside step ``step`` (1-based), or None (the usual case: no cost)."""
+        return None
+
+    def on_gradients(self, step: int, grads: dict[str, Array]) -> None:
+        """On probed steps only: the gradients, before the optimizer consumes them."""
 
     def on_step(self, progress: Progress, loss: float) -> None:
         """After every optimizer step."""
@@ -30,19 +67,6 @@ class Callback:
 
     def on_end(self, history: History) -> None:
         """Once, when the run stops."""
-
-
-@dataclass
-class Run:
-    """Everything ``fit`` changes as it goes: the optimizer state, the position, the history."""
-
-    opt_state: State
-    epoch: int = 0  # completed epochs
-    step: int = 0  # optimizer steps taken
-    history: History | None = None
-
-    def __post_init__(self) -> None:
-        self.history = self.history if self.history is not None else History()
 
 
 def _restoring_condition(stop: StopCondition) -> no_improvement | None:
@@ -66,14 +90,20 @@ def fit(
     ``validation`` is (x, one-hot t) for the ``val_*`` metrics. ``rng`` drives dropout. Pass a
     ``run`` to continue one (its optimizer state, position and history are updated in place).
     """
-    loss = get_loss(loss)
-    rng = np.random.default_rng(rng)
-    run = run if run is not None else Run(optimizer.init(net.params))
-    history = run.history
-    assert history is not None
+    session = Session(
+        net,
+        get_loss(loss),
+        optimizer,
+        batches,
+        np.random.default_rng(rng),
+        run if run is not None else Run(optimizer.init(net.params)),
+    )
+    run, history = session.run, session.run.history
     restoring = _restoring_condition(stop)
     best_params: dict[str, Array] | None = None
     started = time.perf_counter()
+    for callback in callbacks:
+        callback.on_begin(session)
 
     def progress(epoch_done: bool) -> Progress:
         return Progress(run.epoch, run.step, time.perf_counter() - started, history, epoch_done)
@@ -83,8 +113,12 @@ def fit(
         while reason is None:
             epoch_started = time.perf_counter()
             loss_sum, correct, seen, batches_done = 0.0, 0, 0, 0
-            for x, t in batches.epoch(run.epoch):
-                value, grads, y = grad(net, loss, x, t, rng=rng, with_output=True)
+            for x, t in batches.epoch(run.epoch, start=run.position):
+                probe = next((p for c in callbacks if (p := c.probe(run.step + 1)) is not None), None)
+                value, grads, y = grad(net, session.loss, x, t, rng=session.rng, with_output=True, probe=probe)
+                if probe is not None:
+                    for callback in callbacks:
+                        callback.on_gradients(run.step + 1, grads)
                 # Accuracy from the training forward pass: free, and argmax of logits is argmax of p.
                 correct += int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
                 seen += len(x)
@@ -92,13 +126,16 @@ def fit(
                 batches_done += 1
                 run.opt_state = move(net.params, grads, optimizer, run.opt_state)
                 run.step += 1
+                run.position += 1
                 p = progress(epoch_done=False)
                 for callback in callbacks:
                     callback.on_step(p, value)
-                if (reason := stop.reason(p)) is not None:
+                if (reason := session.stop or stop.reason(p)) is not None:
                     break
-            run.epoch += 1 if reason is None else 0
-            val_loss, val_accuracy = evaluate(net, loss, *validation) if validation else (np.nan, np.nan)
+            if reason is None:
+                run.epoch += 1
+                run.position = 0
+            val_loss, val_accuracy = evaluate(net, session.loss, *validation) if validation else (np.nan, np.nan)
             record = EpochRecord(
                 epoch=len(history.epochs) + 1,
                 step=run.step,
@@ -115,7 +152,7 @@ def fit(
             for callback in callbacks:
                 callback.on_epoch(p, record)
             if reason is None:
-                reason = stop.reason(p)
+                reason = session.stop or stop.reason(p)
             if reason is None and batches_done == 0:
                 reason = "the data stream is empty"
     if best_params is not None and restoring is not None:

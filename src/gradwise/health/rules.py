@@ -1,0 +1,180 @@
+"""Rules: conditions on the monitor's statistics that, held long enough, become diagnoses.
+
+Each rule looks at the newest probe (and the loss trend) and returns the layers where its
+condition holds now, with the evidence. The monitor turns a condition that held at
+``PERSISTENCE`` consecutive probes after ``WARMUP_STEPS`` into a Diagnosis whose step is
+the streak's first probe. Rules about gradients and learning rate also require the loss
+to be failing, so a network that learns despite odd statistics raises no alarm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradwise.health import thresholds as T
+from gradwise.health.stats import StepStats
+
+Finding = tuple[int | None, dict[str, float | int | str]]  # (layer or None, evidence)
+
+
+@dataclass
+class Context:
+    """What the rules read: recent probes (newest last) and every step's loss."""
+
+    probes: list[StepStats]
+    losses: list[float]
+    warmup_gradient_norms: list[float] | None = None
+
+    @property
+    def now(self) -> StepStats:
+        return self.probes[-1]
+
+    def initial_loss(self) -> float:
+        head = [v for v in self.losses[:10] if math.isfinite(v)]
+        return float(np.mean(head)) if head else math.nan
+
+    def window_means(self) -> tuple[float, float] | None:
+        """Mean loss over the older and the newer half of the last WINDOW_STEPS steps."""
+        if len(self.losses) < T.WINDOW_STEPS:
+            return None
+        window = np.asarray(self.losses[-T.WINDOW_STEPS :])
+        half = len(window) // 2
+        return float(np.mean(window[:half])), float(np.mean(window[half:]))
+
+    def failing(self) -> bool:
+        """The loss is not improving (or rising) while still high: learning has stalled or broken down."""
+        means = self.window_means()
+        if means is None:
+            return False
+        older, newer = means
+        if not (math.isfinite(older) and math.isfinite(newer)):
+            return True
+        improvement = (older - newer) / max(abs(older), 1e-12)
+        return improvement < T.STUCK_IMPROVEMENT and newer > T.STUCK_FRACTION_OF_INITIAL * self.initial_loss()
+
+    def rising(self) -> float | None:
+        """How many times the recent smoothed loss exceeds its best so far, when that is over LOSS_RISE."""
+        if len(self.losses) < 40:
+            return None
+        losses = np.asarray(self.losses)
+        recent = float(np.mean(losses[-20:]))
+        if not math.isfinite(recent):
+            return math.inf
+        chunks = [float(np.mean(losses[i : i + 20])) for i in range(0, len(losses) - 20, 20)]
+        best = min((c for c in chunks if math.isfinite(c)), default=math.inf)
+        ratio = recent / best if best > 0 else math.inf
+        return ratio if ratio > T.LOSS_RISE else None
+
+
+Rule = Callable[[Context], list[Finding]]
+
+
+def saturation(ctx: Context) -> list[Finding]:
+    if not ctx.failing():
+        return []
+    return [
+        (s.layer, {"saturated_fraction": round(s.saturated, 4), "mean_abs_z": round(abs(s.z_mean), 3),
+                   "max_abs_z": round(s.z_max_abs, 3)})
+        for s in ctx.now.layers[:-1]
+        if s.saturated >= T.SATURATED_FRACTION
+    ]  # fmt: skip
+
+
+def dead_units(ctx: Context) -> list[Finding]:
+    return [
+        (s.layer, {"dead_fraction": round(s.dead, 4), "z_mean": round(s.z_mean, 3)})
+        for s in ctx.now.layers[:-1]
+        if s.dead >= T.DEAD_FRACTION
+    ]
+
+
+def underflow(ctx: Context) -> list[Finding]:
+    found = []
+    for s in ctx.now.layers:
+        tiny = max(s.tiny_a, s.tiny_delta)
+        if tiny >= T.TINY_FRACTION:
+            found.append((s.layer, {"tiny_activation_fraction": round(s.tiny_a, 4),
+                                    "tiny_delta_fraction": round(s.tiny_delta, 4), "below": T.TINY}))  # fmt: skip
+    return found
+
+
+def vanishing_gradient(ctx: Context) -> list[Finding]:
+    if not ctx.failing() or len(ctx.now.layers) < 2:
+        return []
+    first = ctx.now.layers[0]
+    ratio = ctx.now.gradient_ratio
+    if (math.isfinite(ratio) and ratio < T.VANISHING_RATIO) or first.grad_norm < T.VANISHING_NORM:
+        return [(first.layer, {"first_layer_grad_norm": first.grad_norm,
+                               "last_layer_grad_norm": ctx.now.layers[-1].grad_norm,
+                               "first_to_last_ratio": ratio})]  # fmt: skip
+    return []
+
+
+def exploding_gradient(ctx: Context) -> list[Finding]:
+    if ctx.rising() is None and not ctx.failing():
+        return []
+    found = []
+    for i, s in enumerate(ctx.now.layers):
+        early = ctx.warmup_gradient_norms[i] if ctx.warmup_gradient_norms else None
+        grown = early is not None and early > 0 and s.grad_norm > T.EXPLODING_GROWTH * early
+        if s.grad_norm > T.EXPLODING_NORM or grown or not math.isfinite(s.grad_norm):
+            found.append((s.layer, {"grad_norm": s.grad_norm, "warmup_grad_norm": early if early else 0.0}))
+    return found
+
+
+def lr_too_high(ctx: Context) -> list[Finding]:
+    rise = ctx.rising()
+    ratios = [s.update_ratio for s in ctx.now.layers if math.isfinite(s.update_ratio)]
+    largest = max(ratios, default=0.0)
+    if rise is not None and (largest > T.UPDATE_RATIO_HIGH or rise > 2 * T.LOSS_RISE):
+        return [(None, {"loss_over_best": round(rise, 3), "max_update_ratio": largest})]
+    return []
+
+
+def lr_too_low(ctx: Context) -> list[Finding]:
+    if not ctx.failing():
+        return []
+    ratios = [s.update_ratio for s in ctx.now.layers if math.isfinite(s.update_ratio)]
+    if ratios and max(ratios) < T.UPDATE_RATIO_LOW:
+        return [(None, {"max_update_ratio": max(ratios), "healthy_ratio": 1e-3})]
+    return []
+
+
+def oscillation(ctx: Context) -> list[Finding]:
+    if len(ctx.losses) < T.WINDOW_STEPS or not ctx.failing():
+        return []
+    window = np.asarray(ctx.losses[-T.WINDOW_STEPS :])
+    means = window.reshape(20, -1).mean(axis=1)  # 20 chunks: steps noise averaged out
+    diffs = np.diff(means)
+    signs = np.sign(diffs)
+    changes = float(np.mean(signs[1:] != signs[:-1]))
+    amplitude = float(np.mean(np.abs(diffs)) / max(abs(float(means.mean())), 1e-12))
+    if changes >= T.OSCILLATION_SIGN_CHANGES and amplitude >= T.OSCILLATION_AMPLITUDE:
+        return [(None, {"sign_change_share": round(changes, 3), "relative_amplitude": round(amplitude, 3)})]
+    return []
+
+
+def plateau(ctx: Context) -> list[Finding]:
+    means = ctx.window_means()
+    if means is None or not ctx.failing():
+        return []
+    return [(None, {"loss_older_half": round(means[0], 5), "loss_newer_half": round(means[1], 5),
+                    "initial_loss": round(ctx.initial_loss(), 5)})]  # fmt: skip
+
+
+# Checked in this order; `plateau` only counts when nothing more specific explains the stall.
+RULES: dict[str, Rule] = {
+    "saturation": saturation,
+    "dead_units": dead_units,
+    "underflow": underflow,
+    "vanishing_gradient": vanishing_gradient,
+    "exploding_gradient": exploding_gradient,
+    "lr_too_high": lr_too_high,
+    "lr_too_low": lr_too_low,
+    "oscillation": oscillation,
+    "plateau": plateau,
+}

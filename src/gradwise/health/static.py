@@ -1,0 +1,95 @@
+"""Checks before the first step: output/loss pairing, input range, labels, initial loss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradwise.health import thresholds as T
+from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.explain import Settings, explain
+from gradwise.nn.losses import Loss, get_loss
+from gradwise.nn.network import Network, fused_loss
+
+# Output/loss pairs that train poorly or compute nonsense. Sigmoid + mse is Nielsen's classic
+# pairing: slower than cross-entropy (his chapter 3) but it learns, so it is not flagged.
+MISMATCHED = {
+    ("softmax", "mse"),
+    ("softmax", "binary_cross_entropy"),
+    ("identity", "cross_entropy"),
+    ("relu", "cross_entropy"),
+    ("tanh", "cross_entropy"),
+    ("sigmoid", "cross_entropy"),
+    ("identity", "binary_cross_entropy"),
+    ("relu", "binary_cross_entropy"),
+    ("tanh", "binary_cross_entropy"),
+}
+
+
+def _diagnosis(
+    symptom: str, layer: int | None, evidence: dict[str, float | int | str], settings: Settings
+) -> Diagnosis:
+    cause, fix = explain(symptom, layer, settings)
+    return Diagnosis(symptom, layer, 0, evidence, cause, fix)
+
+
+def static_checks(net: Network, loss: str | Loss, x: np.ndarray, t: np.ndarray, settings: Settings) -> list[Diagnosis]:
+    """Diagnoses found before training, from a sample of inputs x (N, features) and one-hot targets t (N, C)."""
+    loss = get_loss(loss)
+    found: list[Diagnosis] = []
+    output = net.output_activation
+    last = len(net.layers) - 1
+    if output is not None and (output.name, loss.name) in MISMATCHED:
+        found.append(_diagnosis("output_loss_mismatch", last, {"output": output.name, "loss": loss.name}, settings))
+
+    x64 = np.asarray(x, dtype=np.float64)
+    mean, std, top = float(x64.mean()), float(x64.std()), float(np.abs(x64).max())
+    if abs(mean) > T.INPUT_ABS_MEAN or std > T.INPUT_STD:
+        evidence = {"input_mean": round(mean, 3), "input_std": round(std, 3), "input_max_abs": round(top, 3)}
+        found.append(_diagnosis("unnormalized_input", 0, evidence, settings))
+
+    found += _label_checks(t, net, settings)
+
+    if not found or all(d.symptom != "bad_labels" for d in found):
+        initial = _initial_loss(net, loss, x, t)
+        expected = _expected_initial_loss(loss, t.shape[1], output.name if output else "")
+        if expected is not None and math.isfinite(initial) and initial > T.INITIAL_LOSS_FACTOR * expected:
+            evidence = {"initial_loss": round(initial, 4), "expected": round(expected, 4)}
+            found.append(_diagnosis("bad_initial_loss", None, evidence, settings))
+        elif not math.isfinite(initial):
+            found.append(_diagnosis("non_finite", None, {"initial_loss": str(initial)}, settings))
+    return found
+
+
+def _label_checks(t: np.ndarray, net: Network, settings: Settings) -> list[Diagnosis]:
+    found = []
+    outputs = net.layers[-1].params["W"].shape[1]
+    if t.ndim != 2 or t.shape[1] != outputs:
+        evidence = {"target_columns": int(t.shape[1]) if t.ndim == 2 else -1, "outputs": int(outputs)}
+        return [_diagnosis("bad_labels", None, evidence, settings)]
+    if t.min() < 0 or t.max() > 1:
+        found.append(
+            _diagnosis("bad_labels", None, {"target_min": float(t.min()), "target_max": float(t.max())}, settings)
+        )
+    counts = np.bincount(t.argmax(axis=1), minlength=outputs)
+    majority = float(counts.max() / max(counts.sum(), 1))
+    if majority >= T.LABEL_MAJORITY and len(t) >= 20:
+        found.append(_diagnosis("bad_labels", None, {"majority_class_share": round(majority, 4)}, settings))
+    return found
+
+
+def _initial_loss(net: Network, loss: Loss, x: np.ndarray, t: np.ndarray) -> float:
+    fused = fused_loss(net, loss)
+    with np.errstate(all="ignore"):
+        y, _ = net.forward(x, logits=fused is not None)
+        return float((fused or loss)(y, np.asarray(t, dtype=net.dtype))[0])
+
+
+def _expected_initial_loss(loss: Loss, classes: int, output: str) -> float | None:
+    """The loss of a network that knows nothing yet: uniform probabilities (CS231n's sanity check)."""
+    if loss.name in ("cross_entropy", "softmax_cross_entropy") and output in ("softmax", "identity"):
+        return math.log(classes)
+    if loss.name.startswith("binary_cross_entropy") and output in ("sigmoid", "identity"):
+        return classes * math.log(2)
+    return None

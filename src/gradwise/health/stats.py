@@ -1,0 +1,110 @@
+"""Per-layer statistics of one probed training step: what the health rules read."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradwise.health import thresholds as T
+
+Array = np.ndarray
+
+
+def _nonfinite(v: Array) -> int:
+    return int(v.size - np.count_nonzero(np.isfinite(v)))
+
+
+def _tiny_fraction(v: Array) -> float:
+    magnitude = np.abs(v)
+    return float(np.count_nonzero((magnitude > 0) & (magnitude < T.TINY))) / max(v.size, 1)
+
+
+def _norm(v: Array) -> float:
+    return float(np.sqrt(np.vdot(v, v).real)) if v.size else 0.0
+
+
+@dataclass
+class LayerStats:
+    """One Dense layer at one probed step (z: pre-activation, a: activation, delta: dL/dz)."""
+
+    layer: int
+    activation: str
+    z_mean: float = 0.0
+    z_std: float = 0.0
+    z_max_abs: float = 0.0
+    a_mean: float = 0.0
+    a_std: float = 0.0
+    saturated: float = 0.0  # fraction of unit-samples with |z| > 5 (sigmoid/tanh only)
+    dead: float = 0.0  # fraction of units zero for the whole batch (ReLU only)
+    tiny_a: float = 0.0  # fraction of non-zero |a| below 1e-30
+    tiny_delta: float = 0.0
+    delta_rms: float = 0.0
+    nonfinite: dict[str, int] = field(default_factory=dict)  # tensor -> count
+    grad_norm: float = 0.0  # of W
+    weight_norm: float = 0.0
+    update_ratio: float = float("nan")  # ||W_after - W_before|| / ||W_before||
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: (round(v, 8) if isinstance(v, float) and np.isfinite(v) else v) for k, v in data.items()}
+
+
+def forward_stats(stats: LayerStats, z: Array, a: Array) -> None:
+    """Fill the forward half from the layer's z and a (batch, units)."""
+    finite_z = z[np.isfinite(z)] if not np.isfinite(z).all() else z
+    stats.z_mean = float(finite_z.mean()) if finite_z.size else float("nan")
+    stats.z_std = float(finite_z.std()) if finite_z.size else float("nan")
+    stats.z_max_abs = float(np.abs(finite_z).max()) if finite_z.size else float("nan")
+    stats.a_mean, stats.a_std = float(np.nanmean(a)), float(np.nanstd(a))
+    if stats.activation in ("sigmoid", "tanh"):
+        stats.saturated = float(np.count_nonzero(np.abs(z) > T.SATURATION_Z)) / max(z.size, 1)
+    if stats.activation == "relu":
+        stats.dead = float(np.count_nonzero(~(a > 0).any(axis=0))) / max(a.shape[1], 1)
+    stats.tiny_a = _tiny_fraction(a)
+    stats.nonfinite["z"] = _nonfinite(z)
+    stats.nonfinite["a"] = _nonfinite(a)
+
+
+def backward_stats(stats: LayerStats, delta: Array) -> None:
+    """Fill the backward half from delta = dL/dz (batch, units)."""
+    stats.delta_rms = float(np.sqrt(np.mean(np.square(delta, dtype=np.float64)))) if delta.size else 0.0
+    stats.tiny_delta = _tiny_fraction(delta)
+    stats.nonfinite["delta"] = _nonfinite(delta)
+
+
+def parameter_stats(stats: LayerStats, grad_w: Array, grad_b: Array, weight: Array) -> None:
+    stats.grad_norm = _norm(grad_w)
+    stats.weight_norm = _norm(weight)
+    stats.nonfinite["gradient"] = _nonfinite(grad_w) + _nonfinite(grad_b)
+
+
+def update_stats(stats: LayerStats, before: Array, after: Array) -> None:
+    stats.update_ratio = _norm(after - before) / max(stats.weight_norm, 1e-30)
+    stats.nonfinite["weight"] = _nonfinite(after)
+
+
+@dataclass
+class StepStats:
+    """All layers at one probed step, plus the loss: one line of health.jsonl."""
+
+    step: int
+    loss: float
+    layers: list[LayerStats]
+
+    @property
+    def gradient_ratio(self) -> float:
+        """First-layer / last-layer gradient norm: tiny means the gradient vanishes on its way down."""
+        first, last = self.layers[0].grad_norm, self.layers[-1].grad_norm
+        return first / last if last > 0 else float("nan")
+
+    def to_json(self) -> dict[str, Any]:
+        loss = self.loss if np.isfinite(self.loss) else str(self.loss)
+        ratio = self.gradient_ratio
+        return {
+            "step": self.step,
+            "loss": loss,
+            "gradient_ratio": ratio if np.isfinite(ratio) else None,
+            "layers": [s.to_json() for s in self.layers],
+        }

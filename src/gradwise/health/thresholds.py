@@ -1,0 +1,44 @@
+"""Every threshold the health rules use, in one place, each with where it comes from.
+
+Sources: CS231n "Neural Networks Part 3: babysitting the learning process" (Karpathy);
+Glorot & Bengio, "Understanding the difficulty of training deep feedforward neural
+networks" (AISTATS 2010); LeCun, Bottou, Orr & Mueller, "Efficient BackProp" (1998);
+AUTOTRAINER (Zhang et al., ICSE 2021); DeepDiagnosis (Wardat et al., ICSE 2022).
+"""
+
+# --- when the rules look -------------------------------------------------------------------
+WARMUP_STEPS = 30  # AUTOTRAINER skips the first iterations: early statistics are transients
+PERSISTENCE = 3  # a condition must hold at this many consecutive probes (AUTOTRAINER: "continuous")
+WINDOW_STEPS = 200  # the loss trend is read over this many steps
+
+# --- activations -----------------------------------------------------------------------------
+SATURATION_Z = 5.0  # |z| > 5: sigmoid' < 0.0067, tanh' < 0.00018 (Glorot & Bengio 2010, fig. 2)
+SATURATED_FRACTION = 0.5  # half of a layer's unit-samples saturated (DeepDiagnosis "saturated activation")
+DEAD_FRACTION = 0.5  # half of a ReLU layer's units zero for a whole batch (CS231n: "as much as 40% dead")
+TINY = 1e-30  # non-zero magnitudes below this are on their way to underflow (the seed saw 1e-100)
+TINY_FRACTION = 0.01  # 1 % of a tensor's entries tiny or subnormal
+OVERFLOW = 1e30  # |value| beyond this will overflow once squared or exponentiated (float32 max 3.4e38)
+
+# --- gradients -------------------------------------------------------------------------------
+VANISHING_RATIO = 1e-4  # first-layer / last-layer gradient norm (AUTOTRAINER uses 1e-3 to 1e-4)
+VANISHING_NORM = 1e-7  # or a first-layer gradient norm this small, in absolute terms
+EXPLODING_NORM = 1e3  # a layer's gradient norm (AUTOTRAINER "exploding": > 1e3)
+EXPLODING_GROWTH = 1e2  # or 100x the norm seen at warm-up
+
+# --- learning rate (CS231n: update / weight norm ratio "somewhere around 1e-3") ------------------
+UPDATE_RATIO_HIGH = 1e-1  # 100x the healthy ratio: every step rewrites a tenth of the weights
+UPDATE_RATIO_LOW = 1e-5  # 100x below it: the weights hardly move
+DIVERGED = 5.0  # a loss 5x its initial value has left the basin (CS231n: "loss explodes"); the guard acts
+LOSS_RISE = 1.5  # smoothed loss 1.5x above its minimum so far means it is going up (CS231n loss curves)
+
+# --- progress ----------------------------------------------------------------------------------
+STUCK_IMPROVEMENT = 0.01  # under 1 % relative improvement of the smoothed loss over a window ...
+STUCK_FRACTION_OF_INITIAL = 0.5  # ... while the loss is still above half its initial value
+OSCILLATION_SIGN_CHANGES = 0.6  # share of sign changes between successive loss differences
+OSCILLATION_AMPLITUDE = 0.1  # differences at least 10 % of the loss
+
+# --- before the first step ---------------------------------------------------------------------
+INITIAL_LOSS_FACTOR = 3.0  # CS231n: the initial softmax loss should be ln(classes); 3x means broken init
+INPUT_ABS_MEAN = 5.0  # LeCun et al. 1998, sec. 4.3: inputs should have mean near 0 ...
+INPUT_STD = 10.0  # ... and similar, modest variance (pixels 0-255 give mean 33, std 79)
+LABEL_MAJORITY = 0.9  # one class holding 90 % of the labels makes accuracy meaningless

@@ -1,0 +1,103 @@
+"""Where did the first NaN/Inf come from? A probe that remembers the first bad tensor it is shown.
+
+Replaying the steps since the last good snapshot with this probe attached names the step,
+the layer, the tensor (z, a, delta, gradient, weight or loss), the direction, and the values
+that led there, e.g. "max |z| = 812 entering exp".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradwise.health import thresholds as T
+from gradwise.nn.layers import Dense
+from gradwise.nn.network import Network
+
+Array = np.ndarray
+
+# Activations that exponentiate their input; the fused losses exponentiate the logits too.
+EXPONENTIATING = {"sigmoid", "softmax", "softplus", "elu"}
+
+
+def exp_limit(dtype: np.dtype) -> float:
+    """The largest x with a finite exp(x) in this dtype (88.7 in float32, 709.8 in float64)."""
+    return float(np.log(np.finfo(dtype).max))
+
+
+def loss_overflowed(loss: float, loss_name: str, dtype: np.dtype) -> bool:
+    """Non-finite, or a cross-entropy so large that the true class's probability is below the smallest
+    normal number: an unfused softmax would have returned log(0) = -inf here."""
+    if not math.isfinite(loss):
+        return True
+    return "cross_entropy" in loss_name and loss > -math.log(float(np.finfo(dtype).tiny))
+
+
+@dataclass
+class Finding:
+    step: int
+    layer: int | None
+    tensor: str  # z, a, delta, gradient, weight, loss
+    direction: str  # forward, backward, update
+    evidence: dict[str, float | int | str] = field(default_factory=dict)
+
+    def sentence(self) -> str:
+        where = f"layer {self.layer} " if self.layer is not None else ""
+        details = ", ".join(
+            f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in self.evidence.items()
+        )
+        return f"step {self.step}: {where}{self.tensor} ({self.direction}) first went bad: {details}"
+
+
+class FirstNonFinite:
+    """Probe: the first tensor that is non-finite, or that overflows what its consumer can take."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.step = 0
+        self.found: Finding | None = None
+        self.activations = {i: layer.activation.name for i, layer in enumerate(net.layers) if isinstance(layer, Dense)}
+        self.output_layer = max(self.activations)
+        self.limit = exp_limit(net.dtype)
+
+    def _record(self, layer: int | None, tensor: str, direction: str, evidence: dict[str, float | int | str]) -> None:
+        if self.found is None:
+            self.found = Finding(self.step, layer, tensor, direction, evidence)
+
+    def observe(self, layer: int, tensor: str, value: Array) -> None:
+        if self.found is not None:
+            return
+        bad = value.size - int(np.count_nonzero(np.isfinite(value)))
+        finite = value[np.isfinite(value)]
+        largest = float(np.abs(finite).max()) if finite.size else math.nan
+        direction = "backward" if tensor == "delta" else "forward"
+        if bad:
+            self._record(layer, tensor, direction, {"non_finite_count": bad, "max_abs_finite": largest})
+            return
+        exponentiated = tensor == "z" and (self.activations[layer] in EXPONENTIATING or layer == self.output_layer)
+        if exponentiated and largest > self.limit:
+            self._record(
+                layer, tensor, direction, {"max_abs_z": largest, "entering": "exp", "exp_overflows_above": self.limit}
+            )
+        elif largest > T.OVERFLOW:
+            self._record(layer, tensor, direction, {"max_abs": largest, "overflow_threshold": T.OVERFLOW})
+
+    def check_loss(self, loss: float, loss_name: str) -> None:
+        if self.found is None and loss_overflowed(loss, loss_name, self.net.dtype):
+            self._record(None, "loss", "forward", {"loss": loss if math.isfinite(loss) else str(loss)})
+
+    def check_arrays(self, arrays: dict[str, Array], tensor: str, direction: str) -> None:
+        """Gradients (before the update) or weights (after it), by parameter name ``"i.W"``."""
+        for name, value in arrays.items():
+            if self.found is not None:
+                return
+            if not np.isfinite(value).all() or float(np.abs(value).max(initial=0)) > T.OVERFLOW:
+                finite = value[np.isfinite(value)]
+                self._record(
+                    int(name.split(".")[0]),
+                    f"{tensor} {name}",
+                    direction,
+                    {"max_abs_finite": float(np.abs(finite).max()) if finite.size else math.nan},
+                )
