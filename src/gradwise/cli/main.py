@@ -10,6 +10,7 @@ from gradwise.cli import (
     evaluate_command,
     gradcheck_command,
     predict_command,
+    sweep_command,
     train_command,
 )
 from gradwise.cli.errors import UsageError, user_errors
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_command.add_parser(commands)
     predict_command.add_parser(commands)
     gradcheck_command.add_parser(commands)
+    sweep_command.add_parser(commands)
     return parser
 
 

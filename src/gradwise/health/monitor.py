@@ -20,9 +20,10 @@ from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import Settings, explain
-from gradwise.health.rules import RULES, Context
+from gradwise.health.rules import RULES, Context, chance_loss
 from gradwise.health.stats import LayerStats, StepStats, backward_stats, forward_stats, parameter_stats, update_stats
 from gradwise.nn.layers import Dense
+from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network
 
 Array = np.ndarray
@@ -97,10 +98,15 @@ class HealthMonitor:
         self._current: _StepProbe | None = None
         self._warmup_norms: list[float] | None = None
         self.net: Network | None = None
+        self._chance_loss: float | None = None
 
     # -- Callback hooks ------------------------------------------------------------------------
     def on_begin(self, session: _HasNet) -> None:
         self.net = session.net
+        output = session.net.output_activation
+        classes = session.net.layers[-1].params["W"].shape[1]
+        loss = get_loss(self.settings.get("loss", "ce")).name
+        self._chance_loss = chance_loss(loss, output.name if output else "identity", classes)
         if self.interval is None:
             batch = int(self.settings.get("batch_size") or 32)
             self.interval = probe_interval(session.net, batch)
@@ -144,7 +150,7 @@ class HealthMonitor:
 
     # -- rules -----------------------------------------------------------------------------------
     def _run_rules(self, step: int) -> None:
-        context = Context(self.probes, self.losses, self._warmup_norms)
+        context = Context(self.probes, self.losses, self._warmup_norms, self._chance_loss)
         holding: set[tuple[str, int | None]] = set()
         evidence: dict[tuple[str, int | None], dict[str, float | int | str]] = {}
         for symptom, rule in RULES.items():

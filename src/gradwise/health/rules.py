@@ -28,6 +28,7 @@ class Context:
     probes: list[StepStats]
     losses: list[float]
     warmup_gradient_norms: list[float] | None = None
+    chance_loss: float | None = None  # the loss of uniform guessing, where the loss has one
 
     @property
     def now(self) -> StepStats:
@@ -46,26 +47,33 @@ class Context:
         return float(np.mean(window[:half])), float(np.mean(window[half:]))
 
     def failing(self) -> bool:
-        """The loss is not improving (or rising) while still high: learning has stalled or broken down."""
+        """Learning has stalled or broken down: after a full window the loss is no better than guessing,
+        or it stopped improving while still high."""
         means = self.window_means()
         if means is None:
             return False
         older, newer = means
         if not (math.isfinite(older) and math.isfinite(newer)):
             return True
+        if self.chance_loss is not None and newer >= T.CHANCE_FRACTION * self.chance_loss:
+            return True
         improvement = (older - newer) / max(abs(older), 1e-12)
         return improvement < T.STUCK_IMPROVEMENT and newer > T.STUCK_FRACTION_OF_INITIAL * self.initial_loss()
 
     def rising(self) -> float | None:
-        """How many times the recent smoothed loss exceeds its best so far, when that is over LOSS_RISE."""
-        if len(self.losses) < 40:
+        """How many times the recent smoothed loss exceeds its best so far, when that is over LOSS_RISE.
+
+        Means over RISE_CHUNK steps: with batches of 1 single losses swing tenfold while training is fine.
+        """
+        chunk = T.RISE_CHUNK
+        if len(self.losses) < 2 * chunk:
             return None
         losses = np.asarray(self.losses)
-        recent = float(np.mean(losses[-20:]))
+        recent = float(np.mean(losses[-chunk:]))
         if not math.isfinite(recent):
             return math.inf
-        chunks = [float(np.mean(losses[i : i + 20])) for i in range(0, len(losses) - 20, 20)]
-        best = min((c for c in chunks if math.isfinite(c)), default=math.inf)
+        means = [float(np.mean(losses[i : i + chunk])) for i in range(0, len(losses) - chunk, chunk)]
+        best = min((m for m in means if math.isfinite(m)), default=math.inf)
         ratio = recent / best if best > 0 else math.inf
         return ratio if ratio > T.LOSS_RISE else None
 
@@ -130,7 +138,7 @@ def lr_too_high(ctx: Context) -> list[Finding]:
     rise = ctx.rising()
     ratios = [s.update_ratio for s in ctx.now.layers if math.isfinite(s.update_ratio)]
     largest = max(ratios, default=0.0)
-    if rise is not None and (largest > T.UPDATE_RATIO_HIGH or rise > 2 * T.LOSS_RISE):
+    if rise is not None and (largest > T.UPDATE_RATIO_HIGH or ctx.failing()):
         return [(None, {"loss_over_best": round(rise, 3), "max_update_ratio": largest})]
     return []
 
@@ -178,3 +186,17 @@ RULES: dict[str, Rule] = {
     "oscillation": oscillation,
     "plateau": plateau,
 }
+
+
+def chance_loss(loss: str, output: str, classes: int) -> float | None:
+    """The loss a network scores by guessing uniformly (one-hot targets), or None when there is no such level."""
+    if loss in ("cross_entropy", "softmax_cross_entropy"):
+        return math.log(classes)
+    if loss.startswith("binary_cross_entropy"):
+        return classes * math.log(2)
+    if loss == "mse":
+        guess = {"softmax": 1 / classes, "sigmoid": 0.5, "tanh": 0.0, "identity": 0.0}.get(output)
+        if guess is None:
+            return None
+        return 0.5 * ((1 - guess) ** 2 + (classes - 1) * guess**2)  # one target at 1, the rest at 0
+    return None

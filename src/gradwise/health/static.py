@@ -9,6 +9,8 @@ import numpy as np
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import Settings, explain
+from gradwise.health.stats import LayerStats, forward_stats
+from gradwise.nn.layers import Dense
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, fused_loss
 
@@ -50,6 +52,7 @@ def static_checks(net: Network, loss: str | Loss, x: np.ndarray, t: np.ndarray, 
         found.append(_diagnosis("unnormalized_input", 0, evidence, settings))
 
     found += _label_checks(t, net, settings)
+    found += _activation_checks(net, x, settings)
 
     if not found or all(d.symptom != "bad_labels" for d in found):
         initial = _initial_loss(net, loss, x, t)
@@ -59,6 +62,41 @@ def static_checks(net: Network, loss: str | Loss, x: np.ndarray, t: np.ndarray, 
             found.append(_diagnosis("bad_initial_loss", None, evidence, settings))
         elif not math.isfinite(initial):
             found.append(_diagnosis("non_finite", None, {"initial_loss": str(initial)}, settings))
+    return found
+
+
+class _InitProbe:
+    """Per-layer saturated and dead fractions of one forward pass at initialization."""
+
+    def __init__(self, net: Network) -> None:
+        self.stats = {
+            i: LayerStats(i, layer.activation.name) for i, layer in enumerate(net.layers) if isinstance(layer, Dense)
+        }
+        self._z: np.ndarray | None = None
+
+    def observe(self, layer: int, tensor: str, value: np.ndarray) -> None:
+        if tensor == "z":
+            self._z = value
+        elif tensor == "a" and self._z is not None:
+            forward_stats(self.stats[layer], self._z, value)
+
+
+def _activation_checks(net: Network, x: np.ndarray, settings: Settings) -> list[Diagnosis]:
+    """Hidden layers nearly all saturated or dead before the first update: they cannot start learning."""
+    probe = _InitProbe(net)
+    with np.errstate(all="ignore"):
+        net.forward(x, probe=probe)
+    found = []
+    hidden = sorted(probe.stats)[:-1]
+    for i in hidden:
+        stats = probe.stats[i]
+        evidence: dict[str, float | int | str] = {"at": "initialization", "mean_abs_z": round(abs(stats.z_mean), 3)}
+        if stats.saturated >= T.SATURATED_AT_INIT:
+            found.append(
+                _diagnosis("saturation", i, {"saturated_fraction": round(stats.saturated, 4), **evidence}, settings)
+            )
+        if stats.dead >= T.DEAD_AT_INIT:
+            found.append(_diagnosis("dead_units", i, {"dead_fraction": round(stats.dead, 4), **evidence}, settings))
     return found
 
 

@@ -14,6 +14,8 @@ WINDOW_STEPS = 200  # the loss trend is read over this many steps
 # --- activations -----------------------------------------------------------------------------
 SATURATION_Z = 5.0  # |z| > 5: sigmoid' < 0.0067, tanh' < 0.00018 (Glorot & Bengio 2010, fig. 2)
 SATURATED_FRACTION = 0.5  # half of a layer's unit-samples saturated (DeepDiagnosis "saturated activation")
+SATURATED_AT_INIT = 0.9  # nearly every unit saturated before the first update: it cannot start to learn
+DEAD_AT_INIT = 0.9  # nearly every ReLU unit silent before the first update (e.g. a bias of -5)
 DEAD_FRACTION = 0.5  # half of a ReLU layer's units zero for a whole batch (CS231n: "as much as 40% dead")
 TINY = 1e-30  # non-zero magnitudes below this are on their way to underflow (the seed saw 1e-100)
 TINY_FRACTION = 0.01  # 1 % of a tensor's entries tiny or subnormal
@@ -29,9 +31,11 @@ EXPLODING_GROWTH = 1e2  # or 100x the norm seen at warm-up
 UPDATE_RATIO_HIGH = 1e-1  # 100x the healthy ratio: every step rewrites a tenth of the weights
 UPDATE_RATIO_LOW = 1e-5  # 100x below it: the weights hardly move
 DIVERGED = 5.0  # a loss 5x its initial value has left the basin (CS231n: "loss explodes"); the guard acts
+RISE_CHUNK = 50  # steps per mean when the loss trend is compared
 LOSS_RISE = 1.5  # smoothed loss 1.5x above its minimum so far means it is going up (CS231n loss curves)
 
 # --- progress ----------------------------------------------------------------------------------
+CHANCE_FRACTION = 0.9  # a loss within 10 % of uniform guessing's after a full window has learned nothing
 STUCK_IMPROVEMENT = 0.01  # under 1 % relative improvement of the smoothed loss over a window ...
 STUCK_FRACTION_OF_INITIAL = 0.5  # ... while the loss is still above half its initial value
 OSCILLATION_SIGN_CHANGES = 0.6  # share of sign changes between successive loss differences

@@ -182,13 +182,16 @@ class NonFiniteGuard(Callback):
             evidence = {"first_bad": found.sentence(), "tensor": found.tensor, "direction": found.direction,
                         **found.evidence}  # fmt: skip
         if self.diagnosis is None:
-            cause, fix = explain("non_finite", found.layer if found else None, self.settings)
+            # Nothing overflowed and the loss is finite: the run diverged, which is the learning rate's doing.
+            symptom = "non_finite" if found is not None or not math.isfinite(loss) else "lr_too_high"
+            cause, fix = explain(symptom, found.layer if found else None, self.settings)
             onset = found.step if found else step
-            self.diagnosis = Diagnosis("non_finite", found.layer if found else None, onset, evidence, cause, fix)
+            self.diagnosis = Diagnosis(symptom, found.layer if found else None, onset, evidence, cause, fix)
             if self.on_diagnosis is not None:
                 self.on_diagnosis(self.diagnosis)
         if self.policy == "stop":
-            s.stop = f"non-finite values at step {step}: {found.sentence() if found else 'loss ' + str(loss)}"
+            what = "non-finite values" if found is not None or not math.isfinite(loss) else "the loss diverged"
+            s.stop = f"{what} at step {step}: {found.sentence() if found else f'loss {loss:.4g}'}"
             self._log("stop", step)
             return
         if self.policy == "skip" and before_params is not None and before_state is not None:

@@ -1,0 +1,68 @@
+"""One trial of a sweep: train a configuration to its budget with the health monitor and the doom watch on.
+
+``run_trial`` takes and returns plain JSON values, so a process pool or a Ray cluster can carry them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import socket
+import time
+from typing import Any
+
+from gradwise.health.diagnosis import Diagnosis
+from gradwise.sweep.doomed import Doomed
+from gradwise.sweep.results import finite_or_none
+from gradwise.train.config import TrainConfig
+from gradwise.train.runner import Result, train
+
+
+def run_trial(config_data: dict[str, Any]) -> dict[str, Any]:
+    """Train ``config_data`` (TrainConfig fields) once, without a run folder; what the sweep records.
+
+    ``runner.train`` runs the health monitor (unless ``monitor`` is off), its static checks and the
+    non-finite guard; ``Doomed`` stops a trial whose loss diverged.
+    """
+    started = time.perf_counter()
+    config = TrainConfig.from_dict(config_data)
+    doomed = Doomed(config.lr)
+    result = train(config, None, [doomed])
+    last = result.history.last
+    return {
+        "val_accuracy": finite_or_none(last.val_accuracy) if last else None,
+        "train_accuracy": finite_or_none(last.train_accuracy) if last else None,
+        "train_loss": finite_or_none(last.train_loss) if last else None,
+        "test_accuracy": finite_or_none(result.test_accuracy),
+        "steps": last.step if last else 0,
+        "epochs": len(result.history),
+        "seconds": round(time.perf_counter() - started, 3),
+        "stop_reason": result.history.stop_reason,
+        "classes": _outputs(result),  # chance accuracy is 1 / classes
+        "host": socket.gethostname(),
+        "diagnoses": [_readable(d.to_json()) for d in _diagnoses_for(result, doomed)],
+        "history": [record.to_json() for record in result.history.epochs],
+    }
+
+
+def _outputs(result: Result) -> int:
+    biases = [value for name, value in result.net.params.items() if name.endswith(".b")]
+    return int(biases[-1].size)
+
+
+def _diagnoses_for(result: Result, doomed: Doomed) -> list[Diagnosis]:
+    """Every diagnosis of the trial: the monitor's, its static checks' and the guard's, then the doom watch's.
+
+    The single place where a trial's diagnoses are gathered for ``outcome.classify``.
+    """
+    return [*result.diagnoses, *([doomed.finding] if doomed.finding is not None else [])]
+
+
+def _readable(diagnosis: dict[str, Any]) -> dict[str, Any]:
+    # Evidence such as max |z| = inf says more as "inf" than as the null a non-finite number becomes in JSON.
+    evidence = diagnosis.get("evidence", {})
+    diagnosis["evidence"] = {
+        name: str(value) if isinstance(value, numbers.Real) and not math.isfinite(value) else value
+        for name, value in evidence.items()
+    }
+    return diagnosis
