@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # the names atomic_open gives its temporaries
 
 
 @contextlib.contextmanager
@@ -17,7 +20,8 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     Writes a temporary file in the same folder, flushes and fsyncs it, then renames it over ``path``.
     """
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    # Cut long names so the temporary's stays within the usual 255-byte limit.
+    temporary = path.with_name(f".{path.name[:200]}.{uuid.uuid4().hex[:12]}.tmp")
     # 0o666 lets the umask set the permissions as open() would; mkstemp would force 0600.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -30,6 +34,19 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         temporary.unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporaries ``atomic_open`` left in ``folder`` when a process died mid-write; return them.
+
+    Call it only where no other process is writing, e.g. when a run starts or resumes in its own folder.
+    """
+    removed = []
+    for candidate in Path(folder).glob(".*.tmp"):
+        if _TEMPORARY.fullmatch(candidate.name) and candidate.is_file():
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

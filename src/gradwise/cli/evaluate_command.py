@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from gradwise.cli.errors import UsageError
+
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -29,6 +31,13 @@ def run(args: argparse.Namespace) -> int:
 
     net, meta = load_model(args.model)
     data = load_dataset(args.dataset or meta.get("dataset", "mnist"), args.data_dir, validation=0, normalize="none")
+    n_in, n_out = meta["sizes"][0], meta["sizes"][-1]
+    if (n_in, n_out) != (data.num_features, data.num_classes):
+        raise UsageError(
+            f"{args.model}: the model takes {n_in} inputs and predicts {n_out} classes, but {data.name} has "
+            f"{data.num_features} pixels per image and {data.num_classes} classes; give --dataset the data set "
+            "it was trained on"
+        )
     scaling = meta.get("input", {"shift": 0.0, "scale": 255.0})
     x = ((data.test.x - scaling["shift"]) / scaling["scale"]).astype(net.dtype)
     labels = data.test.y

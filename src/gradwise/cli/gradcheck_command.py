@@ -17,9 +17,7 @@ def add_parser(commands: Any) -> None:
     )
     p.add_argument("--all", action="store_true", help="every activation x every loss x 1-3 hidden layers")
     p.add_argument("--activation", default="relu", help="hidden activation for a single check (default relu)")
-    p.add_argument(
-        "--output", default="softmax", help="output activation for a single check (default softmax)"
-    )
+    p.add_argument("--output", default="softmax", help="output activation for a single check (default softmax)")
     p.add_argument("--loss", default="ce", help="loss for a single check (default ce)")
     p.add_argument("--depth", type=int, default=2, choices=(1, 2, 3), help="hidden layers (default 2)")
     p.add_argument("--seed", type=int, default=0, help="random shapes and values (default 0)")

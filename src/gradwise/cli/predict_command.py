@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from gradwise.cli.errors import UsageError
+
 
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
@@ -26,6 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from gradwise.train.checkpoint import load_model
 
     net, meta = load_model(args.model)
+    if meta["sizes"][0] != 28 * 28:
+        raise UsageError(
+            f"{args.model}: the model takes {meta['sizes'][0]} inputs, but predict turns pictures into 28x28 = 784 "
+            "pixels; use a model trained on 28x28 images such as MNIST"
+        )
     scaling = meta.get("input", {"shift": 0.0, "scale": 255.0})
     # Read every picture first: one bad file fails before any output (ImageError -> one line, exit 2).
     pictures = [to_mnist(read_image(path), path) for path in args.images]

@@ -33,6 +33,8 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--seed", type=int, help="seed for the weights, the data order and dropout")
     run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    run.add_argument("--checkpoint-every", type=int, help="save checkpoint.npz every N steps, for --resume")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint, exactly")
     p.set_defaults(run=run_train)
 
 
@@ -95,10 +97,14 @@ def run_train(args: argparse.Namespace) -> int:
     from gradwise.cli.progress import ConsoleProgress
     from gradwise.train.runner import train
 
-    config = config_from_args(args)
-    out = Path(getattr(args, "out", None) or Path("runs") / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
+    resume = getattr(args, "resume", None)
+    if resume is not None:
+        config, out = resumed_config(args, Path(resume))
+    else:
+        config = config_from_args(args)
+        out = Path(getattr(args, "out", None) or Path("runs") / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
     as_json = getattr(args, "json", False)
     callbacks = []
     if not as_json:
@@ -114,7 +120,7 @@ def run_train(args: argparse.Namespace) -> int:
         if not as_json:
             print(text, flush=True)
 
-    result = train(config, out, callbacks, on_diagnosis=announce, on_event=event)
+    result = train(config, out, callbacks, on_diagnosis=announce, on_event=event, resume=resume is not None)
     if as_json:
         print(json.dumps(result.summary(), default=str))
     else:
@@ -125,6 +131,26 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"test loss: {result.test_loss:.4f}  ({result.seconds:.1f}s)")
         print(f"test accuracy: {result.test_accuracy:.4f}")
     return 0
+
+
+def resumed_config(args: argparse.Namespace, folder: Path) -> tuple[Any, Path]:
+    """The saved configuration of the run in ``folder``; hyperparameter flags cannot change it."""
+    from gradwise.train.checkpoint import CONFIG_FILE, RunFolder
+    from gradwise.train.config import TrainConfig
+    from gradwise.train.resume import CHECKPOINT_FILE
+
+    if not folder.is_dir():
+        raise UsageError(f"--resume {folder}: no such run folder; give the --out folder of an earlier run")
+    if not (folder / CHECKPOINT_FILE).is_file():
+        raise UsageError(f"--resume {folder}: holds no {CHECKPOINT_FILE}; start runs with --checkpoint-every N")
+    fields = set(TrainConfig.__dataclass_fields__) - {"extra"}
+    given = sorted(k for k in vars(args) if k in (fields | {"out"}) - {"preset"})
+    given += ["preset"] if args.preset != "default" else []
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise UsageError(f"--resume continues a run as it was configured; drop {flags}")
+    config = TrainConfig.from_dict(RunFolder(folder).read_config(), str(folder / CONFIG_FILE))
+    return config, folder
 
 
 def describe(config: Any) -> str:

@@ -179,6 +179,12 @@ def _resolve(
         raise DatasetNotFound(
             f"data set {text} {what}; pass a folder holding {_file_list()} (each raw or .gz)"
         )
+    for stem in FILES.values():
+        for candidate in (path / stem, path / f"{stem}.gz"):
+            if candidate.exists() and not candidate.is_file() and _file_path(path, stem) is None:
+                raise IdxError(
+                    f"{candidate}: is a folder, not an IDX file; put the file {stem} (raw or .gz) in its place"
+                )
     missing = _missing_files(path)
     if missing:
         raise DatasetNotFound(f"data set folder {text} lacks {missing}; pass a folder holding all four")
@@ -290,11 +296,12 @@ def _check_arrays(arrays: dict[str, np.ndarray], names: dict[str, str], num_clas
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         images_name, labels_name = names[f"{split}_images"], names[f"{split}_labels"]
-        # Unknown class count: only negative labels are wrong, so the bound is one past the largest label.
-        bound = num_classes if num_classes is not None else int(labels.max(initial=0)) + 1
-        check_labeled_images(images, labels, images_name, labels_name, bound)
+        check_labeled_images(images, labels, images_name, labels_name, num_classes)
         if images.dtype != np.uint8:
             raise IdxError(f"{images_name}: expected 8-bit pixels (type code 0x08), not {images.dtype}")
+        if len(images) == 0:
+            word = "training" if split == "train" else "test"
+            raise IdxError(f"{images_name}: holds no images; a data set needs at least one {word} image")
     train_size, test_size = arrays["train_images"].shape[1:], arrays["test_images"].shape[1:]
     if train_size != test_size:
         raise IdxError(

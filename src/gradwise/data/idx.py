@@ -159,13 +159,18 @@ def image_stack(images: np.ndarray, name: str) -> np.ndarray:
             f"{name}: expected images of shape (N, rows, cols) or (N, side * side) but the file holds shape "
             f"{_shape_text(images.shape)}; is it the right file?"
         )
+    if 0 in images.shape[1:]:
+        raise IdxError(f"{name}: holds images of {images.shape[1]}x{images.shape[2]} pixels; is it the right file?")
     return images
 
 
 def check_labeled_images(
-    images: np.ndarray, labels: np.ndarray, images_name: str, labels_name: str, num_classes: int = 10
+    images: np.ndarray, labels: np.ndarray, images_name: str, labels_name: str, num_classes: int | None = 10
 ) -> None:
-    """Raise IdxError unless images fit `image_stack` and labels are (N,) integers in [0, num_classes)."""
+    """Raise IdxError unless images fit `image_stack` and labels are (N,) integers in [0, num_classes).
+
+    `num_classes=None` (a data set of unknown origin) only refuses negative labels.
+    """
     image_stack(images, images_name)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise IdxError(
@@ -177,6 +182,14 @@ def check_labeled_images(
             f"{labels_name}: holds {len(labels)} labels but {images_name} holds {len(images)} images; "
             "both files must come from the same data set and split"
         )
+    if num_classes is None:
+        if labels.size and labels.min() < 0:
+            i = int(np.argmax(labels < 0))
+            raise IdxError(
+                f"{labels_name}: label {labels[i]} at index {i} is negative; class labels are 0, 1, 2, ...: "
+                "is it the right file?"
+            )
+        return
     bad = (labels < 0) | (labels >= num_classes)
     if bad.any():
         i = int(np.argmax(bad))

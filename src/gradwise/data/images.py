@@ -12,6 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+# A digit needs a few thousand pixels; a larger picture only costs memory (8 bytes a pixel as float64). Below
+# Pillow's own warning threshold (89 million), so a huge picture is refused here, never half-decoded.
+MAX_PIXELS = 64_000_000
+_SHRINK = "shrink it or crop it to the digit"
+
 
 class ImageError(ValueError):
     """A picture that cannot be read or holds no digit: one line naming the file."""
@@ -24,16 +29,25 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageError(
+                    f"{path}: too large ({width}x{height}, over {MAX_PIXELS // 1_000_000} million pixels); {_SHRINK}"
+                )
             if image.mode in ("RGBA", "LA", "P"):
                 # A transparent background counts as white: drawings saved with alpha stay readable.
                 image = image.convert("RGBA")
                 canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(canvas, image)
             return np.asarray(image.convert("L"), dtype=np.float64)
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{path}: does not exist") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image file") from None
+    except Image.DecompressionBombError:  # Pillow's own, larger limit: not an OSError
+        raise ImageError(f"{path}: too large (over {MAX_PIXELS // 1_000_000} million pixels); {_SHRINK}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise ImageError(f"{path}: not a readable image ({type(error).__name__}); give a PNG or JPEG file") from None
 

@@ -13,6 +13,7 @@ import json
 import lzma
 import math
 import struct
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
-from gradwise.files import append_line, atomic_open, atomic_write_text
+from gradwise.files import append_line, atomic_open, atomic_write_text, remove_temporaries
 from gradwise.nn.activations import get_activation
 from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network, mlp
@@ -37,7 +38,8 @@ FORMAT = "gradwise-model-1"
 _META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON
 _MAX_SIZE = 2**31 - 1  # a layer size beyond this is a damaged file, not a network
 # Everything zipfile, zlib, bz2, lzma and numpy's .npy header parser raise on damaged input (RuntimeError covers an
-# encrypted member, NotImplementedError an unknown compression method, RecursionError a deeply nested header).
+# encrypted member, NotImplementedError an unknown compression method, RecursionError a deeply nested header,
+# TokenError a header numpy retries as Python 2 text).
 _DAMAGED_ERRORS = (
     OSError,
     EOFError,
@@ -52,6 +54,7 @@ _DAMAGED_ERRORS = (
     zlib.error,
     lzma.LZMAError,
     zipfile.BadZipFile,
+    tokenize.TokenError,
 )
 
 
@@ -106,7 +109,7 @@ def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
             raise CheckpointError(f"{path}: array {name} has dtype {value.dtype}, expected floats; re-save the model")
         if not np.isfinite(value).all():
             raise CheckpointError(f"{path}: array {name} holds NaN or Inf; re-save the model from a finite run")
-    hidden = meta["activation"] or "identity"  # None when there is no hidden layer
+    hidden = meta.get("activation") or "identity"  # None (or absent) when there is no hidden layer
     net = mlp(meta["sizes"], hidden, meta["output"], dropout=meta["dropout"], dtype=meta["dtype"])
     if {name: value.shape for name, value in net.params.items()} != expected:
         raise AssertionError(f"_param_shapes disagrees with mlp for {meta['sizes']}")  # a bug, not bad input
@@ -188,6 +191,10 @@ class NpzReader:
 def _meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
     if raw.shape != () or raw.dtype.kind != "U":
         raise CheckpointError(f"{path}: {META_KEY} is not a JSON text: not a gradwise model file")
+    # NumPy turns UCS-4 code points past U+10FFFF into a malformed str that later string methods choke on.
+    codes = np.frombuffer(raw.tobytes(), dtype=raw.dtype.byteorder.replace("|", "=") + "u4")
+    if codes.size and codes.max() > 0x10FFFF:
+        raise CheckpointError(f"{path}: {META_KEY} is not valid text; re-save the model")
     try:
         meta = json.loads(str(raw[()]))
     except (json.JSONDecodeError, RecursionError, UnicodeError, ValueError):
@@ -283,11 +290,26 @@ class RunFolder:
         """Start a fresh run here (replacing an earlier run's files)."""
         if self.path.exists() and not self.path.is_dir():
             raise CheckpointError(f"{self.path}: is a file, not a folder; choose another --out")
-        self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path / CONFIG_FILE, config_json)
-        atomic_write_text(self.path / METRICS_FILE, "")
-        atomic_write_text(self.path / HEALTH_FILE, "")
-        (self.path / MODEL_FILE).unlink(missing_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a file where a parent folder belongs, no permission, a read-only disk
+            raise CheckpointError(
+                f"{self.path}: cannot create the run folder ({error.strerror or error}); choose another --out"
+            ) from None
+        try:
+            atomic_write_text(self.path / CONFIG_FILE, config_json)
+            atomic_write_text(self.path / METRICS_FILE, "")
+            atomic_write_text(self.path / HEALTH_FILE, "")
+            (self.path / MODEL_FILE).unlink(missing_ok=True)
+            remove_temporaries(self.path)  # half-written files of an earlier run killed mid-write
+        except OSError as error:
+            raise CheckpointError(
+                f"{self.path}: cannot write the run folder ({error.strerror or error}); choose another --out"
+            ) from None
+
+    def rewrite_metrics(self, records: list[EpochRecord]) -> None:
+        """Replace metrics.jsonl with exactly these epochs (a resumed run's history)."""
+        atomic_write_text(self.path / METRICS_FILE, "".join(json.dumps(r.to_json()) + "\n" for r in records))
 
     def append_metrics(self, record: EpochRecord) -> None:
         append_line(self.path / METRICS_FILE, json.dumps(record.to_json()))
@@ -312,7 +334,10 @@ class RunFolder:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise CheckpointError(f"{path}: does not exist; is {self.path} a run folder?") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except OSError as error:  # a folder where the file belongs, no permission
+            raise CheckpointError(f"{path}: cannot read it ({error.strerror or error}); is it a file?") from None
+        # ValueError: JSONDecodeError, UnicodeDecodeError, an integer too long to convert; RecursionError: deep nesting
+        except (ValueError, RecursionError) as error:
             raise CheckpointError(f"{path}: malformed JSON ({error}); fix or delete it") from None
         if not isinstance(data, dict):
             raise CheckpointError(f"{path}: must hold a JSON object")

@@ -5,6 +5,7 @@ A ``TrainConfig`` is what ``config.json`` holds; the CLI's flags override a pres
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -67,6 +68,7 @@ class TrainConfig:
     monitor: bool = True  # the health monitor (diagnoses, health.jsonl)
     on_nan: str = "stop"  # stop, rollback or skip when the loss turns non-finite
     repair: bool = False  # apply a diagnosis's first fix and go on
+    checkpoint_every: int | None = None  # steps between checkpoints (checkpoint.npz) for --resume
     preset: str = "default"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -85,16 +87,45 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown keys {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}")
+        annotations = {f.name: str(f.type) for f in fields(cls)}
+        for key, value in data.items():
+            if not _type_ok(annotations[key], value):
+                raise ConfigError(
+                    f"{source}: {key} must be {_type_text(annotations[key])}, not {json.dumps(value)}; fix the value"
+                )
         values = dict(data)
         if "hidden" in values:
             values["hidden"] = tuple(values["hidden"])
         try:
             return cls(**values)
-        except TypeError as error:
+        except (ConfigError, TypeError) as error:  # a value out of range: name the file it came from
             raise ConfigError(f"{source}: {error}") from None
 
     def with_overrides(self, **overrides: Any) -> TrainConfig:
         return replace(self, **overrides)
+
+
+# What JSON value each annotation accepts (JSON true is not the integer 1 here), and its words for the message.
+_JSON_TYPES: dict[str, tuple[Any, str]] = {
+    "int": (lambda v: type(v) is int, "an integer"),
+    "float": (lambda v: type(v) in (int, float), "a number"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "None": (lambda v: v is None, "null"),
+    "tuple[int, ...]": (lambda v: isinstance(v, list) and all(type(n) is int for n in v), "a list of integers"),
+}
+
+
+def _type_ok(annotation: str, value: object) -> bool:
+    """Whether a JSON ``value`` fits a field annotated ``annotation`` (e.g. ``"float | None"``)."""
+    options = [part.strip() for part in annotation.split("|")]
+    if any(option not in _JSON_TYPES for option in options):
+        return True  # a type this check does not know: the dataclass's own validation decides
+    return any(_JSON_TYPES[option][0](value) for option in options)
+
+
+def _type_text(annotation: str) -> str:
+    return " or ".join(_JSON_TYPES[part.strip()][1] for part in annotation.split("|"))
 
 
 def _validate(c: TrainConfig) -> None:
@@ -115,7 +146,29 @@ def _validate(c: TrainConfig) -> None:
     need(c.max_steps is None or c.max_steps >= 1, f"--max-steps must be >= 1, got {c.max_steps}")
     need(c.time_budget is None or c.time_budget > 0, f"--time-budget must be > 0, got {c.time_budget}")
     need(c.patience is None or c.patience >= 1, f"--patience must be >= 1, got {c.patience}")
+    need(
+        c.checkpoint_every is None or c.checkpoint_every >= 1,
+        f"--checkpoint-every must be >= 1, got {c.checkpoint_every}",
+    )
     need(c.warmup_steps >= 0, f"--warmup-steps must be >= 0, got {c.warmup_steps}")
+    need(c.seed >= 0, f"--seed must be >= 0, got {c.seed}")
+    need(math.isfinite(c.bias_init), f"--bias-init must be a finite number, got {c.bias_init:g}")
+    need(math.isfinite(c.weight_decay), f"--weight-decay must be finite, got {c.weight_decay:g}")
+    need(
+        c.close_enough is None or (math.isfinite(c.close_enough) and c.close_enough > 0),
+        f"--close-enough must be > 0, got {c.close_enough}",
+    )
+    need(
+        c.target_accuracy is None or 0 < c.target_accuracy <= 1,
+        f"--target-accuracy must be in (0, 1], got {c.target_accuracy}",
+    )
+    if c.init_scale is not None:
+        need(c.init is not None, "--init-scale needs --init too (normal, uniform or constant)")
+        need(math.isfinite(c.init_scale), f"--init-scale must be a finite number, got {c.init_scale:g}")
+        need(  # normal's std and uniform's upper bound; constant's value may be anything
+            c.init_scale > 0 or c.init not in ("normal", "uniform"),
+            f"--init-scale must be > 0 for --init {c.init}, got {c.init_scale:g}",
+        )
     need(c.optimizer in OPTIMIZERS, f"--optimizer: unknown {c.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
     need(c.schedule in SCHEDULES, f"--schedule: unknown {c.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
     need(c.normalize in NORMALIZE, f"--normalize: unknown {c.normalize!r}; choose one of: {', '.join(NORMALIZE)}")
@@ -183,16 +236,24 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 def build_network(config: TrainConfig, n_in: int, n_out: int) -> Network:
     """The MLP the configuration describes, initialized from its seed."""
     init = None if config.init is None else get_initializer(config.init, config.init_scale)
-    return mlp(
-        [n_in, *config.hidden, n_out],
-        config.activation,
-        config.output,
-        init=init,
-        bias=config.bias_init,
-        dropout=config.dropout,
-        rng=np.random.default_rng(config.seed),
-        dtype=np.dtype(config.dtype),
-    )
+    sizes = [n_in, *config.hidden, n_out]
+    try:
+        return mlp(
+            sizes,
+            config.activation,
+            config.output,
+            init=init,
+            bias=config.bias_init,
+            dropout=config.dropout,
+            rng=np.random.default_rng(config.seed),
+            dtype=np.dtype(config.dtype),
+        )
+    except MemoryError:
+        weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes)) * np.dtype(config.dtype).itemsize
+        raise ConfigError(
+            f"--hidden {','.join(map(str, config.hidden))}: a {'-'.join(map(str, sizes))} network needs "
+            f"{weights / 2**30:.1f} GiB for its weights alone, more than this machine can allocate; use smaller layers"
+        ) from None
 
 
 def build_schedule(config: TrainConfig, steps_per_epoch: int) -> schedules.Schedule:

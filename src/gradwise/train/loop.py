@@ -28,6 +28,10 @@ class Run:
     position: int = 0  # batches done in the current epoch
     step: int = 0  # optimizer steps taken
     history: History = field(default_factory=History)
+    # The current epoch's running totals, so a run resumed mid-epoch records the same epoch line.
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
 
 
 @dataclass
@@ -112,7 +116,6 @@ def fit(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         while reason is None:
             epoch_started = time.perf_counter()
-            loss_sum, correct, seen, batches_done = 0.0, 0, 0, 0
             for x, t in batches.epoch(run.epoch, start=run.position):
                 probe = next((p for c in callbacks if (p := c.probe(run.step + 1)) is not None), None)
                 value, grads, y = grad(net, session.loss, x, t, rng=session.rng, with_output=True, probe=probe)
@@ -120,10 +123,9 @@ def fit(
                     for callback in callbacks:
                         callback.on_gradients(run.step + 1, grads)
                 # Accuracy from the training forward pass: free, and argmax of logits is argmax of p.
-                correct += int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
-                seen += len(x)
-                loss_sum += value
-                batches_done += 1
+                run.correct += int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
+                run.seen += len(x)
+                run.loss_sum += value
                 run.opt_state = move(net.params, grads, optimizer, run.opt_state)
                 run.step += 1
                 run.position += 1
@@ -132,6 +134,7 @@ def fit(
                     callback.on_step(p, value)
                 if (reason := session.stop or stop.reason(p)) is not None:
                     break
+            batches_done = run.position
             if reason is None:
                 run.epoch += 1
                 run.position = 0
@@ -139,13 +142,15 @@ def fit(
             record = EpochRecord(
                 epoch=len(history.epochs) + 1,
                 step=run.step,
-                train_loss=loss_sum / max(batches_done, 1),
-                train_accuracy=correct / seen if seen else np.nan,
+                train_loss=run.loss_sum / max(batches_done, 1),
+                train_accuracy=run.correct / run.seen if run.seen else np.nan,
                 val_loss=val_loss,
                 val_accuracy=val_accuracy,
                 seconds=time.perf_counter() - epoch_started,
             )
             history.epochs.append(record)
+            if reason is None:
+                run.loss_sum, run.correct, run.seen = 0.0, 0, 0
             if restoring is not None and restoring.best_epoch(history) == len(history.epochs) - 1:
                 best_params = {k: v.copy() for k, v in net.params.items()}
             p = progress(epoch_done=True)

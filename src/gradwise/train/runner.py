@@ -14,7 +14,7 @@ import numpy as np
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.idx import IdxError
 from gradwise.data.stream import batch, shuffle, source
-from gradwise.files import append_line
+from gradwise.files import append_line, remove_temporaries
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
@@ -32,6 +32,7 @@ from gradwise.train.evaluation import evaluate
 from gradwise.train.guard import NonFiniteGuard
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import Callback, Session, fit
+from gradwise.train.resume import CHECKPOINT_FILE, Checkpointer, load_checkpoint
 from gradwise.train.stopping import Progress
 
 
@@ -146,16 +147,18 @@ def train(
     on_diagnosis: Callable[[Diagnosis], None] | None = None,
     on_event: Callable[[str], None] | None = None,
     max_repairs: int = 3,
+    resume: bool = False,
 ) -> Result:
     """Run ``config`` to its stop condition; write the run folder ``out`` unless it is None.
 
     With ``config.repair`` a diagnosis with a flag fix stops the attempt; the fix is applied to the
     configuration and training restarts from fresh weights (at most ``max_repairs`` times).
+    ``resume`` continues the run in ``out`` from its checkpoint.npz, exactly where it was saved.
     """
     started = time.perf_counter()
     repairs: list[str] = []
     while True:
-        result = _attempt(config, out, callbacks, on_diagnosis, on_event)
+        result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume and not repairs)
         trigger = result.repair
         if trigger is None or len(repairs) >= max_repairs:
             break
@@ -179,18 +182,27 @@ def _attempt(
     callbacks: Sequence[Callback],
     on_diagnosis: Callable[[Diagnosis], None] | None,
     on_event: Callable[[str], None] | None,
+    resume: bool = False,
 ) -> Result:
     started = time.perf_counter()
     data = load_data(config)
+    net = build_network(config, data.num_features, data.num_classes)  # before any file: a net too big writes nothing
     folder = RunFolder(out) if out is not None else None
-    if folder is not None:
+    if folder is not None and not resume:
         folder.create(config.to_json())
     health_log = folder.path / HEALTH_FILE if folder is not None else None
-    net = build_network(config, data.num_features, data.num_classes)
     x, t = targets(data.train, data, config.dtype)
     batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size)
     optimizer = build_optimizer(config, len(batches))
     settings = settings_of(config)
+    rng = np.random.default_rng([config.seed, 1])  # dropout masks: a stream apart from the init's
+    run = None
+    if resume:
+        assert folder is not None
+        remove_temporaries(folder.path)  # what a kill left half-written
+        run, rng_state = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
+        rng.bit_generator.state = rng_state
+        folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
 
     diagnoses: list[Diagnosis] = []
     repair = RepairTrigger() if config.repair else None
@@ -219,6 +231,7 @@ def _attempt(
         for diagnosis in static_checks(net, config.loss, x[:2000], t[:2000], settings):
             monitor.add(diagnosis)
     health.append(guard)
+    saving = [Checkpointer(folder.path, config.checkpoint_every)] if folder and config.checkpoint_every else []
     history = fit(
         net,
         config.loss,
@@ -226,8 +239,9 @@ def _attempt(
         batches,
         build_stop(config),
         validation=targets(data.val, data, config.dtype) if len(data.val) else None,
-        callbacks=[*([MetricsLog(folder)] if folder else []), *health, *callbacks],
-        rng=np.random.default_rng([config.seed, 1]),  # dropout masks: a stream apart from the init's
+        callbacks=[*([MetricsLog(folder)] if folder else []), *health, *saving, *callbacks],
+        rng=rng,
+        run=run,
     )
     test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
     model_error = None

@@ -1,0 +1,115 @@
+"""Exact resume: a checkpoint holds everything a run needs to continue as if it had never stopped.
+
+``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the optimizer state
+(``opt/<key>``, which includes the schedule's step count and any rollback's learning-rate
+scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
+the step, the current epoch's running totals, the dropout generator's state and the history.
+Written atomically every ``--checkpoint-every`` steps; never with non-finite weights.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradwise.files import atomic_open
+from gradwise.nn.network import Network
+from gradwise.train.checkpoint import CheckpointError
+from gradwise.train.history import EpochRecord, History
+from gradwise.train.loop import Callback, Run, Session
+from gradwise.train.stopping import Progress
+
+CHECKPOINT_FILE = "checkpoint.npz"
+RUN_KEY = "__run__"
+
+
+def save_checkpoint(path: Path, net: Network, run: Run, rng: np.random.Generator) -> bool:
+    """Write the run's full state atomically; False (and nothing written) when a weight is not finite."""
+    if not all(np.isfinite(p).all() for p in net.params.values()):
+        return False
+    arrays: dict[str, np.ndarray] = {f"param/{k}": v for k, v in net.params.items()}
+    arrays.update({f"opt/{k}": v for k, v in run.opt_state.items()})
+    state = {
+        "epoch": run.epoch,
+        "position": run.position,
+        "step": run.step,
+        "loss_sum": run.loss_sum,
+        "correct": run.correct,
+        "seen": run.seen,
+        "rng": rng.bit_generator.state,
+        "history": [r.to_json() for r in run.history.epochs],
+    }
+    arrays[RUN_KEY] = np.array(json.dumps(state))
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    return True
+
+
+def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) -> tuple[Run, dict[str, Any]]:
+    """Put the checkpoint's weights into ``net`` and return the Run to continue and the generator state.
+
+    ``opt_state`` is a freshly initialized state of the same optimizer: it says which arrays to expect.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        state = json.loads(str(arrays.pop(RUN_KEY)))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: does not exist; was the run started with --checkpoint-every?") from None
+    except ValueError as error:
+        raise CheckpointError(f"{path}: not a usable checkpoint ({error}); start the run again") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise CheckpointError(f"{path}: damaged ({type(error).__name__}); start the run again") from None
+    _fill(path, net.params, arrays, "param/")
+    restored = {k: v.copy() for k, v in opt_state.items()}
+    _fill(path, restored, arrays, "opt/")
+    try:
+        run = Run(
+            restored,
+            epoch=int(state["epoch"]),
+            position=int(state["position"]),
+            step=int(state["step"]),
+            history=History([EpochRecord.from_json(r) for r in state["history"]]),
+            loss_sum=float(state["loss_sum"]),
+            correct=int(state["correct"]),
+            seen=int(state["seen"]),
+        )
+        return run, state["rng"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its run state is incomplete ({error}); start the run again") from None
+
+
+def _fill(path: Path, target: dict[str, np.ndarray], arrays: dict[str, np.ndarray], prefix: str) -> None:
+    for name, value in target.items():
+        saved = arrays.get(prefix + name)
+        if saved is None or saved.shape != value.shape or saved.dtype != value.dtype:
+            raise CheckpointError(f"{path}: {prefix}{name} is missing or has the wrong shape; start the run again")
+        value[...] = saved
+
+
+class Checkpointer(Callback):
+    """Saves a checkpoint every ``every`` steps and at every epoch's end."""
+
+    def __init__(self, folder: Path, every: int) -> None:
+        self.path = folder / CHECKPOINT_FILE
+        self.every = every
+        self.session: Session | None = None
+
+    def on_begin(self, session: Session) -> None:
+        self.session = session
+
+    def on_step(self, progress: Progress, loss: float) -> None:
+        if progress.step % self.every == 0:
+            self._save()
+
+    def on_epoch(self, progress: Progress, record: EpochRecord) -> None:
+        self._save()
+
+    def _save(self) -> None:
+        assert self.session is not None
+        save_checkpoint(self.path, self.session.net, self.session.run, self.session.rng)

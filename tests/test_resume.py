@@ -1,0 +1,73 @@
+"""kill -9 in the middle of training, resume, and end bit-identical to a run that was never interrupted."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gradwise.cli.main import main
+
+FLAGS = ["--limit-train", "1500", "--validation", "300", "--hidden", "48", "--epochs", "3", "--batch-size", "25"]
+FLAGS += ["--dropout", "0.2", "--checkpoint-every", "4", "--seed", "3", "--optimizer", "adam", "--lr", "0.003"]
+
+
+def gradwise(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "gradwise", *args], capture_output=True, text=True, **kwargs)
+
+
+def weights(folder):
+    with np.load(folder / "model.npz") as archive:
+        return {k: archive[k] for k in archive.files if k != "__meta__"}
+
+
+def metrics(folder):
+    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in line.items() if k != "seconds"} for line in lines]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kill_and_resume_is_bit_identical(tmp_path, dtype):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert gradwise("train", *FLAGS, "--dtype", dtype, "--out", str(straight), "--json").returncode == 0
+
+    seed = random.randrange(10**6)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradwise", "train", *FLAGS, "--dtype", dtype, "--out", str(killed), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = killed / "checkpoint.npz"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(random.Random(seed).uniform(0.0, 1.5))  # a random step, somewhere after the first checkpoint
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, f"the run ended before the kill (random seed {seed})"
+
+    resumed = gradwise("train", "--resume", str(killed), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    expected, got = weights(straight), weights(killed)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert got[name].dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{name} (random seed {seed})")
+    assert metrics(killed) == metrics(straight)  # no duplicated or missing epochs
+    assert [m["epoch"] for m in metrics(killed)] == [1, 2, 3]
+
+
+def test_resume_errors(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 2
+    assert "holds no checkpoint.npz; start runs with --checkpoint-every N" in capsys.readouterr().err
+    (tmp_path / "run" / "checkpoint.npz").write_bytes(b"junk")
+    assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
+    assert capsys.readouterr().err == "error: --resume continues a run as it was configured; drop --lr\n"
