@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint train gradcheck clean
+.PHONY: test lint browser train gradcheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-test: lint
+# tests/test_report_browser.py opens a report in headless Chromium: Debian's chromium and chromium-driver,
+# installed once with apt-get (CI runs as root; elsewhere run this line with sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 train: $(STAMP)
@@ -23,6 +29,11 @@ train: $(STAMP)
 
 gradcheck: $(STAMP)
 	$(BIN)/gradwise gradcheck --all
+
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when a machine sets them, can pin a slower kernel: unset for timing only.
+bench: $(STAMP)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/throughput.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/time_to_accuracy.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache

@@ -91,8 +91,9 @@ def test_learning_rate_too_high_and_too_low():
 
 
 def test_oscillation_and_plateau():
-    # The loss swings between 1.0 and 2.0 every 10 steps: chunk means alternate.
-    swinging = [1.0 if (i // 10) % 2 else 2.0 for i in range(400)]
+    # The loss swings between 1.0 and 2.0 once per chunk of the window (20 chunks): chunk means alternate.
+    chunk = T.WINDOW_STEPS // 20
+    swinging = [1.0 if (i // chunk) % 2 else 2.0 for i in range(400)]
     assert rules.oscillation(context(HEALTHY, swinging))
     assert rules.oscillation(context(HEALTHY, stuck_losses())) == []
     assert rules.plateau(context(HEALTHY, stuck_losses()))

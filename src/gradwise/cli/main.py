@@ -10,6 +10,7 @@ from gradwise.cli import (
     evaluate_command,
     gradcheck_command,
     predict_command,
+    report_command,
     sweep_command,
     train_command,
 )
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command.add_parser(commands)
     gradcheck_command.add_parser(commands)
     sweep_command.add_parser(commands)
+    report_command.add_parser(commands)
     return parser
 
 

@@ -33,6 +33,8 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--seed", type=int, help="seed for the weights, the data order and dropout")
     run.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    run.add_argument("--report", action="store_true", help="write OUT/report.html when the run ends (gradwise report)")
+    run.add_argument("--tensorboard", metavar="DIR", help="write scalars and histograms for TensorBoard to DIR")
     run.add_argument("--checkpoint-every", type=int, help="save checkpoint.npz every N steps, for --resume")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint, exactly")
     p.set_defaults(run=run_train)
@@ -107,6 +109,12 @@ def run_train(args: argparse.Namespace) -> int:
             raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
     as_json = getattr(args, "json", False)
     callbacks = []
+    if getattr(args, "tensorboard", None):
+        from gradwise.report.tensorboard import TensorBoardLog, missing
+
+        if (why := missing()) is not None:
+            raise UsageError(f"--tensorboard: {why}")
+        callbacks.append(TensorBoardLog(args.tensorboard, out))
     if not as_json:
         steps = -(-min(config.limit_train or 10**9, 60_000 - config.validation) // config.batch_size)
         callbacks.append(ConsoleProgress(config.epochs, steps))
@@ -121,8 +129,13 @@ def run_train(args: argparse.Namespace) -> int:
             print(text, flush=True)
 
     result = train(config, out, callbacks, on_diagnosis=announce, on_event=event, resume=resume is not None)
+    report = None
+    if getattr(args, "report", False):  # also after a run that stopped on a diagnosis: that is when it helps most
+        from gradwise.report.write import write_report
+
+        report = write_report(out)
     if as_json:
-        print(json.dumps(result.summary(), default=str))
+        print(json.dumps({**result.summary(), **({"report": str(report)} if report else {})}, default=str))
     else:
         for line in summary_lines(result.diagnoses, result.repairs):
             print(line)
@@ -130,6 +143,8 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"warning: {result.model_error}")
         print(f"test loss: {result.test_loss:.4f}  ({result.seconds:.1f}s)")
         print(f"test accuracy: {result.test_accuracy:.4f}")
+        if report is not None:
+            print(f"report: {report}")
     return 0
 
 

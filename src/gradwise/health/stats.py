@@ -25,6 +25,47 @@ def _norm(v: Array) -> float:
     return float(np.sqrt(np.vdot(v, v).real)) if v.size else 0.0
 
 
+# Activation histograms: fixed bins per activation, so probes line up into a heat strip over time.
+# Bounded activations use their range; unbounded ones (relu family, elu, softplus, identity) a symmetric
+# log scale, s = sign(a) * log10(1 + |a| / 0.01) over [-5, 5]: |a| from 0 to 1000, with exact zeros (dead or
+# collapsed units) in a bin of their own width (0 <= a < 0.02) and blow-ups visible in the outer bins.
+# Values beyond the range count in the end bins; non-finite values are left out (``nonfinite`` counts them).
+HIST_BINS = 20
+HIST_SAMPLE = 8192  # at most this many activations (whole rows of the batch) per layer and probe
+HIST_LINEAR = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+HIST_SYMLOG = (-5.0, 5.0, 0.01)  # lo, hi, linear threshold of the "symlog" scale
+
+
+def symlog(a: Array) -> Array:
+    """The histogram's scale for unbounded activations: sign(a) * log10(1 + |a| / 0.01)."""
+    return np.sign(a) * np.log10(1.0 + np.abs(a) / HIST_SYMLOG[2])
+
+
+def activation_histogram(activation: str, a: Array, logits: bool = False) -> tuple[list[int], list[float], str]:
+    """Counts over ``HIST_BINS`` fixed bins of a subsample of ``a`` (batch, units); the range and its scale.
+
+    ``logits``: ``a`` is still z (an output layer fused with its loss); the activation is applied to the sample.
+    """
+    rows = max(1, HIST_SAMPLE // max(a.shape[-1], 1))
+    sample = np.asarray(a[:rows], dtype=np.float64)
+    with np.errstate(all="ignore"):  # a blown-up batch holds Inf and NaN; they are dropped below
+        if logits and activation == "softmax":
+            sample = np.exp(sample - sample.max(axis=-1, keepdims=True))
+            sample /= sample.sum(axis=-1, keepdims=True)
+        elif logits and activation == "sigmoid":
+            sample = 0.5 * (1.0 + np.tanh(0.5 * sample))  # sigmoid without overflow in exp
+    sample = sample.ravel()
+    sample = sample[np.isfinite(sample)]
+    if activation in HIST_LINEAR:
+        lo, hi = HIST_LINEAR[activation]
+        scale = "linear"
+    else:
+        lo, hi, _ = HIST_SYMLOG
+        sample, scale = symlog(sample), "symlog"
+    counts, _ = np.histogram(np.clip(sample, lo, hi), bins=HIST_BINS, range=(lo, hi))
+    return counts.tolist(), [lo, hi], scale
+
+
 @dataclass
 class LayerStats:
     """One Dense layer at one probed step (z: pre-activation, a: activation, delta: dL/dz)."""
@@ -45,6 +86,9 @@ class LayerStats:
     grad_norm: float = 0.0  # of W
     weight_norm: float = 0.0
     update_ratio: float = float("nan")  # ||W_after - W_before|| / ||W_before||
+    a_hist: list[int] = field(default_factory=list)  # activation counts over HIST_BINS bins of a_bins
+    a_bins: list[float] = field(default_factory=list)  # [lo, hi] of the bins, on the scale a_scale names
+    a_scale: str = ""  # "linear" or "symlog" (see activation_histogram)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,6 +107,7 @@ def forward_stats(stats: LayerStats, z: Array, a: Array) -> None:
     if stats.activation == "relu":
         stats.dead = float(np.count_nonzero(~(a > 0).any(axis=0))) / max(a.shape[1], 1)
     stats.tiny_a = _tiny_fraction(a)
+    stats.a_hist, stats.a_bins, stats.a_scale = activation_histogram(stats.activation, a, logits=a is z)
     stats.nonfinite["z"] = _nonfinite(z)
     stats.nonfinite["a"] = _nonfinite(a)
 

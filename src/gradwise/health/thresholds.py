@@ -9,7 +9,7 @@ AUTOTRAINER (Zhang et al., ICSE 2021); DeepDiagnosis (Wardat et al., ICSE 2022).
 # --- when the rules look -------------------------------------------------------------------
 WARMUP_STEPS = 30  # AUTOTRAINER skips the first iterations: early statistics are transients
 PERSISTENCE = 3  # a condition must hold at this many consecutive probes (AUTOTRAINER: "continuous")
-WINDOW_STEPS = 200  # the loss trend is read over this many steps
+WINDOW_STEPS = 100  # the loss trend is read over this many steps
 
 # --- activations -----------------------------------------------------------------------------
 SATURATION_Z = 5.0  # |z| > 5: sigmoid' < 0.0067, tanh' < 0.00018 (Glorot & Bengio 2010, fig. 2)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import Settings, explain
-from gradwise.health.trace import FirstNonFinite, loss_overflowed
+from gradwise.health.trace import FirstNonFinite
 from gradwise.nn.network import grad
 from gradwise.optim.base import move
 from gradwise.optim.transforms import learning_rate_scale, scale_learning_rate
@@ -44,7 +44,7 @@ class Snapshot:
     step: int
     params: dict[str, Array]
     opt_state: dict[str, Array]
-    rng_state: dict[str, Any]
+    rng_state: Mapping[str, Any]  # the dropout generator, as numpy returns it
     batches: list[tuple[int, int]] = field(default_factory=list)  # (epoch, position) of each step since
 
 
@@ -83,6 +83,7 @@ class NonFiniteGuard(Callback):
         self.restored_since_snapshot = False
         self.recent: list[float] = []
         self.initial_loss: float | None = None
+        self.limit = -math.inf  # set from the first loss; until then every loss takes the slow path
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -115,19 +116,30 @@ class NonFiniteGuard(Callback):
         return math.isfinite(recent) and recent <= 1.5 * first and params_finite
 
     def on_step(self, progress: Progress, loss: float) -> None:
+        # The hot path: one comparison per step (NaN fails it too); everything else only on trouble.
         assert self.session is not None and self.snapshot is not None
         run = self.session.run
         self.snapshot.batches.append((run.epoch, run.position - 1))
-        if self.initial_loss is None and math.isfinite(loss):
-            self.initial_loss = loss
-        diverged = self.initial_loss is not None and loss > T.DIVERGED * self.initial_loss
-        if diverged or loss_overflowed(loss, self.session.loss.name, self.session.net.dtype):
+        if not loss <= self.limit:
+            if self.initial_loss is None and math.isfinite(loss):
+                self._set_limit(loss)
+                if loss <= self.limit:
+                    self.recent.append(loss)
+                    return
             self._handle(progress.step, loss)
             return
         self.recent.append(loss)
         if progress.step % self.snapshot_every == 0 and self._looks_healthy():
             self._take_snapshot(progress.step)
             self.recent = self.recent[-self.snapshot_every :]
+
+    def _set_limit(self, initial: float) -> None:
+        """The loss above which the run counts as blown up: diverged, or past what exp could represent."""
+        assert self.session is not None
+        self.initial_loss = initial
+        self.limit = T.DIVERGED * initial
+        if "cross_entropy" in self.session.loss.name:
+            self.limit = min(self.limit, -math.log(float(np.finfo(self.session.net.dtype).tiny)))
 
     # -- what happened -----------------------------------------------------------------------
     def _replay(self, until: int) -> tuple[FirstNonFinite, dict[str, Array] | None, dict[str, Array] | None]:

@@ -1,0 +1,1 @@
+"""Run reports: ``report.html`` (one self-contained page) and its PNGs (``write.py``); TensorBoard event files."""
