@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 # tests/test_report_browser.py opens a report in headless Chromium: Debian's chromium and chromium-driver,
 # installed once with apt-get (CI runs as root; elsewhere run this line with sudo).

@@ -1,7 +1,17 @@
-"""gradwise: a small NumPy neural-network library with readable backprop and training that explains itself."""
+"""gradwise: a small NumPy neural-network library with readable backprop and training that explains itself.
+
+The names below are the public API (``mypy --strict`` checks the modules they come from; see
+``tests/test_typing.py``). ``gradwise.sklearn.GradwiseClassifier`` needs scikit-learn and is imported
+from its own module. A whole run from a configuration is ``gradwise.train.runner.train(config, out)``.
+"""
 
 from gradwise import optim
+from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
+from gradwise.data.stream import Stream, batch, shuffle, source
+from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.gradcheck import gradcheck
+from gradwise.health.monitor import HealthMonitor
+from gradwise.health.static import static_checks
 from gradwise.nn import (
     Activation,
     Dense,
@@ -15,22 +25,66 @@ from gradwise.nn import (
     mlp,
 )
 from gradwise.optim import move
+from gradwise.train.checkpoint import load_model
+from gradwise.train.config import TrainConfig, preset
+from gradwise.train.evaluation import evaluate
+from gradwise.train.guard import NonFiniteGuard
+from gradwise.train.history import EpochRecord, History
+from gradwise.train.loop import Callback, fit
+from gradwise.train.runner import Result
+from gradwise.train.stopping import (
+    StopCondition,
+    close_enough,
+    max_epochs,
+    max_steps,
+    no_improvement,
+    target,
+    time_budget,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "Callback",
+    "Dataset",
     "Dense",
+    "Diagnosis",
     "Dropout",
+    "EpochRecord",
+    "HealthMonitor",
+    "History",
     "Loss",
     "Network",
+    "NonFiniteGuard",
+    "Result",
+    "Split",
+    "StopCondition",
+    "Stream",
+    "TrainConfig",
     "__version__",
+    "batch",
+    "close_enough",
+    "evaluate",
+    "fit",
     "get_activation",
     "get_initializer",
     "get_loss",
     "grad",
     "gradcheck",
+    "load_dataset",
+    "load_model",
+    "max_epochs",
+    "max_steps",
     "mlp",
     "move",
+    "no_improvement",
+    "one_hot",
     "optim",
+    "preset",
+    "shuffle",
+    "source",
+    "static_checks",
+    "target",
+    "time_budget",
 ]

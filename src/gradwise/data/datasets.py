@@ -23,12 +23,12 @@ from numpy.typing import DTypeLike
 
 from gradwise.data.idx import (
     IdxError,
-    atomic_open,
     check_labeled_images,
     image_stack,
     read_decompressed,
     read_idx_bytes,
 )
+from gradwise.files import atomic_open
 
 MNIST_DIR = Path(__file__).parent / "mnist"
 # Where Debian's `dataset-fashion-mnist` package puts the files.

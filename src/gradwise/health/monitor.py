@@ -40,6 +40,8 @@ def probe_interval(net: Network, batch_size: int) -> int:
 class _StepProbe:
     """Collects one step's per-layer statistics as the network shows them."""
 
+    _z: Array  # the layer's z, shown just before its a
+
     def __init__(self, net: Network, step: int) -> None:
         self.step = step
         self.layers = {

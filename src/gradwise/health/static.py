@@ -48,7 +48,11 @@ def static_checks(net: Network, loss: str | Loss, x: np.ndarray, t: np.ndarray, 
     x64 = np.asarray(x, dtype=np.float64)
     mean, std, top = float(x64.mean()), float(x64.std()), float(np.abs(x64).max())
     if abs(mean) > T.INPUT_ABS_MEAN or std > T.INPUT_STD:
-        evidence = {"input_mean": round(mean, 3), "input_std": round(std, 3), "input_max_abs": round(top, 3)}
+        evidence: dict[str, float | int | str] = {
+            "input_mean": round(mean, 3),
+            "input_std": round(std, 3),
+            "input_max_abs": round(top, 3),
+        }
         found.append(_diagnosis("unnormalized_input", 0, evidence, settings))
 
     found += _label_checks(t, net, settings)
@@ -104,7 +108,10 @@ def _label_checks(t: np.ndarray, net: Network, settings: Settings) -> list[Diagn
     found = []
     outputs = net.layers[-1].params["W"].shape[1]
     if t.ndim != 2 or t.shape[1] != outputs:
-        evidence = {"target_columns": int(t.shape[1]) if t.ndim == 2 else -1, "outputs": int(outputs)}
+        evidence: dict[str, float | int | str] = {
+            "target_columns": int(t.shape[1]) if t.ndim == 2 else -1,
+            "outputs": int(outputs),
+        }
         return [_diagnosis("bad_labels", None, evidence, settings)]
     if t.min() < 0 or t.max() > 1:
         found.append(

@@ -7,6 +7,8 @@ in ``adamw`` and wherever ``decoupled=True``, where it shrinks the weights direc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gradwise.optim.base import Transform, chain
 from gradwise.optim.schedules import Schedule
 from gradwise.optim.transforms import (
@@ -122,7 +124,7 @@ def rmsprop(
     return _assemble(direction, lr, weight_decay, decoupled, clip_norm)
 
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[..., Transform]] = {  # name -> factory(lr, ...); signatures differ
     "sgd": sgd,
     "momentum": momentum,
     "nesterov": nesterov,

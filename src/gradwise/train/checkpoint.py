@@ -215,13 +215,13 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     def number(value: object) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
-    sizes = meta.get("sizes")
+    sizes: Any = meta.get("sizes")  # JSON: Any until need() has checked it
     need(
         isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and 1 <= n <= _MAX_SIZE for n in sizes),
         f"sizes must be a list of 2 or more positive layer sizes, not {_short(sizes)}",
     )
     for key in ("activation", "output"):
-        value = meta.get(key)
+        value: Any = meta.get(key)
         if key == "activation" and value is None and len(sizes) == 2:
             continue  # no hidden layer, no hidden activation
         need(isinstance(value, str), f"{key} must be an activation name, not {_short(value)}")
@@ -229,7 +229,7 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
             get_activation(value)
         except ValueError as error:
             need(False, str(error))
-    dropout = meta.get("dropout")
+    dropout: Any = meta.get("dropout")
     need(number(dropout) and 0 <= dropout < 1, f"dropout must be a number in [0, 1), not {_short(dropout)}")
     need(
         meta.get("dtype") in ("float32", "float64"),

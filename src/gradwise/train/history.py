@@ -25,7 +25,7 @@ class EpochRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EpochRecord:
         names = {f.name for f in fields(cls)}
-        values = {k: (math.nan if v is None else v) for k, v in data.items() if k in names}
+        values: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in data.items() if k in names}
         return cls(**values)
 
     def numbers(self) -> tuple[float, ...]:

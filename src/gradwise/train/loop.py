@@ -117,7 +117,7 @@ def fit(
         while reason is None:
             epoch_started = time.perf_counter()
             for x, t in batches.epoch(run.epoch, start=run.position):
-                probe = next((p for c in callbacks if (p := c.probe(run.step + 1)) is not None), None)
+                probe = next((found for c in callbacks if (found := c.probe(run.step + 1)) is not None), None)
                 value, grads, y = grad(net, session.loss, x, t, rng=session.rng, with_output=True, probe=probe)
                 if probe is not None:
                     for callback in callbacks:
