@@ -339,6 +339,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 init=self.init,
                 optimizer=self.optimizer,
                 lr=_number("learning_rate", self.learning_rate),
+                schedule="constant",  # as MLPClassifier's default; partial_fit has no end to anneal towards
                 momentum=_number("momentum", self.momentum),
                 weight_decay=_number("weight_decay", self.weight_decay),
                 clip_norm=None if self.clip_norm is None else _number("clip_norm", self.clip_norm),
