@@ -68,9 +68,10 @@ STATIC_SAMPLE = 2000  # rows the checks before training look at (the runner's sa
 class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """A multilayer perceptron classifier trained by gradwise, with the health monitor's diagnoses.
 
-    Passes ``sklearn.utils.estimator_checks.check_estimator`` and skips none of its checks (two skip
-    themselves where pandas is not installed or ``SCIPY_ARRAY_API`` is unset: they test other libraries'
-    inputs). ``predict_proba`` is in the network's dtype; binary problems get two softmax outputs.
+    Passes ``sklearn.utils.estimator_checks.check_estimator``. Left out: ``check_array_api_input``
+    (array-API inputs are not supported) and the pandas half of ``check_classifier_data_not_an_array``
+    (pandas is no dependency); both would only skip themselves here. ``predict_proba`` is in the
+    network's dtype; binary problems get two softmax outputs.
 
     Parameters
     ----------
