@@ -9,7 +9,8 @@ attached to find the first bad tensor, then:
 - ``stop``: stops the run with the diagnosis (non-finite weights are never saved);
 - ``rollback``: restores the snapshot, multiplies the learning rate by ``lr_factor`` and goes on
   (at most ``max_retries`` times);
-- ``skip``: restores the state just before the bad step, dropping that batch.
+- ``skip``: restores the state just before the bad step, dropping that batch (or the snapshot, when
+  the replay shows the trouble began earlier); at most ``max_retries`` times.
 """
 
 from __future__ import annotations
@@ -206,11 +207,20 @@ class NonFiniteGuard(Callback):
             s.stop = f"{what} at step {step}: {found.sentence() if found else f'loss {loss:.4g}'}"
             self._log("stop", step)
             return
-        if self.policy == "skip" and before_params is not None and before_state is not None:
-            for name, value in before_params.items():
-                s.net.params[name][...] = value
-            s.run.opt_state = before_state
-            s.rng.bit_generator.state = rng_now
+        if self.policy == "skip":
+            self.retries += 1
+            if self.retries > self.max_retries:
+                s.stop = f"non-finite values again after {self.max_retries} skipped batches; giving up at step {step}"
+                self._log("give_up", step)
+                return
+            if before_params is not None and before_state is not None:
+                for name, value in before_params.items():
+                    s.net.params[name][...] = value
+                s.run.opt_state = before_state
+                s.rng.bit_generator.state = rng_now
+            else:  # the trouble began at an earlier step of the replay: back to the snapshot
+                self._restore(self.snapshot)
+                self.snapshot.batches = []
             self._log("skip", step)
             return
         self._rollback(step, reason="non_finite")
