@@ -49,7 +49,10 @@ def test_saturation_needs_saturated_units_and_a_stalled_loss():
     saturated = [layer(0, "sigmoid", saturated=0.97, z_mean=40.0, z_max_abs=90.0), layer(1, "softmax")]
     [(where, evidence)] = rules.saturation(context(saturated, stuck_losses()))
     assert where == 0 and evidence["saturated_fraction"] == 0.97
-    assert rules.saturation(context(saturated, learning_losses())) == []  # learns anyway (Nielsen): no alarm
+    assert rules.saturation(context(saturated, learning_losses()))  # 97 %: an alarm even while learning
+    half = [layer(0, "sigmoid", saturated=0.65), layer(1, "softmax")]
+    assert rules.saturation(context(half, learning_losses())) == []  # Nielsen's 65 %, learning: no alarm
+    assert rules.saturation(context(half, stuck_losses()))
     assert rules.saturation(context([layer(0, "sigmoid", saturated=0.2), layer(1)], stuck_losses())) == []
 
 
@@ -78,6 +81,9 @@ def test_exploding_gradient():
     found = rules.exploding_gradient(context(exploding, rising, warmup=[0.5, 0.5]))
     assert [where for where, _ in found] == [0, 1]
     assert rules.exploding_gradient(context(exploding, learning_losses(), warmup=[0.5, 0.5])) == []
+    # From a vanishing 1e-12 to 1e-9 is growth, not an explosion (the seed's run stalls, it does not explode).
+    waking = [layer(0, grad_norm=1e-9), layer(1, grad_norm=0.5)]
+    assert rules.exploding_gradient(context(waking, stuck_losses(), warmup=[1e-12, 0.5])) == []
 
 
 def test_learning_rate_too_high_and_too_low():

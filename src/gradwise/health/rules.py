@@ -82,13 +82,12 @@ Rule = Callable[[Context], list[Finding]]
 
 
 def saturation(ctx: Context) -> list[Finding]:
-    if not ctx.failing():
-        return []
+    failing = ctx.failing()
     return [
         (s.layer, {"saturated_fraction": round(s.saturated, 4), "mean_abs_z": round(abs(s.z_mean), 3),
                    "max_abs_z": round(s.z_max_abs, 3)})
         for s in ctx.now.layers[:-1]
-        if s.saturated >= T.SATURATED_FRACTION
+        if s.saturated >= T.SATURATED_HEAVILY or (failing and s.saturated >= T.SATURATED_FRACTION)
     ]  # fmt: skip
 
 
@@ -123,13 +122,13 @@ def vanishing_gradient(ctx: Context) -> list[Finding]:
 
 
 def exploding_gradient(ctx: Context) -> list[Finding]:
-    if ctx.rising() is None and not ctx.failing():
-        return []
     found = []
+    rising = ctx.rising() is not None
     for i, s in enumerate(ctx.now.layers):
         early = ctx.warmup_gradient_norms[i] if ctx.warmup_gradient_norms else None
-        grown = early is not None and early > 0 and s.grad_norm > T.EXPLODING_GROWTH * early
-        if s.grad_norm > T.EXPLODING_NORM or grown or not math.isfinite(s.grad_norm):
+        # Growth only counts from a norm that was not already vanishing: 1e-12 -> 1e-9 is no explosion.
+        grown = early is not None and early > T.VANISHING_NORM and s.grad_norm > T.EXPLODING_GROWTH * early
+        if not math.isfinite(s.grad_norm) or (rising and (s.grad_norm > T.EXPLODING_NORM or grown)):
             found.append((s.layer, {"grad_norm": s.grad_norm, "warmup_grad_norm": early if early else 0.0}))
     return found
 
