@@ -84,6 +84,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     health.add_argument("--on-nan", help="stop (default), rollback (restore, halve the lr, go on) or skip the batch")
     health.add_argument("--repair", action="store_true", help="apply a diagnosis's first fix and restart")
     health.add_argument("--no-monitor", dest="monitor", action="store_false", help="turn the health monitor off")
+    health.add_argument("--health-interval", type=int, help="steps between the monitor's probes (default: by size)")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

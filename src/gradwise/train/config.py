@@ -66,6 +66,7 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float32"
     monitor: bool = True  # the health monitor (diagnoses, health.jsonl)
+    health_interval: int | None = None  # steps between the monitor's probes; None: from the network's size
     on_nan: str = "stop"  # stop, rollback or skip when the loss turns non-finite
     repair: bool = False  # apply a diagnosis's first fix and go on
     checkpoint_every: int | None = None  # steps between checkpoints (checkpoint.npz) for --resume
@@ -149,6 +150,9 @@ def _validate(c: TrainConfig) -> None:
     need(
         c.checkpoint_every is None or c.checkpoint_every >= 1,
         f"--checkpoint-every must be >= 1, got {c.checkpoint_every}",
+    )
+    need(
+        c.health_interval is None or c.health_interval >= 1, f"--health-interval must be >= 1, got {c.health_interval}"
     )
     need(c.warmup_steps >= 0, f"--warmup-steps must be >= 0, got {c.warmup_steps}")
     need(c.seed >= 0, f"--seed must be >= 0, got {c.seed}")

@@ -225,7 +225,13 @@ def _attempt(
     )
     monitor = None
     if config.monitor:
-        monitor = HealthMonitor(settings, log_path=health_log, on_diagnosis=found, on_alarm=_blow_up_alarm(guard))
+        monitor = HealthMonitor(
+            settings,
+            interval=config.health_interval,
+            log_path=health_log,
+            on_diagnosis=found,
+            on_alarm=_blow_up_alarm(guard),
+        )
         guard.on_diagnosis, guard.on_rollback = monitor.add, monitor.reset
         health.append(monitor)  # type: ignore[arg-type]  # a Callback by shape, see HealthMonitor
         for diagnosis in static_checks(net, config.loss, x[:2000], t[:2000], settings):
