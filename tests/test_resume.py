@@ -26,6 +26,14 @@ def weights(folder):
         return {k: archive[k] for k in archive.files if k != "__meta__"}
 
 
+def checkpoint_step(folder):
+    try:
+        with np.load(folder / "checkpoint.npz") as archive:
+            return json.loads(str(archive["__run__"]))["step"]
+    except (OSError, KeyError, ValueError):  # not written yet
+        return -1
+
+
 def metrics(folder):
     lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in line.items() if k != "seconds"} for line in lines]
@@ -42,11 +50,11 @@ def test_kill_and_resume_is_bit_identical(tmp_path, dtype):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    checkpoint = killed / "checkpoint.npz"
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(random.Random(seed).uniform(0.0, 1.5))  # a random step, somewhere after the first checkpoint
+    # Kill at a random step: as soon as a checkpoint at or past it is on disk (1500 / 25 = 60 steps an epoch).
+    kill_at = random.Random(seed).randrange(8, 120)
+    deadline = time.monotonic() + 300
+    while checkpoint_step(killed) < kill_at and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, f"the run ended before the kill (random seed {seed})"
