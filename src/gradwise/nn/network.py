@@ -59,11 +59,14 @@ class Network:
         *,
         logits: bool = False,
         probe: Probe | None = None,
+        reuse: bool = False,
     ) -> tuple[Array, Backprop]:
         """Run every layer; return the output and ``backprop(dy)`` that fills every layer's grads.
 
         ``logits=True`` stops the last layer before its activation (for a fused loss). A ``probe``
-        is shown each Dense layer's z, a and delta, tagged with the layer's position.
+        is shown each Dense layer's z, a and delta, tagged with the layer's position. ``reuse=True``
+        computes into the layers' work arrays: call ``backprop`` before the next reused forward, and
+        copy the output to keep it (see ``gradwise.nn.layers``).
         """
         x = np.asarray(x, dtype=self.dtype)
         backprops: list[Backprop] = []
@@ -73,14 +76,14 @@ class Network:
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Dense):
                 observe = partial(probe.observe, i) if probe is not None else None
-                x, backprop = layer.forward(x, train, rng, logits=logits and i == last, observe=observe)
+                x, backprop = layer.forward(x, train, rng, logits=logits and i == last, observe=observe, reuse=reuse)
             else:
                 x, backprop = layer.forward(x, train, rng)
             backprops.append(backprop)
 
         def backprop_all(dy: Array, need_dx: bool = False) -> Array | None:
             for i in range(last, -1, -1):
-                dy = backprops[i](dy, need_dx or i > 0)
+                dy = backprops[i](dy, need_dx or i > 0)  # type: ignore[assignment]  # None only from the last call
             return dy
 
         return x, backprop_all
@@ -114,15 +117,16 @@ def grad(
 ) -> Any:
     """Loss value and gradients of every parameter for one batch (the seed's ``grad``).
 
-    x is (batch, n_in), t is (batch, n_out). The returned gradient arrays belong to the
-    layers and are overwritten by the next call: copy them to keep them. ``fuse=False``
-    runs a matched pair unfused (same gradient, used to test the fusion). ``with_output``
-    also returns the network's output (the logits when the loss is fused). A ``probe`` sees
-    every layer's tensors (see ``Network.forward``).
+    x is (batch, n_in), t is (batch, n_out). The returned gradient arrays, and the output,
+    belong to the layers and are overwritten by the next call: copy them to keep them.
+    ``fuse=False`` runs a matched pair unfused (same gradient, used to test the fusion).
+    ``with_output`` also returns the network's output (the logits when the loss is fused).
+    A ``probe`` sees every layer's tensors (see ``Network.forward``).
     """
     loss = get_loss(loss)
     fused = fused_loss(net, loss) if fuse else None
-    y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None, probe=probe)
+    # Speed: forward and backward run in the layers' reused work arrays; backprop follows at once.
+    y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None, probe=probe, reuse=True)
     value, dy = (fused or loss)(y, np.asarray(t, dtype=net.dtype))
     backprop(dy)
     return (value, net.grads, y) if with_output else (value, net.grads)

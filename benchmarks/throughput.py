@@ -1,0 +1,349 @@
+"""Training-step throughput of gradwise next to PyTorch (and scikit-learn), on MNIST-shaped data.
+
+For batch B in {1, 10, 32, 128, 512} x hidden width H in {30, 100, 1000} (784-H-10, plus a 784-512-512-512-10
+row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default preset; lr 0.01, see LR), float32:
+
+* gradwise's step is the body of ``train.loop.fit``: ``grad(..., with_output=True)``, the accuracy argmax on
+  the logits, ``optim.move``. PyTorch's step is the same network from the same initial weights: forward,
+  ``cross_entropy``, backward, the same argmax, ``optimizer.step()``. Both see the same batches.
+* Repetitions are interleaved (gradwise, torch, gradwise, ...) in one process with the same thread count, and
+  each round's gradwise/torch ratio is paired, so load from other processes hits both sides alike; the
+  table shows medians.
+* GFLOP/s counts the GEMMs only: 2B(3 sum(n_in n_out) - 784 H_1) per step (the input needs no gradient).
+  The peak is a 2048^3 float32 sgemm timed once per round throughout the run, under the same load.
+* The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over a
+  ``source | batch(reuse_buffer=True)`` stream, without and with ``HealthMonitor()`` at its default
+  interval; overhead = extra time with the monitor. "n/a" until ``gradwise.health.monitor`` exists.
+* scikit-learn: ``MLPClassifier.partial_fit`` on one batch of 128 (one SGD step), same configuration.
+
+Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
+The last line is ``min ratio vs torch X, geo-mean Y, peak fraction (B=128,H=1000) Z, monitor overhead W%``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import platform
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import gradwise as gw
+from gradwise.data.stream import batch, source
+from gradwise.train.loop import Run, fit
+from gradwise.train.stopping import max_steps
+
+BATCHES = (1, 10, 32, 128, 512)
+WIDTHS = ((30,), (100,), (1000,))
+DEEP = (512, 512, 512)
+N_IN, N_OUT = 784, 10
+# A small rate: random labels at lr 0.05 can blow up at batch 1, and NaNs or denormals would time other code.
+LR, BETA = 0.01, 0.9
+POOL = 8192  # distinct samples each cell cycles through, so the network cannot memorize its few batches
+PEAK_N = 2048
+# After a BLAS call, OpenBLAS's worker threads spin for ~0.1 s (2^28 cycles) before they sleep, and a spinning
+# thread takes a core from the other library: each timed block waits this long first, so neither pays for the other.
+SETTLE = 0.15
+
+
+@dataclass
+class Cell:
+    batch: int
+    hidden: tuple[int, ...]
+    gw_rate: float  # samples/s
+    torch_rate: float
+    ratio: float  # median of paired per-round ratios
+    gflops: float
+    finite: bool  # False if either network's weights went non-finite (the timing then measures NaN arithmetic)
+    fit_rate: float | None = None
+    monitor_overhead: float | None = None  # fraction
+
+
+def gemm_flops(batch_size: int, hidden: tuple[int, ...]) -> float:
+    sizes = [N_IN, *hidden, N_OUT]
+    macs = sum(a * b for a, b in itertools.pairwise(sizes))
+    return 2.0 * batch_size * (3 * macs - sizes[0] * sizes[1])
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def blas_description() -> str:
+    numpy_blas = [i for i in threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+    info = numpy_blas[0] if numpy_blas else next(i for i in threadpool_info() if i["user_api"] == "blas")
+    kernel = f"{info['internal_api']} {info.get('version')} kernel {info.get('architecture')}"
+    return f"{kernel}, {info['num_threads']} threads"
+
+
+def make_data(batch_size: int, count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` batches of MNIST-shaped data: x in [0, 1) (B, 784) float32 and one-hot t (B, 10) float32."""
+    out = []
+    for _ in range(count):
+        x = rng.random((batch_size, N_IN), dtype=np.float32)
+        t = np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, batch_size)]
+        out.append((x, t))
+    return out
+
+
+def gradwise_step(hidden: tuple[int, ...], seed: int) -> tuple[gw.Network, Callable[[np.ndarray, np.ndarray], int]]:
+    net = gw.mlp([N_IN, *hidden, N_OUT], "relu", "softmax", rng=seed)
+    optimizer = gw.optim.momentum(LR, BETA)
+    state = optimizer.init(net.params)
+    rng = np.random.default_rng(seed)
+
+    def step(x: np.ndarray, t: np.ndarray) -> int:
+        nonlocal state
+        _value, grads, y = gw.grad(net, "ce", x, t, rng=rng, with_output=True)
+        correct = int((y.argmax(axis=1) == t.argmax(axis=1)).sum())  # what fit() does for train accuracy
+        state = gw.move(net.params, grads, optimizer, state)
+        return correct
+
+    return net, step
+
+
+def torch_step(net: gw.Network) -> tuple[torch.nn.Module, Callable[[torch.Tensor, torch.Tensor], int]]:
+    layers: list[torch.nn.Module] = []
+    dense = [layer for layer in net.layers if isinstance(layer, gw.Dense)]
+    for i, layer in enumerate(dense):
+        n_in, n_out = layer.shape
+        linear = torch.nn.Linear(n_in, n_out)
+        with torch.no_grad():  # gradwise's W is (in, out); torch's weight is (out, in)
+            linear.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))
+            linear.bias.copy_(torch.from_numpy(layer.params["b"]))
+        layers.append(linear)
+        if i < len(dense) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=BETA)
+
+    def step(x: torch.Tensor, labels: torch.Tensor) -> int:
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        loss.backward()
+        correct = int((logits.detach().argmax(dim=1) == labels).sum())
+        optimizer.step()
+        return correct
+
+    return model, step
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+class Peak:
+    """A large sgemm timed once per round, so the peak sees the same machine load as the cells."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.a = rng.random((PEAK_N, PEAK_N), dtype=np.float32)
+        self.b = rng.random((PEAK_N, PEAK_N), dtype=np.float32)
+        self.c = np.empty_like(self.a)
+        self.samples: list[float] = []
+        np.matmul(self.a, self.b, out=self.c)
+
+    def sample(self) -> None:
+        seconds = timed(lambda: np.matmul(self.a, self.b, out=self.c))
+        self.samples.append(2.0 * PEAK_N**3 / seconds / 1e9)
+
+    @property
+    def gflops(self) -> float:
+        return statistics.median(self.samples)
+
+
+def steps_for(seconds_per_step: float, budget: float) -> int:
+    return max(3, min(20_000, round(budget / max(seconds_per_step, 1e-7))))
+
+
+class Side:
+    """One framework's step and its batches; ``run(n)`` takes the next n batches, cycling through the pool."""
+
+    def __init__(self, step: Callable[..., int], batches: list[tuple]) -> None:
+        self.step, self.batches, self.cursor = step, batches, 0
+
+    def run(self, n: int) -> None:
+        for _ in range(n):
+            self.step(*self.batches[self.cursor % len(self.batches)])
+            self.cursor += 1
+
+
+def measure_cell(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak) -> Cell:
+    """Paired rounds of gradwise and torch steps on the same batches; medians."""
+    rng = np.random.default_rng(batch_size * 7919 + sum(hidden))
+    data = make_data(batch_size, max(4, POOL // batch_size), rng)
+    net, gw_step = gradwise_step(hidden, seed=0)
+    model, th_step = torch_step(net)
+    sides = {
+        "gradwise": Side(gw_step, data),
+        "torch": Side(th_step, [(torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1))) for x, t in data]),
+    }
+    for side in sides.values():
+        side.run(3)  # warm-up: first-touch allocations, BLAS thread start
+    n = steps_for(min(timed(lambda s=side: s.run(3)) for side in sides.values()) / 3, budget)
+    times: dict[str, list[float]] = {"gradwise": [], "torch": []}
+    ratios = []
+    for r in range(rounds):
+        for name in ("gradwise", "torch") if r % 2 == 0 else ("torch", "gradwise"):  # neither always goes first
+            side = sides[name]
+            time.sleep(SETTLE)  # the other library's threads stop spinning
+            side.run(2)  # untimed: wakes this library's threads
+            times[name].append(timed(lambda s=side: s.run(n)))
+        ratios.append(times["torch"][-1] / times["gradwise"][-1])
+        time.sleep(SETTLE)
+        peak.sample()
+    finite = all(np.isfinite(p).all() for p in net.params.values()) and all(
+        bool(torch.isfinite(p).all()) for p in model.parameters()
+    )
+    g, t = statistics.median(times["gradwise"]), statistics.median(times["torch"])
+    gflops = gemm_flops(batch_size, hidden) * n / g / 1e9
+    return Cell(batch_size, hidden, n * batch_size / g, n * batch_size / t, statistics.median(ratios), gflops, finite)
+
+
+def health_monitor() -> Callable[..., object] | None:
+    try:
+        from gradwise.health.monitor import HealthMonitor  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return HealthMonitor
+
+
+def measure_monitor(cell: Cell, make_monitor: Callable[..., object], rounds: int, budget: float) -> None:
+    """fit() without and with the monitor, paired per round; each continues its own run, so the monitor's
+    probe of step 1 happens once (in the warm-up) and the rounds see its steady state."""
+    rng = np.random.default_rng(1)
+    x = rng.random((max(POOL, 4 * cell.batch), N_IN), dtype=np.float32)
+    t = np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, len(x))]
+    stream = source(x, t) | batch(cell.batch, drop_last=True, reuse_buffer=True)
+    optimizer = gw.optim.momentum(LR, BETA)
+    try:  # the runner hands the monitor the run's settings; its default interval depends on the batch size
+        monitor = make_monitor({"batch_size": cell.batch})  # type: ignore[call-arg]
+    except TypeError:
+        monitor = make_monitor()
+    runs = {}
+    for with_monitor in (False, True):
+        net = gw.mlp([N_IN, *cell.hidden, N_OUT], "relu", "softmax", rng=0)
+        runs[with_monitor] = (net, Run(optimizer.init(net.params)), [monitor] if with_monitor else [])
+
+    def run(with_monitor: bool, n: int) -> None:
+        net, state, callbacks = runs[with_monitor]
+        fit(net, "ce", optimizer, stream, max_steps(state.step + n), callbacks=callbacks, rng=0, run=state)
+
+    run(False, 3)
+    run(True, 3)
+    interval = int(getattr(monitor, "interval", None) or 50)
+    n = max(steps_for(cell.batch / cell.gw_rate, 3 * budget), 2 * interval)
+    off, overheads = [], []
+    for r in range(rounds):
+        if r % 2:
+            on_s, off_s = timed(lambda: run(True, n)), timed(lambda: run(False, n))
+        else:
+            off_s, on_s = timed(lambda: run(False, n)), timed(lambda: run(True, n))
+        off.append(off_s)
+        overheads.append(on_s / off_s - 1)
+    cell.fit_rate = n * cell.batch / statistics.median(off)
+    cell.monitor_overhead = statistics.median(overheads)
+
+
+def measure_sklearn(hidden: tuple[int, ...], rounds: int, budget: float) -> float:
+    """Samples/s of MLPClassifier.partial_fit on batches of 128 (one SGD step per call)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(2)
+    data = make_data(128, POOL // 128, rng)
+    classes = np.arange(N_OUT)
+    clf = MLPClassifier(
+        hidden_layer_sizes=hidden, activation="relu", solver="sgd", learning_rate_init=LR, momentum=BETA,
+        nesterovs_momentum=False, alpha=0.0, batch_size=128, shuffle=False, random_state=0,
+    )  # fmt: skip
+    labelled = [(x, t.argmax(axis=1)) for x, t in data]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        time.sleep(SETTLE)  # numpy's OpenBLAS threads stop spinning (scikit-learn runs scipy's own OpenBLAS)
+        clf.partial_fit(*labelled[0], classes=classes)
+        one = timed(lambda: clf.partial_fit(*labelled[1]))
+        n = steps_for(one, budget)
+        times = []
+        for _ in range(rounds):
+            times.append(timed(lambda: [clf.partial_fit(*labelled[i % len(labelled)]) for i in range(n)]))
+    return n * 128 / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved repetitions per cell (default 7)")
+    parser.add_argument("--budget", type=float, default=0.08, help="seconds of gradwise steps per round")
+    parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, batches 1 and 128 only")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else args.rounds
+    batches = (1, 128) if args.quick else BATCHES
+
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+        print(f"numpy {np.__version__} BLAS: {blas_description()}")
+        capability = torch.backends.cpu.get_cpu_capability()
+        print(f"torch {torch.__version__}: {torch.get_num_threads()} threads, {capability}")
+        print("784-H-10 relu, softmax CE, momentum SGD, float32; samples/s are medians of interleaved rounds\n")
+        peak = Peak()
+        make_monitor = health_monitor()
+        cells: list[Cell] = []
+        columns = ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8), ("fit/s", 9), ("monitor", 8)
+        print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in columns))
+        for hidden in (*WIDTHS, DEEP):
+            for b in batches:
+                cell = measure_cell(b, hidden, rounds, args.budget, peak)
+                if make_monitor is not None:
+                    measure_monitor(cell, make_monitor, rounds, args.budget)
+                cells.append(cell)
+                fit_s = f"{cell.fit_rate:9.0f}" if cell.fit_rate else f"{'n/a':>9}"
+                mon = f"{100 * cell.monitor_overhead:+7.1f}%" if cell.monitor_overhead is not None else f"{'n/a':>8}"
+                mon += "" if cell.finite else "  (weights went non-finite)"
+                print(
+                    f"{'-'.join(map(str, hidden)):>11} {b:>4} {cell.gw_rate:11.0f} {cell.torch_rate:10.0f} "
+                    f"{cell.ratio:6.2f} {cell.gflops:8.1f} {fit_s} {mon}",
+                    flush=True,
+                )
+        print(f"\nGEMM peak: {PEAK_N}^3 sgemm, median of {len(peak.samples)} between rounds: {peak.gflops:.1f} GFLOP/s")
+        sk = {h: measure_sklearn(h, rounds, args.budget) for h in WIDTHS}
+        gw128 = {c.hidden: c.gw_rate for c in cells if c.batch == 128}
+        for h, rate in sk.items():
+            print(f"scikit-learn partial_fit, B=128, H={h[0]}: {rate:.0f} samples/s; gradwise {gw128[h] / rate:.1f}x")
+
+    load = os.getloadavg()[0]
+    busy = load > (os.cpu_count() or 1)
+    print(f"load average at the end {load:.2f}" + ("; other processes shared the cores: rough numbers" if busy else ""))
+    ratios = [c.ratio for c in cells]
+    geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
+    ref = next(c for c in cells if c.batch == 128 and c.hidden == (1000,))
+    overheads = [c.monitor_overhead for c in cells if c.monitor_overhead is not None]
+    monitor = f"{100 * max(overheads):.1f}%" if overheads else "n/a"
+    print(
+        f"min ratio vs torch {min(ratios):.2f}, geo-mean {geo:.2f}, "
+        f"peak fraction (B=128,H=1000) {ref.gflops / peak.gflops:.2f}, monitor overhead {monitor}"
+    )
+
+
+if __name__ == "__main__":
+    main()
