@@ -8,7 +8,6 @@ from typing import Any
 
 PROBE_STEPS = 600  # enough for the loss-trend rules (a 200-step window, 3 probes in a row)
 PROBE_SECONDS = 20.0
-DOCTOR_INTERVAL = 10  # steps between probes in the doctor's short run
 
 
 def add_parser(commands: Any) -> None:
@@ -40,11 +39,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     steps = min(args.steps, config.max_steps or args.steps)
     seconds = min(args.seconds, config.time_budget or args.seconds)
-    # Probe often: the doctor's run is short and exists to be looked at, not to be fast.
-    interval = config.health_interval or DOCTOR_INTERVAL
-    config = config.with_overrides(
-        max_steps=steps, time_budget=seconds, epochs=max(config.epochs, 1), monitor=True, health_interval=interval
-    )
+    config = config.with_overrides(max_steps=steps, time_budget=seconds, epochs=max(config.epochs, 1), monitor=True)
     as_json = getattr(args, "json", False)
     if not as_json:
         print(f"probing {describe(config)} for up to {steps} steps / {seconds:g} s", flush=True)

@@ -30,12 +30,11 @@ Array = np.ndarray
 
 
 def probe_interval(net: Network, batch_size: int) -> int:
-    """Steps between probes, so that probing costs a few percent of training: a probe costs about 2 ms
-    of numpy calls whatever the size, so small, fast steps are probed less often. Measured here
-    (benchmarks/health_overhead.py, 2 cores): 784-1000-10 at batch 128 is probed every 10 steps,
-    784-30-10 at batch 10 (0.24 ms steps) every 250."""
+    """Steps between probes: a probe costs about 2 ms of numpy calls whatever the size, so small, fast
+    steps are probed less often: 784-1000-10 at batch 128 every 10 steps, 784-30-10 at batch 10 every 50
+    (benchmarks/health_overhead.py measures what that costs; --health-interval overrides it)."""
     work = batch_size * sum(p.size for p in net.params.values())  # multiply-adds of one forward pass
-    return int(np.clip(round(5e8 / max(work, 1)), 10, 250))
+    return int(np.clip(round(5e8 / max(work, 1)), 10, 50))
 
 
 class _StepProbe:
