@@ -8,12 +8,13 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
   ``cross_entropy``, backward, the same argmax, ``optimizer.step()``. Both see the same batches.
 * Repetitions are interleaved (gradwise, torch, gradwise, ...) in one process with the same thread count, and
   each round's gradwise/torch ratio is paired, so load from other processes hits both sides alike; the
-  table shows medians.
+  table shows medians. Each timed block starts after a pause (SETTLE) and two untimed steps.
 * GFLOP/s counts the GEMMs only: 2B(3 sum(n_in n_out) - 784 H_1) per step (the input needs no gradient).
   The peak is a 2048^3 float32 sgemm timed once per round throughout the run, under the same load.
 * The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over a
   ``source | batch(reuse_buffer=True)`` stream, without and with ``HealthMonitor()`` at its default
-  interval; overhead = extra time with the monitor. "n/a" until ``gradwise.health.monitor`` exists.
+  interval; overhead = extra time with the monitor, the summary's is the worst cell. "n/a" until
+  ``gradwise.health.monitor`` exists.
 * scikit-learn: ``MLPClassifier.partial_fit`` on one batch of 128 (one SGD step), same configuration.
 
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
@@ -291,7 +292,7 @@ def measure_sklearn(hidden: tuple[int, ...], rounds: int, budget: float) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved repetitions per cell (default 7)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved repetitions per cell (default 5)")
     parser.add_argument("--budget", type=float, default=0.08, help="seconds of gradwise steps per round")
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
     parser.add_argument("--quick", action="store_true", help="3 rounds, batches 1 and 128 only")
