@@ -12,9 +12,10 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 * GFLOP/s counts the GEMMs only: 2B(3 sum(n_in n_out) - 784 H_1) per step (the input needs no gradient).
   The peak is a 2048^3 float32 sgemm timed once per round throughout the run, under the same load.
 * The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over a
-  ``source | batch(reuse_buffer=True)`` stream, without and with ``HealthMonitor()`` at its default
-  interval; overhead = extra time with the monitor, the summary's is the worst cell. "n/a" until
-  ``gradwise.health.monitor`` exists.
+  ``source | batch(reuse_buffer=True)`` stream, without and with ``HealthMonitor`` at its default
+  steady-state interval (``probe_interval``; the first ``EARLY_STEPS`` of a run are probed more densely,
+  a one-off cost this column leaves out); overhead = extra time with the monitor, the summary's is the
+  worst cell.
 * scikit-learn: ``MLPClassifier.partial_fit`` on one batch of 128 (one SGD step), same configuration.
 
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
@@ -40,6 +41,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import gradwise as gw
 from gradwise.data.stream import batch, source
+from gradwise.health.monitor import HealthMonitor, probe_interval
 from gradwise.train.loop import Run, fit
 from gradwise.train.stopping import max_steps
 
@@ -220,15 +222,36 @@ def measure_cell(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: 
     return Cell(batch_size, hidden, n * batch_size / g, n * batch_size / t, statistics.median(ratios), gflops, finite)
 
 
-def health_monitor() -> Callable[..., object] | None:
-    try:
-        from gradwise.health.monitor import HealthMonitor  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return HealthMonitor
+def gemm_ceiling(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak) -> float:
+    """GFLOP/s of a step's GEMMs alone (forward, weight gradients, input gradients; same shapes and
+    layouts as gradwise's step, into preallocated outputs): the most any step could reach with this BLAS."""
+    rng = np.random.default_rng(3)
+    sizes = [N_IN, *hidden, N_OUT]
+    weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in itertools.pairwise(sizes)]
+    acts = [rng.random((batch_size, n), dtype=np.float32) for n in sizes]
+    deltas = [rng.standard_normal((batch_size, n), dtype=np.float32) for n in sizes]
+    grads = [np.empty_like(w) for w in weights]
+
+    def gemms() -> None:
+        for i, w in enumerate(weights):
+            np.matmul(acts[i], w, out=acts[i + 1])  # forward
+            np.matmul(acts[i].T, deltas[i + 1], out=grads[i])  # dL/dW
+            if i > 0:
+                np.matmul(deltas[i + 1], w.T, out=deltas[i])  # dL/dx
+
+    gemms()
+    n = steps_for(timed(gemms), budget)
+    times = []
+    for _ in range(rounds):
+        time.sleep(SETTLE)
+        gemms()
+        times.append(timed(lambda: [gemms() for _ in range(n)]))
+        time.sleep(SETTLE)
+        peak.sample()
+    return gemm_flops(batch_size, hidden) * n / statistics.median(times) / 1e9
 
 
-def measure_monitor(cell: Cell, make_monitor: Callable[..., object], rounds: int, budget: float) -> None:
+def measure_monitor(cell: Cell, rounds: int, budget: float) -> None:
     """fit() without and with the monitor, paired per round; each continues its own run, so the monitor's
     probe of step 1 happens once (in the warm-up) and the rounds see its steady state."""
     rng = np.random.default_rng(1)
@@ -236,14 +259,12 @@ def measure_monitor(cell: Cell, make_monitor: Callable[..., object], rounds: int
     t = np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, len(x))]
     stream = source(x, t) | batch(cell.batch, drop_last=True, reuse_buffer=True)
     optimizer = gw.optim.momentum(LR, BETA)
-    try:  # the runner hands the monitor the run's settings; its default interval depends on the batch size
-        monitor = make_monitor({"batch_size": cell.batch})  # type: ignore[call-arg]
-    except TypeError:
-        monitor = make_monitor()
     runs = {}
     for with_monitor in (False, True):
         net = gw.mlp([N_IN, *cell.hidden, N_OUT], "relu", "softmax", rng=0)
-        runs[with_monitor] = (net, Run(optimizer.init(net.params)), [monitor] if with_monitor else [])
+        runs[with_monitor] = (net, Run(optimizer.init(net.params)), [])
+    monitor = HealthMonitor({"batch_size": cell.batch}, interval=probe_interval(net, cell.batch))
+    runs[True][2].append(monitor)
 
     def run(with_monitor: bool, n: int) -> None:
         net, state, callbacks = runs[with_monitor]
@@ -251,7 +272,7 @@ def measure_monitor(cell: Cell, make_monitor: Callable[..., object], rounds: int
 
     run(False, 3)
     run(True, 3)
-    interval = int(getattr(monitor, "interval", None) or 50)
+    interval = int(monitor.interval or 50)
     n = max(steps_for(cell.batch / cell.gw_rate, 3 * budget), 2 * interval)
     off, overheads = [], []
     for r in range(rounds):
@@ -292,7 +313,7 @@ def measure_sklearn(hidden: tuple[int, ...], rounds: int, budget: float) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved repetitions per cell (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved repetitions per cell (default 7)")
     parser.add_argument("--budget", type=float, default=0.08, help="seconds of gradwise steps per round")
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
     parser.add_argument("--quick", action="store_true", help="3 rounds, batches 1 and 128 only")
@@ -308,15 +329,13 @@ def main() -> None:
         print(f"torch {torch.__version__}: {torch.get_num_threads()} threads, {capability}")
         print("784-H-10 relu, softmax CE, momentum SGD, float32; samples/s are medians of interleaved rounds\n")
         peak = Peak()
-        make_monitor = health_monitor()
         cells: list[Cell] = []
         columns = ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8), ("fit/s", 9), ("monitor", 8)
         print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in columns))
         for hidden in (*WIDTHS, DEEP):
             for b in batches:
                 cell = measure_cell(b, hidden, rounds, args.budget, peak)
-                if make_monitor is not None:
-                    measure_monitor(cell, make_monitor, rounds, args.budget)
+                measure_monitor(cell, rounds, args.budget)
                 cells.append(cell)
                 fit_s = f"{cell.fit_rate:9.0f}" if cell.fit_rate else f"{'n/a':>9}"
                 mon = f"{100 * cell.monitor_overhead:+7.1f}%" if cell.monitor_overhead is not None else f"{'n/a':>8}"
@@ -326,7 +345,9 @@ def main() -> None:
                     f"{cell.ratio:6.2f} {cell.gflops:8.1f} {fit_s} {mon}",
                     flush=True,
                 )
+        ceiling = gemm_ceiling(128, (1000,), rounds, args.budget, peak)
         print(f"\nGEMM peak: {PEAK_N}^3 sgemm, median of {len(peak.samples)} between rounds: {peak.gflops:.1f} GFLOP/s")
+        print(f"the step's GEMMs alone, B=128, H=1000: {ceiling:.1f} GFLOP/s, {ceiling / peak.gflops:.2f} of the peak")
         sk = {h: measure_sklearn(h, rounds, args.budget) for h in WIDTHS}
         gw128 = {c.hidden: c.gw_rate for c in cells if c.batch == 128}
         for h, rate in sk.items():

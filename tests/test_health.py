@@ -8,9 +8,9 @@ import pytest
 from gradwise import mlp, optim
 from gradwise.cli.main import main
 from gradwise.data.stream import batch, source
-from gradwise.health.monitor import HealthMonitor
+from gradwise.health.monitor import EARLY_STEPS, HealthMonitor, early_probe_interval, probe_interval
 from gradwise.health.static import static_checks
-from gradwise.health.stats import LayerStats, backward_stats, forward_stats
+from gradwise.health.stats import LayerStats, backward_stats, forward_stats, parameter_stats, update_stats
 from gradwise.health.trace import FirstNonFinite
 from gradwise.nn.network import grad
 from gradwise.train.guard import NonFiniteGuard
@@ -110,6 +110,62 @@ def test_monitor_writes_health_log(tmp_path):
     first = lines[0]["layers"][0]
     assert first["activation"] == "tanh" and first["grad_norm"] > 0 and first["update_ratio"] > 0
     assert monitor.healthy
+
+
+def test_monitor_probes_densely_early_then_at_its_steady_interval():
+    x, t = blobs()
+    net = mlp([6, 16, 3], "tanh", "softmax", rng=0)
+    monitor = HealthMonitor({"batch_size": 20})
+    steps = EARLY_STEPS + 3 * 250
+    fit(net, "ce", optim.sgd(0.1), source(x, t) | batch(20), max_steps(steps), callbacks=[monitor])
+    early, steady = monitor.early_interval, monitor.interval
+    assert early == early_probe_interval(net, 20) and steady == probe_interval(net, 20)
+    assert 10 <= early < steady <= 250  # a tiny network: probes are dear next to its steps
+    probed = [monitor.probe(step) is not None for step in range(1, steps + 1)]
+    expected = [s == 1 or s % (early if s <= EARLY_STEPS else steady) == 0 for s in range(1, steps + 1)]
+    assert probed == expected
+
+
+def test_probe_intervals_follow_the_cost_of_a_probe_against_a_step():
+    wide, tiny = mlp([784, 1000, 10]), mlp([784, 30, 10])
+    assert probe_interval(wide, 512) < probe_interval(wide, 128) < probe_interval(wide, 1)
+    assert probe_interval(tiny, 1) > probe_interval(wide, 128)
+    assert early_probe_interval(tiny, 1) == 50 and early_probe_interval(wide, 128) == 10
+
+
+def test_fast_statistics_match_their_definitions(rng):
+    z = rng.normal(0, 3, (64, 300)).astype(np.float32)
+    a = np.maximum(z, 0)
+    a[:, 7] = 0  # one dead unit
+    a[3, 5] = 1e-33  # tiny but not zero
+    stats = LayerStats(0, "relu")
+    forward_stats(stats, z, a)
+    assert stats.z_max_abs == np.abs(z).max()
+    assert stats.dead == 1 / 300
+    assert stats.tiny_a == 1 / a.size
+    assert stats.nonfinite == {"z": 0, "a": 0}
+    z[0, 0], z[1, 1] = np.nan, -np.inf
+    forward_stats(stats, z, np.maximum(z, 0))
+    assert stats.nonfinite["z"] == 2 and stats.nonfinite["a"] == 1  # max(-inf, 0) = 0
+    assert stats.z_max_abs == np.abs(z[np.isfinite(z)]).max()
+    huge = np.full((4, 4), 3e38, np.float32)  # finite, but the sum overflows: the exact count decides
+    with np.errstate(over="ignore"):
+        forward_stats(stats, huge, huge)
+    assert stats.nonfinite == {"z": 0, "a": 0}
+    delta = rng.normal(0, 1e-3, (64, 300)).astype(np.float32)
+    backward_stats(stats, delta)
+    assert stats.delta_rms == pytest.approx(np.sqrt(np.mean(delta.astype(np.float64) ** 2)), rel=1e-5)
+    backward_stats(stats, delta * np.float32(1e-20))  # squares underflow float32: summed in float64 instead
+    assert stats.delta_rms == pytest.approx(1e-20 * np.sqrt(np.mean(delta.astype(np.float64) ** 2)), rel=1e-5)
+    before, after = rng.normal(size=(50, 40)), rng.normal(size=(50, 40))
+    grad_w = rng.normal(size=(50, 40))
+    grad_w[2, 2] = np.nan
+    parameter_stats(stats, grad_w, np.zeros(40), before)
+    assert stats.nonfinite["gradient"] == 1 and np.isnan(stats.grad_norm)
+    assert stats.weight_norm == pytest.approx(np.linalg.norm(before))
+    expected_ratio = np.linalg.norm(after - before) / np.linalg.norm(before)
+    update_stats(stats, before.copy(), after)
+    assert stats.update_ratio == pytest.approx(expected_ratio) and stats.nonfinite["weight"] == 0
 
 
 def test_doctor_explains_the_seed_run(capsys):

@@ -136,3 +136,31 @@ def test_diagnosis_round_trip_and_unknown_symptoms():
     assert d.headline() == "saturation in layer 0 since step 217"
     with pytest.raises(ValueError, match="unknown symptom 'sadness'"):
         Diagnosis("sadness", None, 0)
+
+
+def brute_force_best_chunk(losses):
+    """The best finite mean of the RISE_CHUNK-step chunks that ended before the newest step."""
+    chunk = T.RISE_CHUNK
+    means = [float(np.mean(losses[i : i + chunk])) for i in range(0, len(losses) - chunk, chunk)]
+    return min((m for m in means if math.isfinite(m)), default=math.inf)
+
+
+@pytest.mark.parametrize("length", [0, 49, 50, 51, 100, 101, 149, 150, 377])
+def test_loss_history_keeps_the_best_chunk_mean_as_a_pass_over_all_losses_would(length):
+    rng = np.random.default_rng(length)
+    losses = list(2 + rng.normal(0, 0.5, length))
+    if length > 120:
+        losses[60] = math.nan  # a non-finite chunk never counts as the best
+        losses[110] = math.inf
+    history = rules.LossHistory()
+    for i, value in enumerate(losses, start=1):
+        history.append(value)
+        assert history.best_chunk_mean() == pytest.approx(brute_force_best_chunk(losses[:i]), rel=1e-12)
+    assert list(history) == losses
+    assert rules.LossHistory(losses).best_chunk_mean() == history.best_chunk_mean()
+
+
+def test_rising_compares_the_recent_chunk_with_the_best_one():
+    losses = [1.0] * 100 + [0.5] * 100 + [2.0] * 50  # best chunk 0.5; the newest 50 steps at 2.0
+    assert context(losses=losses).rising() == pytest.approx(4.0)
+    assert context(losses=losses[:200]).rising() is None  # at the best: not rising

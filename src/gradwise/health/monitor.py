@@ -20,7 +20,7 @@ from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import Settings, explain
-from gradwise.health.rules import RULES, Context, chance_loss
+from gradwise.health.rules import RULES, Context, LossHistory, chance_loss
 from gradwise.health.stats import LayerStats, StepStats, backward_stats, forward_stats, parameter_stats, update_stats
 from gradwise.nn.layers import Dense
 from gradwise.nn.losses import get_loss
@@ -29,12 +29,36 @@ from gradwise.nn.network import Network
 Array = np.ndarray
 
 
+# Probing costs (ms), fitted on the reference machine (2 cores, 784-H-10 and 784-512x3-10, batch 1 to 512):
+# a probe ~ 0.3 per Dense layer + 1.7e-6 per weight + 1e-5 per unit-sample (B x units); a training step
+# ~ 0.1 per Dense layer + 7e-7 per weight (the update's passes) + 1.8e-8 per multiply-add of its GEMMs
+# (3 B x weights). benchmarks/health_overhead.py measures what a choice costs.
+OVERHEAD_BUDGET = 0.025  # of the step time, in the steady state
+EARLY_STEPS = 1000  # the first steps, where most failures start, are probed at the early interval
+
+
+def _costs(net: Network, batch_size: int) -> tuple[float, float]:
+    dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+    weights = sum(p.size for p in net.params.values())
+    units = sum(layer.shape[1] for layer in dense)
+    probe_ms = 0.3 * len(dense) + 1.7e-6 * weights + 1e-5 * batch_size * units
+    step_ms = 0.1 * len(dense) + 7e-7 * weights + 1.8e-8 * 3 * batch_size * weights
+    return probe_ms, step_ms
+
+
 def probe_interval(net: Network, batch_size: int) -> int:
-    """Steps between probes: a probe costs about 2 ms of numpy calls whatever the size, so small, fast
-    steps are probed less often: 784-1000-10 at batch 128 every 10 steps, 784-30-10 at batch 10 every 50
-    (benchmarks/health_overhead.py measures what that costs; --health-interval overrides it)."""
+    """Steps between probes after the first ``EARLY_STEPS``: probing then costs about ``OVERHEAD_BUDGET``
+    of the time, e.g. every 24 steps for 784-1000-10 at batch 128 and every 120 for 784-30-10 at batch 10
+    (--health-interval overrides it)."""
+    probe_ms, step_ms = _costs(net, batch_size)
+    return int(np.clip(math.ceil(probe_ms / (OVERHEAD_BUDGET * step_ms)), 10, 250))
+
+
+def early_probe_interval(net: Network, batch_size: int) -> int:
+    """Steps between probes during the first ``EARLY_STEPS``: 10 to 50, denser than later, so even a short
+    run gets the probes its rules need (a condition must hold at ``PERSISTENCE`` probes in a row)."""
     work = batch_size * sum(p.size for p in net.params.values())  # multiply-adds of one forward pass
-    return int(np.clip(round(5e8 / max(work, 1)), 10, 50))
+    return min(probe_interval(net, batch_size), int(np.clip(round(5e8 / max(work, 1)), 10, 50)))
 
 
 class _StepProbe:
@@ -90,14 +114,17 @@ class HealthMonitor:
         self.settings = settings or {}
         self.on_alarm = on_alarm  # every time a rule fires, also after a reset (a rollback listens here)
         self._fired: set[tuple[str, int | None]] = set()  # fired since the last reset
-        self.interval = interval
+        self.interval = interval  # steps between probes; None: chosen from the network's size
+        self.early_interval = interval  # the same during the first EARLY_STEPS
         self.log_path = Path(log_path) if log_path is not None else None
         self.on_diagnosis = on_diagnosis
         self.diagnoses: list[Diagnosis] = []
-        self.losses: list[float] = []
+        self.losses = LossHistory()
         self.probes: list[StepStats] = []
-        self._streaks: dict[tuple[str, int | None], int] = {}  # (symptom, layer) -> first step of the streak
+        # (symptom, layer) -> [first step, probes] of the streak of consecutive probes where its rule holds
+        self._streaks: dict[tuple[str, int | None], list[int]] = {}
         self._current: _StepProbe | None = None
+        self._weights_before: dict[int, Array] = {}
         self._warmup_norms: list[float] | None = None
         self.net: Network | None = None
         self._chance_loss: float | None = None
@@ -112,10 +139,11 @@ class HealthMonitor:
         if self.interval is None:
             batch = int(self.settings.get("batch_size") or 32)
             self.interval = probe_interval(session.net, batch)
+            self.early_interval = early_probe_interval(session.net, batch)
 
     def probe(self, step: int) -> _StepProbe | None:
-        assert self.net is not None and self.interval is not None
-        if step == 1 or step % self.interval == 0:
+        assert self.net is not None and self.interval is not None and self.early_interval is not None
+        if step == 1 or step % (self.early_interval if step <= EARLY_STEPS else self.interval) == 0:
             self._current = _StepProbe(self.net, step)
             return self._current
         return None
@@ -125,7 +153,11 @@ class HealthMonitor:
         for i, stats in self._current.layers.items():
             weight = self.net.params[f"{i}.W"]
             parameter_stats(stats, grads[f"{i}.W"], grads[f"{i}.b"], weight)
-            self._current.weights_before[i] = weight.copy()  # for the update/weight ratio after the step
+            before = self._weights_before.get(i)
+            if before is None or before.shape != weight.shape or before.dtype != weight.dtype:
+                before = self._weights_before[i] = np.empty_like(weight)  # reused by every probe
+            np.copyto(before, weight)  # for the update/weight ratio after the step
+            self._current.weights_before[i] = before
 
     def on_step(self, progress: _HasStep, loss: float) -> None:
         self.losses.append(loss)
@@ -140,7 +172,7 @@ class HealthMonitor:
         if self._warmup_norms is None and progress.step >= T.WARMUP_STEPS:
             self._warmup_norms = [s.grad_norm for s in step_stats.layers]
         if self.log_path is not None:
-            append_line(self.log_path, json.dumps(step_stats.to_json()))
+            append_line(self.log_path, json.dumps(step_stats.to_json()), durable=False)  # a probe is expendable
         if progress.step >= T.WARMUP_STEPS:
             self._run_rules(progress.step)
 
@@ -164,11 +196,11 @@ class HealthMonitor:
             if key not in holding:
                 del self._streaks[key]
         for key in holding:
-            self._streaks.setdefault(key, step)
+            self._streaks.setdefault(key, [step, 0])[1] += 1
         reported = self._fired
         specific = any(k[0] != "plateau" for k in self._fired)
         for key in sorted(holding, key=lambda k: list(RULES).index(k[0])):
-            count = 1 + (step - self._streaks[key]) // max(self.interval or 1, 1)
+            first, count = self._streaks[key]
             if key in reported or count < T.PERSISTENCE:
                 continue
             symptom, layer = key
@@ -177,7 +209,7 @@ class HealthMonitor:
             if symptom == "lr_too_low" and any(k[0] in EXPLAINS_SLOW_UPDATES for k in holding | reported):
                 continue  # tiny updates are what saturated or dead units produce: blame them, not the rate
             cause, fix = explain(symptom, layer, self.settings)
-            diagnosis = Diagnosis(symptom, layer, self._streaks[key], evidence[key], cause, fix)
+            diagnosis = Diagnosis(symptom, layer, first, evidence[key], cause, fix)
             self._fired.add(key)
             self.add(diagnosis)
             if self.on_alarm is not None:
@@ -199,7 +231,7 @@ class HealthMonitor:
         self._streaks.clear()
         self._fired.clear()
         self.probes = []
-        self.losses = []
+        self.losses = LossHistory()
 
     @property
     def healthy(self) -> bool:

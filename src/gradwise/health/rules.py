@@ -10,8 +10,9 @@ to be failing, so a network that learns despite odd statistics raises no alarm.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,6 +20,38 @@ from gradwise.health import thresholds as T
 from gradwise.health.stats import StepStats
 
 Finding = tuple[int | None, dict[str, float | int | str]]  # (layer or None, evidence)
+
+
+class LossHistory(list[float]):
+    """Every step's loss, plus the best mean over consecutive ``RISE_CHUNK``-step chunks, kept as it grows.
+
+    Speed: the rules compare the recent loss with the best chunk so far at every probe; a running
+    minimum makes that O(1) instead of a pass over the whole run's losses.
+    """
+
+    def __init__(self, values: Iterable[float] = ()) -> None:
+        super().__init__()
+        self._chunk_sum, self._chunk_count = 0.0, 0
+        self._newest: float | None = None  # mean of the chunk that ended at the newest step
+        self._best = math.inf  # lowest finite mean of the chunks that ended before the newest step
+        for value in values:
+            self.append(value)
+
+    def append(self, value: float) -> None:
+        super().append(value)
+        if self._newest is not None:
+            if math.isfinite(self._newest):
+                self._best = min(self._best, self._newest)
+            self._newest = None
+        self._chunk_sum += value
+        self._chunk_count += 1
+        if self._chunk_count == T.RISE_CHUNK:
+            self._newest = self._chunk_sum / T.RISE_CHUNK
+            self._chunk_sum, self._chunk_count = 0.0, 0
+
+    def best_chunk_mean(self) -> float:
+        """The lowest finite mean of the completed chunks before the newest step (inf if none)."""
+        return self._best
 
 
 @dataclass
@@ -30,6 +63,10 @@ class Context:
     warmup_gradient_norms: list[float] | None = None
     chance_loss: float | None = None  # the loss of uniform guessing, where the loss has one
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.losses, LossHistory):
+            self.losses = LossHistory(self.losses)
+
     @property
     def now(self) -> StepStats:
         return self.probes[-1]
@@ -38,13 +75,17 @@ class Context:
         head = [v for v in self.losses[:10] if math.isfinite(v)]
         return float(np.mean(head)) if head else math.nan
 
-    def window_means(self) -> tuple[float, float] | None:
-        """Mean loss over the older and the newer half of the last WINDOW_STEPS steps."""
+    @cached_property
+    def _window_means(self) -> tuple[float, float] | None:
         if len(self.losses) < T.WINDOW_STEPS:
             return None
         window = np.asarray(self.losses[-T.WINDOW_STEPS :])
         half = len(window) // 2
         return float(np.mean(window[:half])), float(np.mean(window[half:]))
+
+    def window_means(self) -> tuple[float, float] | None:
+        """Mean loss over the older and the newer half of the last WINDOW_STEPS steps."""
+        return self._window_means
 
     def failing(self) -> bool:
         """Learning has stalled or broken down: after a full window the loss is no better than guessing,
@@ -68,12 +109,11 @@ class Context:
         chunk = T.RISE_CHUNK
         if len(self.losses) < 2 * chunk:
             return None
-        losses = np.asarray(self.losses)
-        recent = float(np.mean(losses[-chunk:]))
+        recent = float(np.mean(self.losses[-chunk:]))
         if not math.isfinite(recent):
             return math.inf
-        means = [float(np.mean(losses[i : i + chunk])) for i in range(0, len(losses) - chunk, chunk)]
-        best = min((m for m in means if math.isfinite(m)), default=math.inf)
+        assert isinstance(self.losses, LossHistory)
+        best = self.losses.best_chunk_mean()
         ratio = recent / best if best > 0 else math.inf
         return ratio if ratio > T.LOSS_RISE else None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,17 +13,25 @@ from gradwise.health import thresholds as T
 Array = np.ndarray
 
 
-def _nonfinite(v: Array) -> int:
+def _nonfinite(v: Array, total: float | None = None) -> int:
+    """How many entries are NaN or Inf. ``total``: v's sum or sum of squares, if already computed.
+
+    Speed: NaN and Inf survive a sum, so a finite sum proves there are none in one pass without a copy;
+    only a non-finite one (or an overflowing one) pays for the exact count.
+    """
+    if math.isfinite(float(v.sum()) if total is None else total):
+        return 0
     return int(v.size - np.count_nonzero(np.isfinite(v)))
 
 
 def _tiny_fraction(v: Array) -> float:
-    magnitude = np.abs(v)
-    return float(np.count_nonzero((magnitude > 0) & (magnitude < T.TINY))) / max(v.size, 1)
+    """Fraction of entries with 0 < |v| < TINY: below it, x^2 and products underflow in float32."""
+    zeros = v.size - np.count_nonzero(v)
+    return float(np.count_nonzero(np.abs(v) < T.TINY) - zeros) / max(v.size, 1)
 
 
-def _norm(v: Array) -> float:
-    return float(np.sqrt(np.vdot(v, v).real)) if v.size else 0.0
+def _squared_norm(v: Array) -> float:
+    return float(np.vdot(v, v).real) if v.size else 0.0
 
 
 # Activation histograms: fixed bins per activation, so probes line up into a heat strip over time.
@@ -62,8 +71,9 @@ def activation_histogram(activation: str, a: Array, logits: bool = False) -> tup
     else:
         lo, hi, _ = HIST_SYMLOG
         sample, scale = symlog(sample), "symlog"
-    counts, _ = np.histogram(np.clip(sample, lo, hi), bins=HIST_BINS, range=(lo, hi))
-    return counts.tolist(), [lo, hi], scale
+    # Speed: np.histogram's general path costs ~10x this for 20 equal bins.
+    index = np.clip((sample - lo) * (HIST_BINS / (hi - lo)), 0, HIST_BINS - 1).astype(np.intp)
+    return np.bincount(index, minlength=HIST_BINS).tolist(), [lo, hi], scale
 
 
 @dataclass
@@ -97,36 +107,46 @@ class LayerStats:
 
 def forward_stats(stats: LayerStats, z: Array, a: Array) -> None:
     """Fill the forward half from the layer's z and a (batch, units)."""
-    finite_z = z[np.isfinite(z)] if not np.isfinite(z).all() else z
+    stats.nonfinite["z"] = _nonfinite(z)
+    stats.nonfinite["a"] = _nonfinite(a) if a is not z else stats.nonfinite["z"]
+    finite_z = z[np.isfinite(z)] if stats.nonfinite["z"] else z
     stats.z_mean = float(finite_z.mean()) if finite_z.size else float("nan")
     stats.z_std = float(finite_z.std()) if finite_z.size else float("nan")
-    stats.z_max_abs = float(np.abs(finite_z).max()) if finite_z.size else float("nan")
-    stats.a_mean, stats.a_std = float(np.nanmean(a)), float(np.nanstd(a))
+    stats.z_max_abs = float(max(finite_z.max(), -finite_z.min())) if finite_z.size else float("nan")
+    if stats.nonfinite["a"]:
+        stats.a_mean, stats.a_std = float(np.nanmean(a)), float(np.nanstd(a))
+    else:
+        stats.a_mean, stats.a_std = float(a.mean()), float(a.std())
     if stats.activation in ("sigmoid", "tanh"):
         stats.saturated = float(np.count_nonzero(np.abs(z) > T.SATURATION_Z)) / max(z.size, 1)
     if stats.activation == "relu":
-        stats.dead = float(np.count_nonzero(~(a > 0).any(axis=0))) / max(a.shape[1], 1)
+        alive = a.max(axis=0) > 0 if not stats.nonfinite["a"] else (a > 0).any(axis=0)  # NaN > 0 is False
+        stats.dead = float(alive.size - np.count_nonzero(alive)) / max(a.shape[1], 1)
     stats.tiny_a = _tiny_fraction(a)
     stats.a_hist, stats.a_bins, stats.a_scale = activation_histogram(stats.activation, a, logits=a is z)
-    stats.nonfinite["z"] = _nonfinite(z)
-    stats.nonfinite["a"] = _nonfinite(a)
 
 
 def backward_stats(stats: LayerStats, delta: Array) -> None:
     """Fill the backward half from delta = dL/dz (batch, units)."""
-    stats.delta_rms = float(np.sqrt(np.mean(np.square(delta, dtype=np.float64)))) if delta.size else 0.0
+    squares = _squared_norm(delta)
+    if not (math.isfinite(squares) and squares > 1e-30):  # overflowed or near underflow: sum in float64
+        squares = float(np.sum(np.square(delta, dtype=np.float64)))
+    stats.delta_rms = math.sqrt(squares / delta.size) if delta.size else 0.0
     stats.tiny_delta = _tiny_fraction(delta)
-    stats.nonfinite["delta"] = _nonfinite(delta)
+    stats.nonfinite["delta"] = _nonfinite(delta, squares)
 
 
 def parameter_stats(stats: LayerStats, grad_w: Array, grad_b: Array, weight: Array) -> None:
-    stats.grad_norm = _norm(grad_w)
-    stats.weight_norm = _norm(weight)
-    stats.nonfinite["gradient"] = _nonfinite(grad_w) + _nonfinite(grad_b)
+    squares = _squared_norm(grad_w)
+    stats.grad_norm = math.sqrt(squares) if squares >= 0 else float("nan")
+    stats.weight_norm = math.sqrt(_squared_norm(weight))
+    stats.nonfinite["gradient"] = _nonfinite(grad_w, squares) + _nonfinite(grad_b)
 
 
 def update_stats(stats: LayerStats, before: Array, after: Array) -> None:
-    stats.update_ratio = _norm(after - before) / max(stats.weight_norm, 1e-30)
+    """The update/weight ratio and the weights' health after the step; overwrites ``before`` with the update."""
+    update = np.subtract(after, before, out=before)
+    stats.update_ratio = math.sqrt(_squared_norm(update)) / max(stats.weight_norm, 1e-30)
     stats.nonfinite["weight"] = _nonfinite(after)
 
 

@@ -25,10 +25,15 @@ State = dict[str, Array]
 
 @dataclass(frozen=True)
 class Transform:
-    """``init(params) -> state``; ``update(updates, state, params) -> (updates, state)``, in place."""
+    """``init(params) -> state``; ``update(updates, state, params) -> (updates, state)``, in place.
+
+    ``step(params, grads, state) -> state``, when present, is ``update`` and ``apply_updates`` in one
+    (fewer passes over memory); it keeps the same state and must give the same parameters, to rounding.
+    """
 
     init: Callable[[Params], State]
     update: Callable[[Params, State, Params], tuple[Params, State]]
+    step: Callable[[Params, Params, State], State] | None = None
 
 
 def chain(*transforms: Transform) -> Transform:
@@ -60,8 +65,10 @@ def apply_updates(params: Params, updates: Params) -> None:
 def move(params: Params, grads: Params, optimizer: Transform, state: State) -> State:
     """One optimizer step (the seed's ``move``): turn ``grads`` into updates, apply them, return the state.
 
-    ``grads`` is consumed: its arrays are reused for the updates.
+    ``grads`` is consumed: its arrays may be reused for the updates.
     """
+    if optimizer.step is not None:
+        return optimizer.step(params, grads, state)
     updates, state = optimizer.update(grads, state, params)
     apply_updates(params, updates)
     return state

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gradwise.optim.base import Transform, chain
-from gradwise.optim.schedules import Schedule
+from gradwise.blas import axpby, axpy
+from gradwise.optim.base import Params, State, Transform, chain
+from gradwise.optim.schedules import Schedule, as_schedule
 from gradwise.optim.transforms import (
     add_decayed_weights,
     clip_by_global_norm,
+    descent_rate,
     scale_by_adam,
     scale_by_learning_rate,
     scale_by_rms,
@@ -46,6 +48,28 @@ def _assemble(
     return chain(*links)
 
 
+def _descent(lr: Schedule | float, beta: float | None) -> Transform:
+    """SGD (``beta`` None) or heavy-ball momentum, with ``step`` fused: the same chain and state as
+    ``_assemble``, but one BLAS pass per parameter for SGD and two for momentum, instead of two and five."""
+    links = [trace(beta)] if beta is not None else []
+    optimizer = _assemble(links, lr, 0.0, False, None)
+    schedule, lr_key = as_schedule(lr), f"{len(links)}/"
+
+    def step(params: Params, grads: Params, state: State) -> State:
+        rate = descent_rate(schedule, state, lr_key)
+        for name, p in params.items():
+            if beta is None:
+                axpy(rate, grads[name], p)  # p -= lr g
+            else:
+                m = state[f"0/momentum/{name}"]
+                axpby(1.0, grads[name], beta, m)  # m = beta m + g
+                axpy(rate, m, p)  # p -= lr m
+        state[lr_key + "count"] += 1
+        return state
+
+    return Transform(optimizer.init, optimizer.update, step)
+
+
 def sgd(
     lr: Schedule | float,
     *,
@@ -54,6 +78,8 @@ def sgd(
     clip_norm: float | None = None,
 ) -> Transform:
     """Plain gradient descent: ``p -= lr * g``."""
+    if not weight_decay and clip_norm is None:
+        return _descent(lr, None)
     return _assemble([], lr, weight_decay, decoupled, clip_norm)
 
 
@@ -67,6 +93,8 @@ def momentum(
     clip_norm: float | None = None,
 ) -> Transform:
     """SGD with heavy-ball momentum ``beta`` (torch.optim.SGD(momentum=beta))."""
+    if not weight_decay and clip_norm is None and not nesterov:
+        return _descent(lr, beta)
     return _assemble([trace(beta, nesterov)], lr, weight_decay, decoupled, clip_norm)
 
 

@@ -31,13 +31,18 @@ def scale_by_learning_rate(lr: Schedule | float) -> Transform:
         return {"count": np.zeros((), dtype=np.int64), "lr_scale": np.ones((), dtype=np.float64)}
 
     def update(updates: Params, state: State, params: Params) -> tuple[Params, State]:
-        rate = -schedule(int(state["count"])) * float(state["lr_scale"])
+        rate = descent_rate(schedule, state)
         for u in updates.values():
             u *= rate
         state["count"] += 1
         return updates, state
 
     return Transform(init, update)
+
+
+def descent_rate(schedule: Schedule, state: State, prefix: str = "") -> float:
+    """``-lr(t) * scale`` from ``scale_by_learning_rate``'s state (``count`` is t), its keys under ``prefix``."""
+    return -schedule(int(state[prefix + "count"])) * float(state[prefix + "lr_scale"])
 
 
 def add_decayed_weights(weight_decay: float) -> Transform:
