@@ -276,7 +276,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         config = self.config_
         x = np.asarray(X, dtype=self.net_.dtype)
         t = one_hot(labels, len(self.classes_), self.net_.dtype)
-        batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size)
+        batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size, reuse_buffer=True)
         optimizer = build_optimizer(config, len(batches))
         if not self._run.opt_state:
             self._run.opt_state = optimizer.init(self.net_.params)

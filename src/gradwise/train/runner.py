@@ -192,7 +192,8 @@ def _attempt(
         folder.create(config.to_json())
     health_log = folder.path / HEALTH_FILE if folder is not None else None
     x, t = targets(data.train, data, config.dtype)
-    batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size)
+    # Speed: each batch is gathered into the same two arrays; nothing keeps a batch past its step.
+    batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size, reuse_buffer=True)
     optimizer = build_optimizer(config, len(batches))
     settings = settings_of(config)
     rng = np.random.default_rng([config.seed, 1])  # dropout masks: a stream apart from the init's
