@@ -6,7 +6,8 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 * gradwise's step is the body of ``train.loop.fit``: ``grad(..., with_output=True)``, the accuracy argmax on
   the logits, ``optim.move``. PyTorch's step is the same network from the same initial weights: forward,
   ``cross_entropy``, backward, the same argmax, ``optimizer.step()``. Both see the same batches.
-* Repetitions are interleaved (gradwise, torch, gradwise, ...) in one process with the same thread count, and
+* Each cell runs in a fresh process of its own (see ``measure_in_own_process``). Within it, repetitions
+  are interleaved (gradwise, torch, gradwise, ...) with the same thread count, and
   each round's gradwise/torch ratio is paired, so load from other processes hits both sides alike; the
   table shows medians. Each timed block starts after a pause (SETTLE) and two untimed steps.
 * GFLOP/s counts the GEMMs only: 2B(3 sum(n_in n_out) - 784 H_1) per step (the input needs no gradient).
@@ -14,8 +15,11 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 * The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over a
   ``source | batch(reuse_buffer=True)`` stream, without and with ``HealthMonitor`` at its default
   steady-state interval (``probe_interval``; the first ``EARLY_STEPS`` of a run are probed more densely,
-  a one-off cost this column leaves out); overhead = extra time with the monitor, the summary's is the
-  worst cell.
+  a one-off cost this column leaves out). "monitor" is the monitor's own time: its hooks and its probe's
+  ``observe`` calls, timed inside the monitored run, over the rest of that run. "paired" is the time of
+  the monitored run over the unmonitored one, minus 1: the issue's definition, but two runs differ by
+  +-20% from load alone on a shared machine, so it is shown for reference. The summary's figure is the
+  worst cell of "monitor".
 * scikit-learn: ``MLPClassifier.partial_fit`` on one batch of 128 (one SGD step), same configuration.
 
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
@@ -25,15 +29,20 @@ The last line is ``min ratio vs torch X, geo-mean Y, peak fraction (B=128,H=1000
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,7 +77,9 @@ class Cell:
     gflops: float
     finite: bool  # False if either network's weights went non-finite (the timing then measures NaN arithmetic)
     fit_rate: float | None = None
-    monitor_overhead: float | None = None  # fraction
+    monitor_overhead: float | None = None  # fraction: the monitor's own time over the rest of the run
+    monitor_paired: float | None = None  # fraction: time with the monitor over time without, paired runs
+    peak_samples: list[float] = dataclasses.field(default_factory=list)  # GFLOP/s of the sgemm between rounds
 
 
 def gemm_flops(batch_size: int, hidden: tuple[int, ...]) -> float:
@@ -251,39 +262,75 @@ def gemm_ceiling(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: 
     return gemm_flops(batch_size, hidden) * n / statistics.median(times) / 1e9
 
 
+class TimedMonitor(HealthMonitor):
+    """The health monitor, adding up the seconds spent in its hooks and in its probe's ``observe`` calls."""
+
+    seconds = 0.0
+
+    def probe(self, step: int) -> Any:
+        started = time.perf_counter()
+        found = super().probe(step)
+        self.seconds += time.perf_counter() - started
+        return None if found is None else TimedProbe(found, self)
+
+    def on_gradients(self, step: int, grads: dict[str, np.ndarray]) -> None:
+        started = time.perf_counter()
+        super().on_gradients(step, grads)
+        self.seconds += time.perf_counter() - started
+
+    def on_step(self, progress: Any, loss: float) -> None:
+        started = time.perf_counter()
+        super().on_step(progress, loss)
+        self.seconds += time.perf_counter() - started
+
+
+class TimedProbe:
+    def __init__(self, probe: Any, owner: TimedMonitor) -> None:
+        self.probe, self.owner = probe, owner
+
+    def observe(self, layer: int, tensor: str, value: np.ndarray) -> None:
+        started = time.perf_counter()
+        self.probe.observe(layer, tensor, value)
+        self.owner.seconds += time.perf_counter() - started
+
+
 def measure_monitor(cell: Cell, rounds: int, budget: float) -> None:
-    """fit() without and with the monitor, paired per round; each continues its own run, so the monitor's
-    probe of step 1 happens once (in the warm-up) and the rounds see its steady state."""
+    """fit() without and with the monitor, paired per round, continuing one run, so the monitor's probe of
+    step 1 happens once (in the warm-up) and the rounds see its steady state. Two figures: the paired time
+    difference, and the monitor's own time (its hooks, timed inside the monitored run)."""
     rng = np.random.default_rng(1)
     x = rng.random((max(POOL, 4 * cell.batch), N_IN), dtype=np.float32)
     t = np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, len(x))]
     stream = source(x, t) | batch(cell.batch, drop_last=True, reuse_buffer=True)
     optimizer = gw.optim.momentum(LR, BETA)
-    runs = {}
-    for with_monitor in (False, True):
-        net = gw.mlp([N_IN, *cell.hidden, N_OUT], "relu", "softmax", rng=0)
-        runs[with_monitor] = (net, Run(optimizer.init(net.params)), [])
-    monitor = HealthMonitor({"batch_size": cell.batch}, interval=probe_interval(net, cell.batch))
-    runs[True][2].append(monitor)
+    # One network and one run for both: two identical networks can differ in speed by where their arrays
+    # happen to lie in memory, which would show up as the monitor's cost.
+    net = gw.mlp([N_IN, *cell.hidden, N_OUT], "relu", "softmax", rng=0)
+    state = Run(optimizer.init(net.params))
+    monitor = TimedMonitor({"batch_size": cell.batch}, interval=probe_interval(net, cell.batch))
 
     def run(with_monitor: bool, n: int) -> None:
-        net, state, callbacks = runs[with_monitor]
+        callbacks = [monitor] if with_monitor else []
         fit(net, "ce", optimizer, stream, max_steps(state.step + n), callbacks=callbacks, rng=0, run=state)
 
     run(False, 3)
     run(True, 3)
     interval = int(monitor.interval or 50)
-    n = max(steps_for(cell.batch / cell.gw_rate, 3 * budget), 2 * interval)
-    off, overheads = [], []
+    # A whole number of intervals, at least 6: every monitored stretch holds the same number of probes.
+    n = interval * max(6, math.ceil(steps_for(cell.batch / cell.gw_rate, 3 * budget) / interval))
+    off, paired, own = [], [], []
     for r in range(rounds):
+        monitor.seconds = 0.0
         if r % 2:
             on_s, off_s = timed(lambda: run(True, n)), timed(lambda: run(False, n))
         else:
             off_s, on_s = timed(lambda: run(False, n)), timed(lambda: run(True, n))
         off.append(off_s)
-        overheads.append(on_s / off_s - 1)
+        paired.append(on_s / off_s - 1)
+        own.append(monitor.seconds / (on_s - monitor.seconds))
     cell.fit_rate = n * cell.batch / statistics.median(off)
-    cell.monitor_overhead = statistics.median(overheads)
+    cell.monitor_overhead = statistics.median(own)
+    cell.monitor_paired = statistics.median(paired)
 
 
 def measure_sklearn(hidden: tuple[int, ...], rounds: int, budget: float) -> float:
@@ -311,13 +358,42 @@ def measure_sklearn(hidden: tuple[int, ...], rounds: int, budget: float) -> floa
     return n * 128 / statistics.median(times)
 
 
+def measure_in_own_process(hidden: tuple[int, ...], batch_size: int, args: argparse.Namespace, rounds: int) -> Cell:
+    """One cell (its step rounds and its monitor rounds) in a fresh Python process: what one cell allocates
+    and frees changes where the next one's arrays land (glibc raises its mmap threshold after a free), which
+    moved later cells' speeds by up to 2x for both libraries. A training run is one network in one process."""
+    command = [
+        sys.executable, __file__, "--cell", "-".join(map(str, hidden)), str(batch_size),
+        "--rounds", str(rounds), "--budget", str(args.budget), "--threads", str(args.threads),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    fields = json.loads(done.stdout.strip().splitlines()[-1])
+    return Cell(**{**fields, "hidden": tuple(fields["hidden"])})
+
+
+def run_one_cell(spec: list[str], args: argparse.Namespace) -> None:
+    """``--cell H B``: measure one cell, print it as one JSON line (the peak samples ride along)."""
+    hidden, batch_size = tuple(int(h) for h in spec[0].split("-")), int(spec[1])
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        peak = Peak()
+        cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak)
+        measure_monitor(cell, args.rounds, args.budget)
+    cell.peak_samples = peak.samples
+    print(json.dumps(dataclasses.asdict(cell)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved repetitions per cell (default 7)")
     parser.add_argument("--budget", type=float, default=0.08, help="seconds of gradwise steps per round")
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
     parser.add_argument("--quick", action="store_true", help="3 rounds, batches 1 and 128 only")
+    parser.add_argument("--cell", nargs=2, metavar=("H", "B"), help=argparse.SUPPRESS)  # one cell, in a child
     args = parser.parse_args()
+    if args.cell:
+        run_one_cell(args.cell, args)
+        return
     rounds = 3 if args.quick else args.rounds
     batches = (1, 128) if args.quick else BATCHES
 
@@ -330,15 +406,18 @@ def main() -> None:
         print("784-H-10 relu, softmax CE, momentum SGD, float32; samples/s are medians of interleaved rounds\n")
         peak = Peak()
         cells: list[Cell] = []
-        columns = ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8), ("fit/s", 9), ("monitor", 8)
+        columns = (
+            ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8),
+            ("fit/s", 9), ("monitor", 8), ("paired", 8),
+        )  # fmt: skip
         print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in columns))
         for hidden in (*WIDTHS, DEEP):
             for b in batches:
-                cell = measure_cell(b, hidden, rounds, args.budget, peak)
-                measure_monitor(cell, rounds, args.budget)
+                cell = measure_in_own_process(hidden, b, args, rounds)
+                peak.samples += cell.peak_samples
                 cells.append(cell)
                 fit_s = f"{cell.fit_rate:9.0f}" if cell.fit_rate else f"{'n/a':>9}"
-                mon = f"{100 * cell.monitor_overhead:+7.1f}%" if cell.monitor_overhead is not None else f"{'n/a':>8}"
+                mon = f"{100 * cell.monitor_overhead:7.1f}% {100 * (cell.monitor_paired or 0):+7.1f}%"
                 mon += "" if cell.finite else "  (weights went non-finite)"
                 print(
                     f"{'-'.join(map(str, hidden)):>11} {b:>4} {cell.gw_rate:11.0f} {cell.torch_rate:10.0f} "
@@ -359,8 +438,7 @@ def main() -> None:
     ratios = [c.ratio for c in cells]
     geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
     ref = next(c for c in cells if c.batch == 128 and c.hidden == (1000,))
-    overheads = [c.monitor_overhead for c in cells if c.monitor_overhead is not None]
-    monitor = f"{100 * max(overheads):.1f}%" if overheads else "n/a"
+    monitor = f"{100 * max(c.monitor_overhead or 0.0 for c in cells):.1f}%"
     print(
         f"min ratio vs torch {min(ratios):.2f}, geo-mean {geo:.2f}, "
         f"peak fraction (B=128,H=1000) {ref.gflops / peak.gflops:.2f}, monitor overhead {monitor}"

@@ -23,34 +23,27 @@ Finding = tuple[int | None, dict[str, float | int | str]]  # (layer or None, evi
 
 
 class LossHistory(list[float]):
-    """Every step's loss, plus the best mean over consecutive ``RISE_CHUNK``-step chunks, kept as it grows.
+    """Every step's loss (a plain list), plus the best mean over consecutive ``RISE_CHUNK``-step chunks.
 
-    Speed: the rules compare the recent loss with the best chunk so far at every probe; a running
-    minimum makes that O(1) instead of a pass over the whole run's losses.
+    Speed: the rules compare the recent loss with the best chunk so far at every probe. Each chunk's
+    mean is taken once, when first asked for, so a probe costs O(1) however long the run, and a step
+    costs only the list's own append.
     """
 
     def __init__(self, values: Iterable[float] = ()) -> None:
-        super().__init__()
-        self._chunk_sum, self._chunk_count = 0.0, 0
-        self._newest: float | None = None  # mean of the chunk that ended at the newest step
-        self._best = math.inf  # lowest finite mean of the chunks that ended before the newest step
-        for value in values:
-            self.append(value)
-
-    def append(self, value: float) -> None:
-        super().append(value)
-        if self._newest is not None:
-            if math.isfinite(self._newest):
-                self._best = min(self._best, self._newest)
-            self._newest = None
-        self._chunk_sum += value
-        self._chunk_count += 1
-        if self._chunk_count == T.RISE_CHUNK:
-            self._newest = self._chunk_sum / T.RISE_CHUNK
-            self._chunk_sum, self._chunk_count = 0.0, 0
+        super().__init__(values)
+        self._chunks_done = 0  # chunks already folded into _best
+        self._best = math.inf
 
     def best_chunk_mean(self) -> float:
-        """The lowest finite mean of the completed chunks before the newest step (inf if none)."""
+        """The lowest finite mean of the chunks that ended before the newest step (inf if none)."""
+        chunk = T.RISE_CHUNK
+        ended = max(0, (len(self) - 1) // chunk)  # chunk k covers steps [k c, (k + 1) c) and ended if (k + 1) c < len
+        for k in range(self._chunks_done, ended):
+            mean = float(np.mean(self[k * chunk : (k + 1) * chunk]))
+            if math.isfinite(mean):
+                self._best = min(self._best, mean)
+        self._chunks_done = max(self._chunks_done, ended)
         return self._best
 
 
