@@ -4,6 +4,8 @@
 
 For each network, runs a fixed number of steps through `fit` with no callbacks, the guard, the monitor
 and both, interleaved over several repetitions, and prints median seconds and the overhead of each.
+Each run starts fresh, so it sees the monitor's start: the probe of step 1 and the denser probing of the
+first 1000 steps (`health.monitor.EARLY_STEPS`). throughput.py measures the steady state.
 Last line: `monitor overhead X%, guard overhead Y% (worst case over the networks)`.
 """
 
