@@ -107,16 +107,21 @@ class LayerStats:
 
 def forward_stats(stats: LayerStats, z: Array, a: Array) -> None:
     """Fill the forward half from the layer's z and a (batch, units)."""
-    stats.nonfinite["z"] = _nonfinite(z)
-    stats.nonfinite["a"] = _nonfinite(a) if a is not z else stats.nonfinite["z"]
+    z_total = float(z.sum())  # each sum serves the non-finite check and the mean
+    a_total = z_total if a is z else float(a.sum())
+    stats.nonfinite["z"] = _nonfinite(z, z_total)
+    stats.nonfinite["a"] = _nonfinite(a, a_total)
     finite_z = z[np.isfinite(z)] if stats.nonfinite["z"] else z
-    stats.z_mean = float(finite_z.mean()) if finite_z.size else float("nan")
-    stats.z_std = float(finite_z.std()) if finite_z.size else float("nan")
-    stats.z_max_abs = float(max(finite_z.max(), -finite_z.min())) if finite_z.size else float("nan")
+    if not finite_z.size:
+        stats.z_mean = stats.z_std = stats.z_max_abs = float("nan")
+    else:
+        stats.z_mean = float(finite_z.mean()) if stats.nonfinite["z"] else z_total / z.size
+        stats.z_std = float(finite_z.std())
+        stats.z_max_abs = float(max(finite_z.max(), -finite_z.min()))
     if stats.nonfinite["a"]:
         stats.a_mean, stats.a_std = float(np.nanmean(a)), float(np.nanstd(a))
     else:
-        stats.a_mean, stats.a_std = float(a.mean()), float(a.std())
+        stats.a_mean, stats.a_std = a_total / max(a.size, 1), float(a.std())
     if stats.activation in ("sigmoid", "tanh"):
         stats.saturated = float(np.count_nonzero(np.abs(z) > T.SATURATION_Z)) / max(z.size, 1)
     if stats.activation == "relu":
