@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gradwise as gw
 from gradwise.cli.panels import diagnosis_panel
-from gradwise.train.config import overrides_from_flags
 from gradwise.train.runner import Result, train
 
 STEPS = 300  # long enough for the health monitor to see the trend; the seed learned nothing in 10 epochs
@@ -39,12 +38,14 @@ def main() -> float:
     for diagnosis in replay.diagnoses:
         print(diagnosis_panel(diagnosis))
 
-    # 3. Apply each diagnosis's first fix to the seed's configuration (what --repair does), and replay the
-    #    same number of steps: --loss ce, then --init glorot_uniform, then --activation relu --init he_normal.
+    # 3. Apply the first fix of each check before training to the seed's configuration (what --repair does
+    #    first), and replay the same number of steps: --loss ce and --init glorot_uniform. A fix is data:
+    #    ``fix.changes`` is the TrainConfig fields to set, ``fix.flags()`` the same as command-line flags.
     fixes: dict[str, object] = {}
     for diagnosis in replay.diagnoses:
-        fixes.update(overrides_from_flags(diagnosis.fix[0]))
-    flags = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in fixes.items())
+        if diagnosis.step == 0 and diagnosis.fix:
+            fixes.update(diagnosis.fix[0].changes)
+    flags = " ".join(d.fix[0].flags() for d in replay.diagnoses if d.step == 0 and d.fix)
     print(f"\n3. applying {flags}")
     fixed = run(seed.with_overrides(**fixes), "   the seed's network, fixed")
 

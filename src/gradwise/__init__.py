@@ -10,6 +10,7 @@ from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.stream import Stream, batch, shuffle, source
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.gradcheck import gradcheck
+from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn import (
@@ -28,7 +29,6 @@ from gradwise.optim import move
 from gradwise.train.checkpoint import load_model
 from gradwise.train.config import TrainConfig, preset
 from gradwise.train.evaluation import evaluate
-from gradwise.train.guard import NonFiniteGuard
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import Callback, fit
 from gradwise.train.runner import Result

@@ -29,11 +29,13 @@ except ImportError as error:  # pragma: no cover - scikit-learn is an optional d
 from gradwise.data.datasets import one_hot
 from gradwise.data.stream import batch, shuffle, source
 from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.fixes import Fix
+from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
-from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer, overrides_from_flags
-from gradwise.train.guard import NonFiniteGuard
+from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer
+from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import Callback, Run, fit
 from gradwise.train.runner import settings_of
@@ -257,12 +259,8 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         settings = settings_of(self.config_)
         monitor = HealthMonitor(settings, on_diagnosis=self.diagnoses_.append) if self.config_.monitor else None
         self._monitor = monitor
-        self._guard = NonFiniteGuard(
-            self.config_.on_nan,
-            settings=settings,
-            on_diagnosis=monitor.add if monitor is not None else self.diagnoses_.append,
-            on_rollback=monitor.reset if monitor is not None else None,
-        )
+        self._guard = NonFiniteGuard(self.config_.on_nan, settings=settings)
+        self._flow = HealthFlow(self._guard, monitor, monitor.add if monitor is not None else self.diagnoses_.append)
 
     def _check_before_training(self, X: Array, labels: Array) -> None:
         if self._monitor is None:
@@ -280,7 +278,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         optimizer = build_optimizer(config, len(batches))
         if not self._run.opt_state:
             self._run.opt_state = optimizer.init(self.net_.params)
-        callbacks: list[Any] = [self._monitor, self._guard, _EpochPrinter() if self.verbose else None]
+        callbacks: list[Any] = [self._monitor, self._guard, self._flow, _EpochPrinter() if self.verbose else None]
         fit(
             self.net_,
             config.loss,
@@ -381,29 +379,30 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- diagnoses -----------------------------------------------------------------------------
     @staticmethod
-    def fix_params(fix: Diagnosis | str) -> dict[str, Any]:
-        """A diagnosis's first fix (or a fix such as ``"--init glorot_uniform"``) as ``set_params`` arguments.
+    def fix_params(fix: Diagnosis | Fix) -> dict[str, Any]:
+        """A diagnosis's first fix (or a ``Fix``) as ``set_params`` arguments, from its structured changes.
 
         ``clf.set_params(**clf.fix_params(clf.diagnoses_[0]))``. Raises ValueError for a fix that is not a
         parameter change (input scaling, for one: put a ``StandardScaler`` before the classifier).
         """
-        text = fix.fix[0] if isinstance(fix, Diagnosis) else fix
-        if isinstance(fix, Diagnosis) and not fix.fix:
-            raise ValueError(f"{fix.headline()} proposes no fix")
-        try:
-            overrides = overrides_from_flags(text)
-        except ConfigError as error:
-            raise ValueError(f"fix {text!r} is not a parameter change: {error}") from None
+        if isinstance(fix, Diagnosis):
+            if not fix.fix:
+                raise ValueError(f"{fix.headline()} proposes no fix")
+            fix = fix.fix[0]
+        if not fix.changes:
+            raise ValueError(f"fix {fix.flags()!r} is advice, not a parameter change")
         params = {}
-        for field, value in overrides.items():
+        for field, value in fix.changes.items():
             if field not in PARAMETER_OF_FIELD:
+                if value is None:
+                    continue  # a setting back to its default (e.g. init_scale with a new init)
                 advice = (
                     "scale the inputs instead, e.g. make_pipeline(StandardScaler(), GradwiseClassifier())"
                     if field == "normalize"
                     else "set it through gradwise.train.config.TrainConfig and gradwise train instead"
                 )
                 raise ValueError(
-                    f"fix {text!r}: --{field.replace('_', '-')} has no GradwiseClassifier parameter; {advice}"
+                    f"fix {fix.flags()!r}: --{field.replace('_', '-')} has no GradwiseClassifier parameter; {advice}"
                 )
             params[PARAMETER_OF_FIELD[field]] = value
         return params
@@ -416,6 +415,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             state["_weights"] = {name: value.copy() for name, value in net.params.items()}
         state.pop("_monitor", None)  # hold the network; partial_fit after unpickling starts a new monitor
         state.pop("_guard", None)
+        state.pop("_flow", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -24,16 +24,14 @@ def diagnosis_panel(d: Diagnosis) -> str:
     if d.cause:
         lines.append(f"   cause:    {d.cause}")
     if d.fix:
-        others = f"  (or: {'; '.join(d.fix[1:])})" if len(d.fix) > 1 else ""
-        lines.append(f"   fix:      {d.fix[0]}{others}")
+        others = f"  (or: {'; '.join(f.flags() for f in d.fix[1:])})" if len(d.fix) > 1 else ""
+        lines.append(f"   fix:      {d.fix[0].flags()}{others}")
     return "\n".join(lines)
 
 
-def summary_lines(diagnoses: Sequence[Diagnosis], repairs: Sequence[str] = ()) -> list[str]:
-    """One line per diagnosis and per repair; a single line when the run was healthy."""
-    if not diagnoses:
-        return ["health: no problems found"]
-    lines = [f"health: {len(diagnoses)} diagnos{'is' if len(diagnoses) == 1 else 'es'}"]
-    lines += [f"  - {d.headline()}: fix {d.fix[0] if d.fix else '(none)'}" for d in diagnoses]
-    lines += [f"  repaired: {r}" for r in repairs]
-    return lines
+def summary_lines(diagnoses: Sequence[Diagnosis], verdict: str | None = None) -> list[str]:
+    """One line per diagnosis, and --repair's verdict; a single line when the run was healthy."""
+    lines = [f"health: {len(diagnoses)} diagnos{'is' if len(diagnoses) == 1 else 'es'}"] if diagnoses else []
+    lines += [f"  - {d.headline()}: fix {d.fix[0].flags() if d.fix else '(none)'}" for d in diagnoses]
+    lines = lines or ["health: no problems found"]
+    return [*lines, *([f"repair: {verdict}"] if verdict else [])]

@@ -138,7 +138,7 @@ def run_train(args: argparse.Namespace) -> int:
     if as_json:
         print(json.dumps({**result.summary(), **({"report": str(report)} if report else {})}, default=str))
     else:
-        for line in summary_lines(result.diagnoses, result.repairs):
+        for line in summary_lines(result.diagnoses, result.repair.verdict if result.repair else None):
             print(line)
         if result.model_error:
             print(f"warning: {result.model_error}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gradwise.health.fixes import Fix
+
 SYMPTOMS = (
     "non_finite",
     "underflow",
@@ -29,7 +31,7 @@ class Diagnosis:
 
     ``layer`` is the Dense layer's position (as in parameter names ``"0.W"``) or None for the
     whole network; ``step`` is the optimizer step of onset (0: before training); ``fix`` lists
-    concrete flag changes, the most likely first.
+    structured changes (``Fix``), in the repair order: causes before symptoms.
     """
 
     symptom: str
@@ -37,7 +39,7 @@ class Diagnosis:
     step: int
     evidence: dict[str, float | int | str] = field(default_factory=dict)
     cause: str = ""
-    fix: tuple[str, ...] = ()
+    fix: tuple[Fix, ...] = ()
 
     def __post_init__(self) -> None:
         if self.symptom not in SYMPTOMS:
@@ -45,12 +47,12 @@ class Diagnosis:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["fix"] = list(self.fix)
+        data["fix"] = [f.to_json() for f in self.fix]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Diagnosis:
-        return cls(**{**data, "fix": tuple(data.get("fix", ()))})
+        return cls(**{**data, "fix": tuple(Fix.from_json(f) for f in data.get("fix", ()))})
 
     def headline(self) -> str:
         where = f"layer {self.layer}" if self.layer is not None else "network"

@@ -1,23 +1,72 @@
-"""Causes and fixes in words: what a diagnosis says, given the run's settings.
+"""Causes and fixes: what a diagnosis says, given the run's settings.
 
-``settings`` is the run's hyperparameters as a plain dict (the CLI's TrainConfig fields):
-init, init_scale, activation, output, loss, lr, normalize, bias_init, hidden, optimizer.
-Fixes are flag changes, most likely first, so ``--repair`` can apply the first one.
+``settings`` is the run's hyperparameters as a plain dict (the CLI's TrainConfig fields): init,
+init_scale, activation, output, loss, lr, normalize, bias_init, hidden, optimizer, momentum, dropout.
+A diagnosis's fixes are the suspects in the settings that can cause its symptom (a mismatched output
+and loss, raw input, an initialization that ignores the fan-in, ...), in the repair order of
+``fixes.py``, then the symptom's own remedies. A fix the run already has is never proposed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gradwise.health.fixes import Fix
+
 Settings = dict[str, Any]
 
+UNSCALED_INITS = ("uniform", "normal", "constant", "zeros")
+EXTREME_MOMENTUM = 0.99  # momentum this high keeps ~100 steps of velocity: it overshoots (Sutskever et al. 2013)
+HEAVY_DROPOUT = 0.5  # dropping more than half the units leaves too little signal for a small network
+LARGE_BIAS = 1.0  # an initial bias this large shifts every unit off its working range
 
-def _lr(settings: Settings, factor: float) -> str:
-    return f"--lr {float(settings.get('lr', 0.01)) * factor:g}"
+# The suspects (stages of the repair order) that can cause each symptom.
+SUSPECTS: dict[str, tuple[str, ...]] = {
+    "non_finite": ("pairing", "input", "init", "momentum"),
+    "underflow": ("pairing", "init", "activation"),
+    "saturation": ("input", "init", "activation"),
+    "dead_units": ("input", "init", "momentum"),
+    "vanishing_gradient": ("pairing", "init", "activation"),
+    "exploding_gradient": ("input", "init", "momentum"),
+    "lr_too_high": ("input", "init", "momentum"),
+    "lr_too_low": ("pairing", "dropout"),
+    "plateau": ("pairing", "input", "init", "activation", "dropout"),
+    "oscillation": ("momentum", "dropout"),
+    "bad_initial_loss": ("pairing", "input", "init"),
+    "unnormalized_input": ("input",),
+    "output_loss_mismatch": ("pairing",),
+    "bad_labels": (),
+}
+
+
+def loss_name(settings: Settings) -> str:
+    """The loss's canonical name (``ce`` -> ``cross_entropy``), or the text as given."""
+    from gradwise.nn.losses import get_loss
+
+    try:
+        return get_loss(str(settings.get("loss", "ce"))).name
+    except ValueError:
+        return str(settings.get("loss"))
+
+
+def effective(settings: Settings) -> Settings:
+    """The settings with defaults resolved: no init means He for the ReLU family, Glorot otherwise."""
+    resolved = dict(settings)
+    if resolved.get("init") is None:
+        resolved["init"] = _scaled_init_name(settings)
+    return resolved
+
+
+def _scaled_init_name(settings: Settings) -> str:
+    return "he_normal" if settings.get("activation") in ("relu", "leaky_relu", "elu") else "glorot_uniform"
+
+
+def _lr(settings: Settings, factor: float, why: str) -> Fix:
+    return Fix({"lr": float(f"{float(settings.get('lr', 0.01)) * factor:.3g}")}, why)
 
 
 def _init_words(settings: Settings) -> str | None:
-    """A sentence on a too-large initialization, or None when the init is a scaled one."""
+    """A sentence on an initialization that ignores the fan-in, or None when the init is a scaled one."""
     init, scale = settings.get("init"), settings.get("init_scale")
     if init == "uniform":
         high = 1.0 if scale is None else scale
@@ -32,119 +81,140 @@ def _init_words(settings: Settings) -> str | None:
             f"weights drawn from N(0, {std:g}^2) (--init normal) ignore the fan-in: with n inputs |z| is "
             f"about {std:g} * sqrt(n * E[x^2]), far beyond 1 for hundreds of inputs"
         )
-    if init == "constant" and scale:
-        return f"every weight equal to {scale:g} (--init constant) makes all units identical and large"
+    if init == "constant":
+        return f"every weight equal to {scale or 0:g} (--init constant) makes all units identical"
+    if init == "zeros":
+        return "every weight is 0 (--init zeros): all units compute the same thing and get the same update"
     return None
 
 
-def _scaled_init(settings: Settings) -> str:
-    relu_family = settings.get("activation") in ("relu", "leaky_relu", "elu")
-    return "--init he_normal" if relu_family else "--init glorot_uniform"
+def suspect_fixes(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
+    """Fixes for what in ``settings`` is suspect, among ``stages``, in the repair order."""
+    found: list[Fix] = []
+    if "pairing" in stages and (pairing := _pairing_fix(settings)) is not None:
+        found.append(pairing)
+    if "input" in stages and settings.get("normalize") == "none":
+        found.append(Fix({"normalize": "unit"}, "scale the raw 0-255 pixels to [0, 1]"))
+    if "init" in stages:
+        if settings.get("init") in UNSCALED_INITS:
+            rescaled = {"init": _scaled_init_name(settings), "init_scale": None}
+            found.append(Fix(rescaled, "scale the weights by the fan-in"))
+        if abs(float(settings.get("bias_init") or 0.0)) >= LARGE_BIAS:
+            found.append(Fix({"bias_init": 0.0}, "start the biases at 0"))
+    if "activation" in stages and settings.get("activation") in ("sigmoid", "tanh"):
+        found.append(
+            Fix({"activation": "relu", "init": "he_normal", "init_scale": None}, "ReLU units do not saturate")
+        )
+    momentum = float(settings.get("momentum") or 0.0)
+    uses_momentum = settings.get("optimizer") in ("momentum", "nesterov", "rmsprop")
+    if "momentum" in stages and uses_momentum and momentum >= EXTREME_MOMENTUM:
+        found.append(Fix({"momentum": 0.9}, "a velocity of ~10 steps instead of ~100"))
+    if "dropout" in stages and float(settings.get("dropout") or 0.0) >= HEAVY_DROPOUT:
+        found.append(Fix({"dropout": 0.2}, "keep most units in each step"))
+    return found
 
 
-def explain(symptom: str, layer: int | None, settings: Settings) -> tuple[str, tuple[str, ...]]:
-    """(cause, fixes) for a symptom in a run with these settings."""
+def explain(symptom: str, layer: int | None, settings: Settings) -> tuple[str, tuple[Fix, ...]]:
+    """(cause, fixes) for a symptom in a run with these settings: suspects first, then remedies."""
+    cause, remedies = _remedies(symptom, settings)
+    fixes: list[Fix] = []
+    current = effective(settings)
+    for fix in [*suspect_fixes(settings, SUSPECTS.get(symptom, ())), *remedies]:
+        if fix.in_effect(current) or any(f.changes == fix.changes for f in fixes):
+            continue  # a fix must change something, and each is proposed once
+        fixes.append(fix)
+    fixes.sort(key=lambda f: f.rank)  # stable: within a stage, the order written below
+    return cause, tuple(fixes)
+
+
+def _remedies(symptom: str, settings: Settings) -> tuple[str, list[Fix]]:
+    """The symptom's cause in words and its own remedies, before any suspect in the settings."""
     init = _init_words(settings)
     raw_input = settings.get("normalize") == "none"
-    activation, output, loss = settings.get("activation"), settings.get("output"), settings.get("loss")
     if symptom == "saturation":
         causes = [init] if init else []
         if raw_input:
             causes.append("inputs are raw 0-255 pixels (--normalize none), so z is 255x too large")
         if not causes:
             causes.append("the pre-activations drifted far from 0: a learning rate too high for these units")
-        fixes = [_scaled_init(settings)] if init else []
-        fixes += ["--normalize unit"] if raw_input else []
-        fixes += ["--activation relu --init he_normal", _lr(settings, 0.1)]
-        return "; ".join(causes) + "; saturated sigmoid/tanh units have derivatives near 0 and stop learning", tuple(
-            dict.fromkeys(fixes)
-        )
+        words = "; ".join(causes) + "; saturated sigmoid/tanh units have derivatives near 0 and stop learning"
+        return words, [_lr(settings, 0.1, "smaller steps keep z near 0")]
     if symptom == "dead_units":
         bias = float(settings.get("bias_init") or 0.0)
         if bias < 0:
-            cause = f"biases start at {bias:g} (--bias-init {bias:g}), so most ReLU inputs are negative from step 1"
-            fixes: list[str] = ["--bias-init 0", "--activation leaky_relu"]
-        else:
-            cause = "large updates pushed ReLU units to negative inputs for every sample; a dead unit gets no gradient"
-            fixes = [_lr(settings, 0.1), "--activation leaky_relu", "--init he_normal"]
-        return cause, tuple(fixes)
+            words = f"biases start at {bias:g} (--bias-init {bias:g}), so most ReLU inputs are negative from step 1"
+            return words, [Fix({"bias_init": 0.0}, "start the biases at 0"), Fix({"activation": "leaky_relu"})]
+        words = "large updates pushed ReLU units to negative inputs for every sample; a dead unit gets no gradient"
+        leaky = Fix({"activation": "leaky_relu"}, "leaky units recover", stage_override="optimizer")
+        return words, [_lr(settings, 0.1, "smaller steps"), leaky]
     if symptom == "vanishing_gradient":
+        activation = settings.get("activation")
         if activation in ("sigmoid", "tanh"):
-            cause = (
+            words = (
                 f"each {activation} layer multiplies the gradient by its derivative (at most "
                 f"{'0.25' if activation == 'sigmoid' else '1'} and near 0 when saturated), so it shrinks layer by layer"
             )
-            if init:
-                cause = f"{cause}; {init}"
-            return cause, ("--activation relu --init he_normal", _scaled_init(settings))
-        return "the gradient shrinks on its way to the first layers (initialization too small or units inactive)", (
-            _scaled_init(settings),
-            "--activation relu --init he_normal",
-        )
+            return (f"{words}; {init}" if init else words), []
+        words = "the gradient shrinks on its way to the first layers (initialization too small or units inactive)"
+        return words, [Fix({"init": _scaled_init_name(settings), "init_scale": None})]
     if symptom == "exploding_gradient":
-        return "gradients grow layer by layer or step by step: the weights or the learning rate are too large", (
-            "--clip-norm 1",
-            _lr(settings, 0.1),
-            _scaled_init(settings),
-        )
+        words = "gradients grow layer by layer or step by step: the weights or the learning rate are too large"
+        return words, [Fix({"clip_norm": 1.0}, "cap each step's size"), _lr(settings, 0.1, "smaller steps")]
     if symptom == "lr_too_high":
-        return "each update is a large fraction of the weights, so steps overshoot and the loss climbs", (
-            _lr(settings, 0.1),
-            "--clip-norm 1",
-            "--on-nan rollback",
-        )
+        words = "each update is a large fraction of the weights, so steps overshoot and the loss climbs"
+        return words, [_lr(settings, 0.1, "smaller steps"), Fix({"clip_norm": 1.0}, "cap each step's size")]
     if symptom == "lr_too_low":
-        return "each update changes the weights by a tiny fraction: training is far too slow to see progress", (
-            _lr(settings, 100.0),
-            "--optimizer adam --lr 0.001",
-        )
+        words = "each update changes the weights by a tiny fraction: training is far too slow to see progress"
+        return words, [_lr(settings, 10.0, "larger steps"), Fix({"optimizer": "adam", "lr": 0.001}, "adaptive steps")]
     if symptom == "plateau":
-        return "the loss stopped improving while still high", ("--optimizer adam --lr 0.001", _lr(settings, 0.3))
+        words = "the loss stopped improving while still high"
+        return words, [Fix({"optimizer": "adam", "lr": 0.001}, "adaptive steps"), _lr(settings, 0.3, "smaller steps")]
     if symptom == "oscillation":
-        return "the loss jumps up and down: steps overshoot a valley (learning rate too high or batches too small)", (
-            _lr(settings, 0.3),
-            f"--batch-size {int(settings.get('batch_size') or 32) * 4}",
-        )
+        words = "the loss jumps up and down: steps overshoot a valley (learning rate too high or batches too small)"
+        return words, [_lr(settings, 0.3, "smaller steps")]
     if symptom == "non_finite":
-        return "a value overflowed to Inf or became NaN (updates too large, or an unstable operation)", (
-            _lr(settings, 0.1),
-            "--clip-norm 1",
-            "--on-nan rollback",
-        )
+        words = "a value overflowed to Inf or became NaN (updates too large, or an unstable operation)"
+        if init:
+            words = f"{words}; {init}"
+        return words, [_lr(settings, 0.1, "smaller steps"), Fix({"clip_norm": 1.0}, "cap each step's size")]
     if symptom == "underflow":
-        cause = "values became tiny (below 1e-30) and round to 0: saturated units multiply the signal by ~0"
-        fixes = [_scaled_init(settings)] if init else []
-        fixes += ["--loss ce"] if output == "softmax" and loss == "mse" else []
-        return (f"{cause}; {init}" if init else cause), tuple([*fixes, "--activation relu --init he_normal"])
+        words = "values became tiny (below 1e-30) and round to 0: saturated units multiply the signal by ~0"
+        return (f"{words}; {init}" if init else words), []
     if symptom == "bad_initial_loss":
-        return "the loss at initialization is far above ln(classes): the initial outputs are confidently wrong", (
-            _scaled_init(settings),
-            "--bias-init 0",
-        )
+        words = "the loss at initialization is far above ln(classes): the initial outputs are confidently wrong"
+        return words, [Fix({"bias_init": 0.0}, "start the biases at 0")]
     if symptom == "unnormalized_input":
-        return "inputs are far from zero mean and unit scale (raw pixels 0-255?), which saturates or blows up units", (
-            "--normalize unit",
-            "--normalize standard",
-        )
+        words = "inputs are far from zero mean and unit scale (raw pixels 0-255?), which saturates or blows up units"
+        return words, [Fix({"normalize": "standard"}, "zero mean, unit variance")]
     if symptom == "output_loss_mismatch":
-        return _mismatch(output, loss)
+        return _mismatch_words(settings), []
     if symptom == "bad_labels":
-        return "the labels do not fit the network's outputs or carry almost no information", (
-            "check the labels file",
-            "--dataset PATH with labels in 0..classes-1",
-        )
-    return "", ()
+        words = "the labels do not fit the network's outputs or carry almost no information"
+        return words, [Fix({}, "check the labels: one class per sample, numbered 0..classes-1")]
+    return "", []
 
 
-def _mismatch(output: str | None, loss: str | None) -> tuple[str, tuple[str, ...]]:
+def _pairing_fix(settings: Settings) -> Fix | None:
+    """The matched pair for a mismatched output activation and loss, or None when they match."""
+    output, loss = settings.get("output"), loss_name(settings)
+    if output == "softmax" and loss == "mse":
+        return Fix({"loss": "ce"}, "cross-entropy is the loss softmax outputs are made for")
+    if loss == "cross_entropy" and output != "softmax":
+        return Fix({"output": "softmax"}, "cross-entropy needs probabilities that sum to 1")
+    if loss == "binary_cross_entropy" and output != "sigmoid":
+        return Fix({"output": "sigmoid"}, "binary cross-entropy needs probabilities in (0, 1)")
+    return None
+
+
+def _mismatch_words(settings: Settings) -> str:
+    output, loss = settings.get("output"), loss_name(settings)
     if output == "softmax" and loss == "mse":
         return (
             "softmax outputs trained with squared error: the gradient passes through the softmax Jacobian and "
-            "vanishes when the outputs are confident, whether right or wrong",
-            ("--loss ce",),
+            "vanishes when the outputs are confident, whether right or wrong"
         )
-    if loss in ("ce", "cross_entropy") and output != "softmax":
-        return f"cross-entropy needs probabilities that sum to 1, but the output is {output}", ("--output softmax",)
-    if loss in ("bce", "binary_cross_entropy") and output != "sigmoid":
-        return f"binary cross-entropy needs probabilities in (0, 1), but the output is {output}", ("--output sigmoid",)
-    return f"output {output} with loss {loss} is an unusual pairing", ("--output softmax --loss ce",)
+    if loss == "cross_entropy":
+        return f"cross-entropy needs probabilities that sum to 1, but the output is {output}"
+    if loss == "binary_cross_entropy":
+        return f"binary cross-entropy needs probabilities in (0, 1), but the output is {output}"
+    return f"output {output} with loss {loss} is an unusual pairing"

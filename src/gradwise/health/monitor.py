@@ -19,9 +19,18 @@ import numpy as np
 from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.divergence import LossTrend, for_batch, loss_ceiling
 from gradwise.health.explain import Settings, explain
-from gradwise.health.rules import RULES, Context, LossHistory, chance_loss
-from gradwise.health.stats import LayerStats, StepStats, backward_stats, forward_stats, parameter_stats, update_stats
+from gradwise.health.rules import RULES, Context, chance_loss
+from gradwise.health.stats import (
+    DeadUnits,
+    LayerStats,
+    StepStats,
+    backward_stats,
+    forward_stats,
+    parameter_stats,
+    update_stats,
+)
 from gradwise.nn.layers import Dense
 from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network
@@ -66,8 +75,9 @@ class _StepProbe:
 
     _z: Array  # the layer's z, shown just before its a
 
-    def __init__(self, net: Network, step: int) -> None:
+    def __init__(self, net: Network, step: int, dead: DeadUnits) -> None:
         self.step = step
+        self.dead = dead
         self.layers = {
             i: LayerStats(i, layer.activation.name) for i, layer in enumerate(net.layers) if isinstance(layer, Dense)
         }
@@ -76,7 +86,9 @@ class _StepProbe:
     def observe(self, layer: int, tensor: str, value: Array) -> None:
         stats = self.layers[layer]
         if tensor == "a":
-            forward_stats(stats, self._z, value)
+            alive = forward_stats(stats, self._z, value)
+            if alive is not None:
+                self.dead.update(stats, alive)
         elif tensor == "z":
             self._z = value
         elif tensor == "delta":
@@ -99,7 +111,8 @@ class HealthMonitor:
     """A training callback that diagnoses the run as it goes; ``diagnoses`` holds what it found.
 
     It has every hook of ``gradwise.train.loop.Callback`` without importing the training
-    package, so the dependencies keep pointing one way (train -> health).
+    package, so the dependencies keep pointing one way (train -> health). It only reports:
+    each new diagnosis waits in ``take_new()`` for the training loop to act on after the step.
     """
 
     def __init__(
@@ -109,17 +122,19 @@ class HealthMonitor:
         interval: int | None = None,
         log_path: str | Path | None = None,
         on_diagnosis: Callable[[Diagnosis], None] | None = None,
-        on_alarm: Callable[[Diagnosis], None] | None = None,
     ) -> None:
         self.settings = settings or {}
-        self.on_alarm = on_alarm  # every time a rule fires, also after a reset (a rollback listens here)
+        self.pending: list[Diagnosis] = []  # fired since the last take_new(), also again after a reset
+        self.restore_state: dict[str, Any] | None = None  # from a checkpoint, loaded in on_begin
         self._fired: set[tuple[str, int | None]] = set()  # fired since the last reset
         self.interval = interval  # steps between probes; None: chosen from the network's size
         self.early_interval = interval  # the same during the first EARLY_STEPS
         self.log_path = Path(log_path) if log_path is not None else None
         self.on_diagnosis = on_diagnosis
         self.diagnoses: list[Diagnosis] = []
-        self.losses = LossHistory()
+        self.losses: list[float] = []  # the first 10 and the newest WINDOW_STEPS steps' losses (at least)
+        self.trend = LossTrend()
+        self._dead = DeadUnits()
         self.probes: list[StepStats] = []
         # (symptom, layer) -> [first step, probes] of the streak of consecutive probes where its rule holds
         self._streaks: dict[tuple[str, int | None], list[int]] = {}
@@ -136,17 +151,20 @@ class HealthMonitor:
         classes = session.net.layers[-1].params["W"].shape[1]
         loss = get_loss(self.settings.get("loss", "ce")).name
         self._chance_loss = chance_loss(loss, output.name if output else "identity", classes)
+        batch = int(self.settings.get("batch_size") or 32)
+        self.trend = for_batch(batch, loss_ceiling(loss, session.net.dtype))
         if self.interval is None:
-            batch = int(self.settings.get("batch_size") or 32)
             self.interval = probe_interval(session.net, batch)
             self.early_interval = early_probe_interval(session.net, batch)
+        if self.restore_state is not None:
+            self.load_state(self.restore_state)
 
     def probe(self, step: int) -> _StepProbe | None:
         interval = (self.early_interval if step <= EARLY_STEPS else self.interval) or 1
         if step % interval and step != 1:
             return None  # the usual case, every step: keep it to these two lines
         assert self.net is not None
-        self._current = _StepProbe(self.net, step)
+        self._current = _StepProbe(self.net, step, self._dead)
         return self._current
 
     def on_gradients(self, step: int, grads: dict[str, Array]) -> None:
@@ -162,6 +180,7 @@ class HealthMonitor:
 
     def on_step(self, progress: _HasStep, loss: float) -> None:
         self.losses.append(loss)
+        self.trend.add(loss)
         current = self._current
         if current is None:
             return  # the usual case, every step
@@ -177,6 +196,8 @@ class HealthMonitor:
             self._warmup_norms = [s.grad_norm for s in step_stats.layers]
         if self.log_path is not None:
             append_line(self.log_path, json.dumps(step_stats.to_json()), durable=False)  # a probe is expendable
+        if len(self.losses) > 20 * T.WINDOW_STEPS:  # the rules read the first 10 and the newest WINDOW_STEPS
+            del self.losses[10 : -T.WINDOW_STEPS]
         if progress.step >= T.WARMUP_STEPS:
             self._run_rules(progress.step)
 
@@ -188,7 +209,7 @@ class HealthMonitor:
 
     # -- rules -----------------------------------------------------------------------------------
     def _run_rules(self, step: int) -> None:
-        context = Context(self.probes, self.losses, self._warmup_norms, self._chance_loss)
+        context = Context(self.probes, self.losses, self._warmup_norms, self._chance_loss, self.trend)
         holding: set[tuple[str, int | None]] = set()
         evidence: dict[tuple[str, int | None], dict[str, float | int | str]] = {}
         for symptom, rule in RULES.items():
@@ -215,9 +236,8 @@ class HealthMonitor:
             cause, fix = explain(symptom, layer, self.settings)
             diagnosis = Diagnosis(symptom, layer, first, evidence[key], cause, fix)
             self._fired.add(key)
+            self.pending.append(diagnosis)  # also when add() has it already: after a rollback it fired again
             self.add(diagnosis)
-            if self.on_alarm is not None:
-                self.on_alarm(diagnosis)
             specific = specific or symptom != "plateau"
 
     def add(self, diagnosis: Diagnosis) -> None:
@@ -230,12 +250,39 @@ class HealthMonitor:
         if self.on_diagnosis is not None:
             self.on_diagnosis(diagnosis)
 
+    def take_new(self) -> list[Diagnosis]:
+        """The diagnoses the rules fired since the last call, for the training loop to act on."""
+        new, self.pending = self.pending, []
+        return new
+
     def reset(self) -> None:
         """Forget the trend and the streaks (after a rollback the run starts over from a snapshot)."""
         self._streaks.clear()
         self._fired.clear()
         self.probes = []
-        self.losses = LossHistory()
+        self.losses = []
+        self.trend.restart()
+        self._dead.reset()
+
+    def state(self) -> dict[str, Any]:
+        """What a resumed run needs to go on judging as if it had never stopped (JSON-ready)."""
+        return {
+            "fired": [list(key) for key in sorted(self._fired, key=str)],
+            "streaks": [[*key, *value] for key, value in self._streaks.items()],
+            "diagnoses": [d.to_json() for d in self.diagnoses],
+            "losses": list(self.losses),
+            "trend": self.trend.state(),
+            "warmup_norms": self._warmup_norms,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from ``state()`` (called after ``on_begin``); the diagnoses are not announced again."""
+        self._fired = {(str(s), layer) for s, layer in state["fired"]}
+        self._streaks = {(str(s), layer): [int(first), int(count)] for s, layer, first, count in state["streaks"]}
+        self.diagnoses = [Diagnosis.from_json(d) for d in state["diagnoses"]]
+        self.losses = [float(v) for v in state["losses"]]
+        self.trend.load_state(state["trend"])
+        self._warmup_norms = state["warmup_norms"]
 
     @property
     def healthy(self) -> bool:

@@ -10,41 +10,17 @@ to be failing, so a network that learns despite odd statistics raises no alarm.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from gradwise.health import thresholds as T
+from gradwise.health.divergence import LossTrend
 from gradwise.health.stats import StepStats
 
 Finding = tuple[int | None, dict[str, float | int | str]]  # (layer or None, evidence)
-
-
-class LossHistory(list[float]):
-    """Every step's loss (a plain list), plus the best mean over consecutive ``RISE_CHUNK``-step chunks.
-
-    Speed: the rules compare the recent loss with the best chunk so far at every probe. Each chunk's
-    mean is taken once, when first asked for, so a probe costs O(1) however long the run, and a step
-    costs only the list's own append.
-    """
-
-    def __init__(self, values: Iterable[float] = ()) -> None:
-        super().__init__(values)
-        self._chunks_done = 0  # chunks already folded into _best
-        self._best = math.inf
-
-    def best_chunk_mean(self) -> float:
-        """The lowest finite mean of the chunks that ended before the newest step (inf if none)."""
-        chunk = T.RISE_CHUNK
-        ended = max(0, (len(self) - 1) // chunk)  # chunk k covers steps [k c, (k + 1) c) and ended if (k + 1) c < len
-        for k in range(self._chunks_done, ended):
-            mean = float(np.mean(self[k * chunk : (k + 1) * chunk]))
-            if math.isfinite(mean):
-                self._best = min(self._best, mean)
-        self._chunks_done = max(self._chunks_done, ended)
-        return self._best
 
 
 @dataclass
@@ -55,10 +31,7 @@ class Context:
     losses: list[float]
     warmup_gradient_norms: list[float] | None = None
     chance_loss: float | None = None  # the loss of uniform guessing, where the loss has one
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.losses, LossHistory):
-            self.losses = LossHistory(self.losses)
+    trend: LossTrend | None = None  # the smoothed loss, for the one definition of diverging
 
     @property
     def now(self) -> StepStats:
@@ -95,20 +68,10 @@ class Context:
         return improvement < T.STUCK_IMPROVEMENT and newer > T.STUCK_FRACTION_OF_INITIAL * self.initial_loss()
 
     def rising(self) -> float | None:
-        """How many times the recent smoothed loss exceeds its best so far, when that is over LOSS_RISE.
-
-        Means over RISE_CHUNK steps: with batches of 1 single losses swing tenfold while training is fine.
-        """
-        chunk = T.RISE_CHUNK
-        if len(self.losses) < 2 * chunk:
+        """How many times the smoothed loss exceeds its best so far, while it is diverging (divergence.py)."""
+        if self.trend is None or not self.trend.diverging:
             return None
-        recent = float(np.mean(self.losses[-chunk:]))
-        if not math.isfinite(recent):
-            return math.inf
-        assert isinstance(self.losses, LossHistory)
-        best = self.losses.best_chunk_mean()
-        ratio = recent / best if best > 0 else math.inf
-        return ratio if ratio > T.LOSS_RISE else None
+        return self.trend.rise()
 
 
 Rule = Callable[[Context], list[Finding]]
@@ -126,13 +89,15 @@ def saturation(ctx: Context) -> list[Finding]:
 
 def dead_units(ctx: Context) -> list[Finding]:
     return [
-        (s.layer, {"dead_fraction": round(s.dead, 4), "z_mean": round(s.z_mean, 3)})
+        (s.layer, {"dead_fraction": round(s.dead, 4), "over_samples": s.dead_samples, "z_mean": round(s.z_mean, 3)})
         for s in ctx.now.layers[:-1]
-        if s.dead >= T.DEAD_FRACTION
+        if s.dead >= T.DEAD_FRACTION and s.dead_samples >= T.DEAD_SAMPLES
     ]
 
 
 def underflow(ctx: Context) -> list[Finding]:
+    if not ctx.failing():
+        return []  # a learning run's tiny deltas are confident, correct outputs (p - t ~ 1e-30), not a disease
     found = []
     for s in ctx.now.layers:
         tiny = max(s.tiny_a, s.tiny_delta)
@@ -168,11 +133,10 @@ def exploding_gradient(ctx: Context) -> list[Finding]:
 
 def lr_too_high(ctx: Context) -> list[Finding]:
     rise = ctx.rising()
+    if rise is None:
+        return []
     ratios = [s.update_ratio for s in ctx.now.layers if math.isfinite(s.update_ratio)]
-    largest = max(ratios, default=0.0)
-    if rise is not None and (largest > T.UPDATE_RATIO_HIGH or ctx.failing()):
-        return [(None, {"loss_over_best": round(rise, 3), "max_update_ratio": largest})]
-    return []
+    return [(None, {"loss_over_best": round(rise, 3), "max_update_ratio": max(ratios, default=0.0)})]
 
 
 def lr_too_low(ctx: Context) -> list[Finding]:

@@ -88,7 +88,8 @@ class LayerStats:
     a_mean: float = 0.0
     a_std: float = 0.0
     saturated: float = 0.0  # fraction of unit-samples with |z| > 5 (sigmoid/tanh only)
-    dead: float = 0.0  # fraction of units zero for the whole batch (ReLU only)
+    dead: float = 0.0  # fraction of units zero for each of the last ``dead_samples`` samples seen (ReLU only)
+    dead_samples: int = 0  # how many samples ``dead`` covers: the monitor adds up probes to DEAD_SAMPLES
     tiny_a: float = 0.0  # fraction of non-zero |a| below 1e-30
     tiny_delta: float = 0.0
     delta_rms: float = 0.0
@@ -105,8 +106,8 @@ class LayerStats:
         return {k: (round(v, 8) if isinstance(v, float) and np.isfinite(v) else v) for k, v in data.items()}
 
 
-def forward_stats(stats: LayerStats, z: Array, a: Array) -> None:
-    """Fill the forward half from the layer's z and a (batch, units)."""
+def forward_stats(stats: LayerStats, z: Array, a: Array) -> Array | None:
+    """Fill the forward half from the layer's z and a (batch, units); return which units were active (ReLU)."""
     z_total = float(z.sum())  # each sum serves the non-finite check and the mean
     a_total = z_total if a is z else float(a.sum())
     stats.nonfinite["z"] = _nonfinite(z, z_total)
@@ -124,11 +125,46 @@ def forward_stats(stats: LayerStats, z: Array, a: Array) -> None:
         stats.a_mean, stats.a_std = a_total / max(a.size, 1), float(a.std())
     if stats.activation in ("sigmoid", "tanh"):
         stats.saturated = float(np.count_nonzero(np.abs(z) > T.SATURATION_Z)) / max(z.size, 1)
+    alive = None
     if stats.activation == "relu":
         alive = a.max(axis=0) > 0 if not stats.nonfinite["a"] else (a > 0).any(axis=0)  # NaN > 0 is False
         stats.dead = float(alive.size - np.count_nonzero(alive)) / max(a.shape[1], 1)
+        stats.dead_samples = int(a.shape[0])
     stats.tiny_a = _tiny_fraction(a)
     stats.a_hist, stats.a_bins, stats.a_scale = activation_histogram(stats.activation, a, logits=a is z)
+    return alive
+
+
+class DeadUnits:
+    """Per layer, which units were active in the newest probes' batches, back to ``DEAD_SAMPLES`` samples.
+
+    A unit is dead when it was zero for every one of those samples: a test that does not depend on the
+    batch size (a whole batch of 1 leaves a healthy ReLU layer 40 % "dead"; a batch of 128 none).
+    """
+
+    def __init__(self, samples: int = T.DEAD_SAMPLES) -> None:
+        self.samples = samples
+        self._seen: dict[int, list[tuple[int, Array]]] = {}  # layer -> [(rows, active units)], newest last
+
+    def update(self, stats: LayerStats, alive: Array) -> None:
+        """Add this probe's active units and set ``stats.dead`` over the newest ``samples`` samples."""
+        seen = self._seen.setdefault(stats.layer, [])
+        if seen and seen[-1][1].shape != alive.shape:
+            seen.clear()
+        seen.append((stats.dead_samples, alive))
+        rows, union, keep = 0, np.zeros_like(alive), 0
+        for count, mask in reversed(seen):
+            union |= mask
+            rows += count
+            keep += 1
+            if rows >= self.samples:
+                break
+        del seen[: len(seen) - keep]
+        stats.dead = float(union.size - np.count_nonzero(union)) / max(union.size, 1)
+        stats.dead_samples = rows
+
+    def reset(self) -> None:
+        self._seen.clear()
 
 
 def backward_stats(stats: LayerStats, delta: Array) -> None:

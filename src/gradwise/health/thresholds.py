@@ -17,7 +17,9 @@ SATURATED_HEAVILY = 0.8  # four in five saturated: little gradient passes even w
 SATURATED_FRACTION = 0.5  # half of a layer's unit-samples saturated (DeepDiagnosis "saturated activation")
 SATURATED_AT_INIT = 0.9  # nearly every unit saturated before the first update: it cannot start to learn
 DEAD_AT_INIT = 0.9  # nearly every ReLU unit silent before the first update (e.g. a bias of -5)
-DEAD_FRACTION = 0.5  # half of a ReLU layer's units zero for a whole batch (CS231n: "as much as 40% dead")
+DEAD_FRACTION = 0.5  # half of a ReLU layer's units dead (CS231n: "as much as 40% dead")
+DEAD_SAMPLES = 128  # dead: zero for each of the last 128 samples the probes saw, whatever the batch size
+# (128 is the default batch, where a whole-batch test measured 0 dead units in healthy He-initialised layers)
 TINY = 1e-30  # non-zero magnitudes below this are on their way to underflow (the seed saw 1e-100)
 TINY_FRACTION = 0.01  # 1 % of a tensor's entries tiny or subnormal
 OVERFLOW = 1e30  # |value| beyond this will overflow once squared or exponentiated (float32 max 3.4e38)
@@ -31,9 +33,15 @@ EXPLODING_GROWTH = 1e2  # or 100x the norm seen at warm-up
 # --- learning rate (CS231n: update / weight norm ratio "somewhere around 1e-3") ------------------
 UPDATE_RATIO_HIGH = 1e-1  # 100x the healthy ratio: every step rewrites a tenth of the weights
 UPDATE_RATIO_LOW = 1e-5  # 100x below it: the weights hardly move
-DIVERGED = 5.0  # a loss 5x its initial value has left the basin (CS231n: "loss explodes"); the guard acts
-RISE_CHUNK = 50  # steps per mean when the loss trend is compared
-LOSS_RISE = 1.5  # smoothed loss 1.5x above its minimum so far means it is going up (CS231n loss curves)
+# Diverging (divergence.py, the one definition): the mean loss of a chunk of steps, at DIVERGING_CHUNKS chunk
+# ends in a row, above DIVERGING_RISE x the best chunk mean so far (CS231n: "loss explodes"), where the best
+# counts as at least DIVERGING_FLOOR x the first chunk's (a rise from 0.001 to 0.004 is noise, not a blow-up).
+DIVERGING_RISE = 3.0
+DIVERGING_FLOOR = 0.1
+DIVERGING_CHUNKS = 1  # a chunk of 1000 samples is already a steady mean
+TREND_SAMPLES = 1000  # a chunk holds at least this many samples, so batch-1 noise (tenfold swings) averages out
+TREND_CHUNK_MIN = 1  # ... so 8 steps at batch 128, one step from batch 1000 up ...
+TREND_CHUNK_MAX = 500  # ... but at most this many, so batch 1 is judged within 1000 steps
 
 # --- progress ----------------------------------------------------------------------------------
 CHANCE_FRACTION = 0.9  # a loss within 10 % of uniform guessing's after a full window has learned nothing

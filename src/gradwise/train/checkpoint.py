@@ -33,6 +33,7 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.npz"
 METRICS_FILE = "metrics.jsonl"
 HEALTH_FILE = "health.jsonl"
+REPAIR_FILE = "repair.json"  # --repair's verdict and changes
 META_KEY = "__meta__"
 FORMAT = "gradwise-model-1"
 _META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON

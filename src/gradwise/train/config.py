@@ -300,34 +300,3 @@ def build_stop(config: TrainConfig) -> stopping.StopCondition:
         metric = "val_accuracy" if config.validation else "train_accuracy"
         stop = stop | stopping.target(config.target_accuracy, metric=metric)
     return stop
-
-
-def overrides_from_flags(text: str) -> dict[str, Any]:
-    """``"--init he_normal --lr 0.01"`` -> ``{"init": "he_normal", "lr": 0.01}`` (how a fix is applied).
-
-    Raises ConfigError when the text is not a list of known ``--flag value`` pairs.
-    """
-    words = text.split()
-    if not words or len(words) % 2 or not all(w.startswith("--") for w in words[::2]):
-        raise ConfigError(f"not a list of --flag value pairs: {text!r}")
-    known = {f.name: f for f in fields(TrainConfig)}
-    overrides: dict[str, Any] = {}
-    for flag, value in zip(words[::2], words[1::2], strict=True):
-        name = flag[2:].replace("-", "_")
-        if name not in known or name in ("extra", "preset"):
-            raise ConfigError(f"unknown flag {flag} in {text!r}")
-        kind = str(known[name].type)  # the annotation, e.g. "int | None"
-        try:
-            if name == "hidden":
-                overrides[name] = tuple(int(v) for v in value.split(","))
-            elif kind.startswith("bool"):
-                overrides[name] = value.lower() in ("1", "true", "yes")
-            elif kind.startswith("int"):
-                overrides[name] = int(value)
-            elif kind.startswith("float"):
-                overrides[name] = float(value)
-            else:
-                overrides[name] = value
-        except ValueError:
-            raise ConfigError(f"{flag}: bad value {value!r} in {text!r}") from None
-    return overrides

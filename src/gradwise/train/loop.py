@@ -32,6 +32,7 @@ class Run:
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
+    discarded: int = 0  # batches of the current epoch whose step a callback dropped (the guard's skip)
 
 
 @dataclass
@@ -48,6 +49,12 @@ class Session:
     rng: np.random.Generator
     run: Run
     stop: str | None = None
+    _totals: tuple[float, int, int] = (0.0, 0, 0)  # the epoch's running totals before the current step
+
+    def discard_step(self) -> None:
+        """Drop the current step's batch from the epoch's loss and accuracy (its step was undone)."""
+        self.run.loss_sum, self.run.correct, self.run.seen = self._totals
+        self.run.discarded += 1
 
 
 class Callback:
@@ -112,7 +119,7 @@ def fit(
     def progress(epoch_done: bool) -> Progress:
         return Progress(run.epoch, run.step, time.perf_counter() - started, history, epoch_done)
 
-    reason: str | None = None
+    reason: str | None = session.stop  # a callback may refuse to start (a resumed run that had stopped)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         while reason is None:
             epoch_started = time.perf_counter()
@@ -123,6 +130,7 @@ def fit(
                     for callback in callbacks:
                         callback.on_gradients(run.step + 1, grads)
                 # Accuracy from the training forward pass: free, and argmax of logits is argmax of p.
+                session._totals = (run.loss_sum, run.correct, run.seen)
                 run.correct += int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
                 run.seen += len(x)
                 run.loss_sum += value
@@ -142,7 +150,7 @@ def fit(
             record = EpochRecord(
                 epoch=len(history.epochs) + 1,
                 step=run.step,
-                train_loss=run.loss_sum / max(batches_done, 1),
+                train_loss=run.loss_sum / max(batches_done - run.discarded, 1),
                 train_accuracy=run.correct / run.seen if run.seen else np.nan,
                 val_loss=val_loss,
                 val_accuracy=val_accuracy,
@@ -150,7 +158,7 @@ def fit(
             )
             history.epochs.append(record)
             if reason is None:
-                run.loss_sum, run.correct, run.seen = 0.0, 0, 0
+                run.loss_sum, run.correct, run.seen, run.discarded = 0.0, 0, 0, 0
             if restoring is not None and restoring.best_epoch(history) == len(history.epochs) - 1:
                 best_params = {k: v.copy() for k, v in net.params.items()}
             p = progress(epoch_done=True)

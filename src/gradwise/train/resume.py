@@ -3,7 +3,9 @@
 ``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the optimizer state
 (``opt/<key>``, which includes the schedule's step count and any rollback's learning-rate
 scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
-the step, the current epoch's running totals, the dropout generator's state and the history.
+the step, the current epoch's running totals, the dropout generator's state, the history and
+the health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run
+goes on judging as if it had never stopped).
 Written atomically every ``--checkpoint-every`` steps; never with non-finite weights.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,9 @@ CHECKPOINT_FILE = "checkpoint.npz"
 RUN_KEY = "__run__"
 
 
-def save_checkpoint(path: Path, net: Network, run: Run, rng: np.random.Generator) -> bool:
+def save_checkpoint(
+    path: Path, net: Network, run: Run, rng: np.random.Generator, health: dict[str, Any] | None = None
+) -> bool:
     """Write the run's full state atomically; False (and nothing written) when a weight is not finite."""
     if not all(np.isfinite(p).all() for p in net.params.values()):
         return False
@@ -41,8 +46,10 @@ def save_checkpoint(path: Path, net: Network, run: Run, rng: np.random.Generator
         "loss_sum": run.loss_sum,
         "correct": run.correct,
         "seen": run.seen,
+        "discarded": run.discarded,
         "rng": rng.bit_generator.state,
         "history": [r.to_json() for r in run.history.epochs],
+        "health": health,
     }
     arrays[RUN_KEY] = np.array(json.dumps(state))
     with atomic_open(path) as f:
@@ -78,10 +85,21 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
             loss_sum=float(state["loss_sum"]),
             correct=int(state["correct"]),
             seen=int(state["seen"]),
+            discarded=int(state.get("discarded", 0)),  # absent from older checkpoints: none
         )
         return run, state["rng"]
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its run state is incomplete ({error}); start the run again") from None
+
+
+def read_health_state(path: Path) -> dict[str, Any] | None:
+    """The monitor's and the guard's state saved with the checkpoint (None in older checkpoints)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            health = json.loads(str(archive[RUN_KEY])).get("health")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise CheckpointError(f"{path}: damaged ({type(error).__name__}); start the run again") from None
+    return health if isinstance(health, dict) else None
 
 
 def _fill(path: Path, target: dict[str, np.ndarray], arrays: dict[str, np.ndarray], prefix: str) -> None:
@@ -95,9 +113,10 @@ def _fill(path: Path, target: dict[str, np.ndarray], arrays: dict[str, np.ndarra
 class Checkpointer(Callback):
     """Saves a checkpoint every ``every`` steps and at every epoch's end."""
 
-    def __init__(self, folder: Path, every: int) -> None:
+    def __init__(self, folder: Path, every: int, health: Callable[[], dict[str, Any]] | None = None) -> None:
         self.path = folder / CHECKPOINT_FILE
         self.every = every
+        self.health = health  # the monitor's and the guard's state, saved beside the run's
         self.session: Session | None = None
 
     def on_begin(self, session: Session) -> None:
@@ -112,4 +131,5 @@ class Checkpointer(Callback):
 
     def _save(self) -> None:
         assert self.session is not None
-        save_checkpoint(self.path, self.session.net, self.session.run, self.session.rng)
+        health = self.health() if self.health is not None else None
+        save_checkpoint(self.path, self.session.net, self.session.run, self.session.rng, health)

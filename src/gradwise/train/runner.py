@@ -14,25 +14,34 @@ import numpy as np
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.idx import IdxError
 from gradwise.data.stream import batch, shuffle, source
-from gradwise.files import append_line, remove_temporaries
+from gradwise.files import append_line, atomic_open, remove_temporaries
 from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
-from gradwise.train.checkpoint import HEALTH_FILE, MODEL_FILE, CheckpointError, RunFolder, architecture, save_model
+from gradwise.train.checkpoint import (
+    HEALTH_FILE,
+    MODEL_FILE,
+    REPAIR_FILE,
+    CheckpointError,
+    RunFolder,
+    architecture,
+    save_model,
+)
 from gradwise.train.config import (
     ConfigError,
     TrainConfig,
     build_network,
     build_optimizer,
     build_stop,
-    overrides_from_flags,
 )
 from gradwise.train.evaluation import evaluate
-from gradwise.train.guard import NonFiniteGuard
+from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.loop import Callback, Session, fit
-from gradwise.train.resume import CHECKPOINT_FILE, Checkpointer, load_checkpoint
+from gradwise.train.loop import Callback, fit
+from gradwise.train.repair import MAX_ATTEMPTS, RepairReport, find_repair, probe_config, verdict
+from gradwise.train.resume import CHECKPOINT_FILE, Checkpointer, load_checkpoint, read_health_state
 from gradwise.train.stopping import Progress
 
 
@@ -50,8 +59,12 @@ class Result:
     model_error: str | None = None
     diagnoses: list[Diagnosis] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # rollbacks and skips
-    repair: Diagnosis | None = None  # the diagnosis that stopped this attempt to be repaired
-    repairs: list[str] = field(default_factory=list)  # what --repair changed
+    repair: RepairReport | None = None  # with --repair: what it changed and its verdict
+
+    @property
+    def repairs(self) -> list[dict[str, Any]]:
+        """The changes --repair applied, in order (empty without --repair)."""
+        return self.repair.changes if self.repair is not None else []
 
     def summary(self) -> dict[str, Any]:
         last = self.history.last
@@ -69,6 +82,8 @@ class Result:
             "diagnoses": [d.to_json() for d in self.diagnoses],
             "rollbacks": sum(e["event"] == "rollback" for e in self.events),
             "repairs": self.repairs,
+            "repaired": self.repair.repaired if self.repair is not None else None,
+            "verdict": self.repair.verdict if self.repair is not None else None,
         }
 
 
@@ -111,34 +126,6 @@ def settings_of(config: TrainConfig) -> dict[str, Any]:
     return asdict(config)
 
 
-class RepairTrigger(Callback):
-    """With --repair: stops the run at the first diagnosis that has a flag fix, so it can be applied."""
-
-    def __init__(self) -> None:
-        self.session: Session | None = None
-        self.pending: Diagnosis | None = None
-
-    def on_begin(self, session: Session) -> None:
-        self.session = session
-
-    def __call__(self, diagnosis: Diagnosis) -> None:
-        if self.pending is None and diagnosis.fix and diagnosis.fix[0].startswith("--") and self.session is not None:
-            self.pending = diagnosis
-            self.session.stop = f"repairing {diagnosis.headline()}"
-
-
-# Diagnoses that mean the run blew up even without a NaN: with --on-nan rollback they roll back too.
-BLOW_UPS = {"dead_units", "exploding_gradient", "lr_too_high"}
-
-
-def _blow_up_alarm(guard: NonFiniteGuard) -> Callable[[Diagnosis], None]:
-    def alarm(diagnosis: Diagnosis) -> None:
-        if diagnosis.symptom in BLOW_UPS:
-            guard.request_rollback(diagnosis)
-
-    return alarm
-
-
 def train(
     config: TrainConfig,
     out: str | Path | None,
@@ -146,32 +133,33 @@ def train(
     *,
     on_diagnosis: Callable[[Diagnosis], None] | None = None,
     on_event: Callable[[str], None] | None = None,
-    max_repairs: int = 3,
+    max_repairs: int = MAX_ATTEMPTS,
     resume: bool = False,
 ) -> Result:
     """Run ``config`` to its stop condition; write the run folder ``out`` unless it is None.
 
-    With ``config.repair`` a diagnosis with a flag fix stops the attempt; the fix is applied to the
-    configuration and training restarts from fresh weights (at most ``max_repairs`` times).
-    ``resume`` continues the run in ``out`` from its checkpoint.npz, exactly where it was saved.
+    With ``config.repair`` the configuration is first probed and repaired (``repair.py``: fixes in the
+    repair order, each probed, at most ``max_repairs``); the run then trains the repaired configuration
+    from fresh weights, and ``Result.repair`` holds the verdict. ``resume`` continues the run in ``out``
+    from its checkpoint.npz, exactly where it was saved (a resumed run is not repaired again).
     """
     started = time.perf_counter()
-    repairs: list[str] = []
-    while True:
-        result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume and not repairs)
-        trigger = result.repair
-        if trigger is None or len(repairs) >= max_repairs:
-            break
-        fix = trigger.fix[0]
-        try:
-            config = config.with_overrides(**overrides_from_flags(fix))
-        except (ConfigError, TypeError) as error:
-            repairs.append(f"could not apply {fix!r} for {trigger.headline()}: {error}")
-            break
-        repairs.append(f"{trigger.headline()}: applied {fix}")
+    plan = None
+    if config.repair and not resume:
+
+        def probe(candidate: TrainConfig, stop_for: Callable[[Diagnosis], bool]) -> Result:
+            return _attempt(probe_config(candidate), None, (), None, None, stop_for=stop_for)
+
+        plan = find_repair(config, probe, max_attempts=max_repairs, on_event=on_event)
+        config = plan.config
+    result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume)
+    if plan is not None:
+        result.repair = verdict(plan, result)
+        if result.run_dir is not None:
+            with atomic_open(result.run_dir / REPAIR_FILE, "w") as f:
+                f.write(json.dumps(result.repair.to_json(), indent=2, default=str) + "\n")
         if on_event is not None:
-            on_event(f"repair: {trigger.symptom} -> {fix}; restarting")
-    result.repairs = repairs
+            on_event(result.repair.verdict)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -183,6 +171,7 @@ def _attempt(
     on_diagnosis: Callable[[Diagnosis], None] | None,
     on_event: Callable[[str], None] | None,
     resume: bool = False,
+    stop_for: Callable[[Diagnosis], bool] | None = None,
 ) -> Result:
     started = time.perf_counter()
     data = load_data(config)
@@ -197,48 +186,47 @@ def _attempt(
     optimizer = build_optimizer(config, len(batches))
     settings = settings_of(config)
     rng = np.random.default_rng([config.seed, 1])  # dropout masks: a stream apart from the init's
-    run = None
+    run, health_state = None, None
     if resume:
         assert folder is not None
         remove_temporaries(folder.path)  # what a kill left half-written
         run, rng_state = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
+        health_state = read_health_state(folder.path / CHECKPOINT_FILE)
         rng.bit_generator.state = rng_state
         folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
 
     diagnoses: list[Diagnosis] = []
-    repair = RepairTrigger() if config.repair else None
 
     def found(diagnosis: Diagnosis) -> None:
         diagnoses.append(diagnosis)
         if on_diagnosis is not None:
             on_diagnosis(diagnosis)
-        if repair is not None:
-            repair(diagnosis)
 
     def found_unmonitored(diagnosis: Diagnosis) -> None:  # without a monitor, the guard's finding is logged here
         if health_log is not None:
             append_line(health_log, json.dumps({"diagnosis": diagnosis.to_json()}, default=str))
         found(diagnosis)
 
-    health: list[Callback] = [] if repair is None else [repair]
-    guard = NonFiniteGuard(
-        config.on_nan, settings=settings, log_path=health_log, on_diagnosis=found_unmonitored, on_event=on_event
-    )
-    monitor = None
+    guard = NonFiniteGuard(config.on_nan, settings=settings, log_path=health_log, on_event=on_event)
+    monitor, before_training = None, []
     if config.monitor:
-        monitor = HealthMonitor(
-            settings,
-            interval=config.health_interval,
-            log_path=health_log,
-            on_diagnosis=found,
-            on_alarm=_blow_up_alarm(guard),
-        )
-        guard.on_diagnosis, guard.on_rollback = monitor.add, monitor.reset
-        health.append(monitor)  # type: ignore[arg-type]  # a Callback by shape, see HealthMonitor
-        for diagnosis in static_checks(net, config.loss, x[:2000], t[:2000], settings):
+        monitor = HealthMonitor(settings, interval=config.health_interval, log_path=health_log, on_diagnosis=found)
+        before_training = static_checks(net, config.loss, x[:2000], t[:2000], settings) if run is None else []
+        for diagnosis in before_training:
             monitor.add(diagnosis)
-    health.append(guard)
-    saving = [Checkpointer(folder.path, config.checkpoint_every)] if folder and config.checkpoint_every else []
+    if health_state is not None:
+        guard.restore_state = health_state.get("guard")
+        if monitor is not None:
+            monitor.restore_state = health_state.get("monitor")
+    flow = HealthFlow(guard, monitor, monitor.add if monitor is not None else found_unmonitored, stop_for,
+                      before_training=before_training)  # fmt: skip
+    health: list[Callback] = [*([monitor] if monitor is not None else []), guard, flow]  # type: ignore[list-item]
+
+    def health_now() -> dict[str, Any]:
+        return {"guard": guard.state(), **({"monitor": monitor.state()} if monitor is not None else {})}
+
+    every = config.checkpoint_every
+    saving = [Checkpointer(folder.path, every, health_now)] if folder is not None and every else []
     history = fit(
         net,
         config.loss,
@@ -250,6 +238,8 @@ def _attempt(
         rng=rng,
         run=run,
     )
+    if monitor is not None and resume:
+        diagnoses[:0] = [d for d in monitor.diagnoses if d not in diagnoses]  # found before the resume
     test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
     model_error = None
     if folder is not None:
@@ -274,5 +264,4 @@ def _attempt(
         model_error,
         diagnoses=diagnoses,
         events=guard.events,
-        repair=repair.pending if repair is not None else None,
     )

@@ -1,0 +1,124 @@
+"""A fix is data: the settings to change (``{"loss": "ce"}``), in words, and where it stands in the repair order.
+
+The CLI renders a fix as flags (``--loss ce``), Python users read ``changes`` as the ``TrainConfig`` fields
+to set, and ``--repair`` applies ``changes`` directly; nothing parses text back into a change.
+
+Repair takes causes before symptoms, in one fixed order (after AUTOTRAINER, Zhang et al. ICSE 2021, which
+fixes the output/loss pairing first, then the data, then dying ReLUs, exploding, vanishing and slow
+convergence):
+
+1. ``pairing``: the output activation and the loss, and the labels;
+2. ``input``: the input's normalization;
+3. ``init``: the initialization for the activation (and the initial bias);
+4. ``activation``: a saturating hidden activation;
+5. ``optimizer``: the optimizer, the learning rate (up or down), momentum, clipping, the batch size;
+6. ``dropout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+REPAIR_ORDER = ("pairing", "input", "init", "activation", "optimizer", "dropout")
+
+# Which stage of the repair order a setting belongs to.
+STAGE_OF_SETTING = {
+    "loss": "pairing",
+    "output": "pairing",
+    "normalize": "input",
+    "init": "init",
+    "init_scale": "init",
+    "bias_init": "init",
+    "activation": "activation",
+    "optimizer": "optimizer",
+    "lr": "optimizer",
+    "momentum": "optimizer",
+    "clip_norm": "optimizer",
+    "schedule": "optimizer",
+    "warmup_steps": "optimizer",
+    "batch_size": "optimizer",
+    "weight_decay": "optimizer",
+    "dropout": "dropout",
+}
+
+# Structural changes build a different network or data: the run restarts from fresh weights.
+STRUCTURAL = {"pairing", "input", "init", "activation", "dropout"}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Settings to change, most important first (its first setting names its stage), and a sentence why.
+
+    A fix with no ``changes`` is advice only (``"check the labels file"``): shown, never applied.
+    """
+
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    advice: str = ""
+    stage_override: str | None = None  # when the first setting's stage is not the fix's (leaky units for a high rate)
+
+    @property
+    def stage(self) -> str:
+        if self.stage_override is not None:
+            return self.stage_override
+        first = next(iter(self.changes), None)
+        return STAGE_OF_SETTING.get(first, "optimizer") if first is not None else "pairing"
+
+    @property
+    def rank(self) -> int:
+        return REPAIR_ORDER.index(self.stage)
+
+    @property
+    def structural(self) -> bool:
+        return any(STAGE_OF_SETTING.get(k) in STRUCTURAL for k in self.changes)
+
+    def in_effect(self, settings: Mapping[str, Any]) -> bool:
+        """True when the run already has every one of these settings: proposing it would change nothing."""
+        return bool(self.changes) and all(settings.get(k, _MISSING) == v for k, v in self.changes.items())
+
+    def flags(self) -> str:
+        """The fix as command-line flags (``--init he_normal --lr 0.01``), or its advice."""
+        if not self.changes:
+            return self.advice
+        # A setting back to None drops its flag (e.g. --init-scale when the new init takes none).
+        return " ".join(_flag(name, value) for name, value in self.changes.items() if value is not None)
+
+    def python(self) -> str:
+        """The fix as ``TrainConfig`` arguments (``init="he_normal", lr=0.01``), or its advice."""
+        if not self.changes:
+            return self.advice
+        return ", ".join(f"{name}={value!r}" for name, value in self.changes.items())
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"changes": dict(self.changes), "flags": self.flags()}
+        return {**data, "advice": self.advice} if self.advice else data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Fix:
+        """Read ``to_json``'s form; an older record's flag text becomes advice (never parsed into changes)."""
+        if isinstance(data, str):
+            return cls({}, data)
+        return cls(dict(data.get("changes") or {}), str(data.get("advice", "")))
+
+    def __str__(self) -> str:
+        return self.flags()
+
+
+_MISSING = object()
+
+
+def _flag(name: str, value: Any) -> str:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{name.replace('_', '-')}"
+    if isinstance(value, tuple | list):
+        return f"{flag} {','.join(str(v) for v in value)}"
+    if isinstance(value, float):
+        return f"{flag} {value:g}"
+    return f"{flag} {value}"
+
+
+def merged(settings: Mapping[str, Any], fix: Fix) -> dict[str, Any]:
+    """The settings with the fix applied."""
+    return {**settings, **fix.changes}
