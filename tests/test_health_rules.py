@@ -8,7 +8,9 @@ import pytest
 from gradwise.health import rules
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.divergence import LossTrend, for_batch
 from gradwise.health.explain import explain
+from gradwise.health.fixes import Fix
 from gradwise.health.stats import LayerStats, StepStats
 
 
@@ -33,8 +35,16 @@ def stuck_losses(n=400, value=2.3):
     return list(value + rng.normal(0, 0.005, n))
 
 
+def trend_of(losses, chunk=50):
+    trend = LossTrend(chunk)
+    for value in losses:
+        trend.add(value)
+    return trend
+
+
 def context(layers=None, losses=None, warmup=None):
-    return rules.Context([probe(layers=layers)], losses if losses is not None else learning_losses(), warmup)
+    losses = losses if losses is not None else learning_losses()
+    return rules.Context([probe(layers=layers)], losses, warmup, trend=trend_of(losses))
 
 
 HEALTHY = [layer(0, "relu", dead=0.05), layer(1, "softmax")]
@@ -57,15 +67,20 @@ def test_saturation_needs_saturated_units_and_a_stalled_loss():
 
 
 def test_dead_units():
-    dead = [layer(0, "relu", dead=0.9, z_mean=-4.0), layer(1, "softmax")]
+    dead = [layer(0, "relu", dead=0.9, dead_samples=128, z_mean=-4.0), layer(1, "softmax")]
     assert rules.dead_units(context(dead))[0][0] == 0
-    assert rules.dead_units(context([layer(0, dead=0.3), layer(1)])) == []
+    assert rules.dead_units(context([layer(0, dead=0.3, dead_samples=128), layer(1)])) == []
+    # Too few samples seen to call a unit dead: one sample leaves a healthy ReLU layer 40 % silent.
+    assert rules.dead_units(context([layer(0, dead=0.9, dead_samples=8), layer(1)])) == []
 
 
 def test_underflow():
     tiny = [layer(0, "sigmoid", tiny_delta=0.2), layer(1)]
-    assert rules.underflow(context(tiny))[0][1]["tiny_delta_fraction"] == 0.2
-    assert rules.underflow(context([layer(0, tiny_a=0.001), layer(1)])) == []
+    assert rules.underflow(context(tiny, stuck_losses()))[0][1]["tiny_delta_fraction"] == 0.2
+    assert rules.underflow(context([layer(0, tiny_a=0.001), layer(1)], stuck_losses())) == []
+    # A learning run's tiny output deltas are confident, correct softmax outputs (p - t ~ 1e-30): no alarm.
+    confident = [layer(0), layer(1, "softmax", tiny_delta=0.014)]
+    assert rules.underflow(context(confident, learning_losses())) == []
 
 
 def test_vanishing_gradient():
@@ -87,7 +102,7 @@ def test_exploding_gradient():
 
 
 def test_learning_rate_too_high_and_too_low():
-    rising = learning_losses()[:200] + [2.0 + 0.02 * i for i in range(200)]
+    rising = learning_losses()[:200] + [2.0 + 0.02 * i for i in range(200)]  # from 0.1 back up to 6
     fast = [layer(0, update_ratio=0.3), layer(1, update_ratio=0.2)]
     assert rules.lr_too_high(context(fast, rising))[0][1]["max_update_ratio"] == 0.3
     assert rules.lr_too_high(context(fast, learning_losses())) == []
@@ -119,7 +134,7 @@ def test_failing_needs_a_full_window():
         ("saturation", {"normalize": "none", "activation": "tanh"}, "--normalize unit", "0-255"),
         ("dead_units", {"bias_init": -5.0, "lr": 0.1}, "--bias-init 0", "-5"),
         ("dead_units", {"bias_init": 0.0, "lr": 0.5}, "--lr 0.05", "large updates"),
-        ("lr_too_low", {"lr": 1e-6}, "--lr 0.0001", "tiny fraction"),
+        ("lr_too_low", {"lr": 1e-6}, "--lr 1e-05", "tiny fraction"),
         ("lr_too_high", {"lr": 10.0}, "--lr 1", "overshoot"),
         ("output_loss_mismatch", {"output": "softmax", "loss": "mse"}, "--loss ce", "softmax Jacobian"),
         ("unnormalized_input", {}, "--normalize unit", "0-255"),
@@ -127,40 +142,64 @@ def test_failing_needs_a_full_window():
 )
 def test_causes_and_fixes_follow_the_settings(symptom, settings, first_fix, cause_words):
     cause, fix = explain(symptom, 0, settings)
-    assert fix[0] == first_fix and cause_words in cause
+    assert fix[0].flags() == first_fix and cause_words in cause
 
 
 def test_diagnosis_round_trip_and_unknown_symptoms():
-    d = Diagnosis("saturation", 0, 217, {"saturated_fraction": 1.0}, "why", ("--init glorot_uniform",))
+    fix = Fix({"init": "glorot_uniform", "init_scale": None}, "scale by the fan-in")
+    d = Diagnosis("saturation", 0, 217, {"saturated_fraction": 1.0}, "why", (fix,))
     assert Diagnosis.from_json(d.to_json()) == d
+    assert d.to_json()["fix"] == [
+        {"changes": {"init": "glorot_uniform", "init_scale": None}, "flags": "--init glorot_uniform",
+         "advice": "scale by the fan-in"}
+    ]  # fmt: skip
+    old = Diagnosis.from_json({**d.to_json(), "fix": ["--init glorot_uniform"]})  # an older record's flag text
+    assert old.fix == (Fix({}, "--init glorot_uniform"),)  # kept as advice, never parsed into a change
     assert d.headline() == "saturation in layer 0 since step 217"
     with pytest.raises(ValueError, match="unknown symptom 'sadness'"):
         Diagnosis("sadness", None, 0)
 
 
-def brute_force_best_chunk(losses):
-    """The best finite mean of the RISE_CHUNK-step chunks that ended before the newest step."""
-    chunk = T.RISE_CHUNK
-    means = [float(np.mean(losses[i : i + chunk])) for i in range(0, len(losses) - chunk, chunk)]
-    return min((m for m in means if math.isfinite(m)), default=math.inf)
+def brute_force_chunk_means(losses, chunk):
+    return [float(np.mean(losses[i : i + chunk])) for i in range(0, len(losses) - chunk + 1, chunk)]
 
 
-@pytest.mark.parametrize("length", [0, 49, 50, 51, 100, 101, 149, 150, 377])
-def test_loss_history_keeps_the_best_chunk_mean_as_a_pass_over_all_losses_would(length):
+@pytest.mark.parametrize("length", [0, 49, 50, 51, 100, 149, 150, 377])
+def test_loss_trend_keeps_chunk_means_as_a_pass_over_all_losses_would(length):
     rng = np.random.default_rng(length)
     losses = list(2 + rng.normal(0, 0.5, length))
     if length > 120:
         losses[60] = math.nan  # a non-finite chunk never counts as the best
-        losses[110] = math.inf
-    history = rules.LossHistory()
-    for i, value in enumerate(losses, start=1):
-        history.append(value)
-        assert history.best_chunk_mean() == pytest.approx(brute_force_best_chunk(losses[:i]), rel=1e-12)
-    assert list(history) == losses
-    assert rules.LossHistory(losses).best_chunk_mean() == history.best_chunk_mean()
+    trend = trend_of(losses)
+    means = brute_force_chunk_means(losses, 50)
+    finite = [m for m in means if math.isfinite(m)]
+    assert trend.best == pytest.approx(min(finite) if finite else math.inf, rel=1e-12)
+    if means:
+        assert trend.recent == pytest.approx(means[-1], rel=1e-12, nan_ok=True)
+    else:
+        assert math.isnan(trend.recent)
+    if length >= 10:
+        assert trend.start == pytest.approx(np.mean(losses[:10]), rel=1e-12)
 
 
-def test_rising_compares_the_recent_chunk_with_the_best_one():
-    losses = [1.0] * 100 + [0.5] * 100 + [2.0] * 50  # best chunk 0.5; the newest 50 steps at 2.0
-    assert context(losses=losses).rising() == pytest.approx(4.0)
-    assert context(losses=losses[:200]).rising() is None  # at the best: not rising
+def test_diverging_compares_the_newest_chunk_with_the_best_and_the_start():
+    losses = [1.0] * 100 + [0.5] * 100 + [2.0] * 50  # best chunk 0.5; the newest 50 steps at 2.0: 4x
+    assert trend_of(losses).diverging and context(losses=losses).rising() == pytest.approx(4.0)
+    assert not trend_of(losses[:200]).diverging and context(losses=losses[:200]).rising() is None
+    # From 0.001 to 0.004 is noise late in training, not a blow-up: the best counts as 0.1 x the start.
+    late = [2.3] * 50 + [0.001] * 100 + [0.004] * 50
+    assert not trend_of(late).diverging
+    # Blown up from the first steps on: above 3x where the run began, though no chunk was ever better.
+    assert trend_of([2.3] * 10 + [30.0] * 40).diverging
+    # One step past what float32 can represent as a cross-entropy: diverged at once.
+    ceiling = LossTrend(50, ceiling=87.3)
+    assert not ceiling.add(2.3) and ceiling.add(90.0) and ceiling.diverging and ceiling.onset == 2
+
+
+def test_batch_one_noise_does_not_diverge(rng):
+    # Batch-1 cross-entropies of a healthy run: mostly small, a confident mistake now and then (tenfold swings).
+    losses = np.where(rng.random(50_000) < 0.03, rng.uniform(3, 12, 50_000), rng.exponential(0.1, 50_000))
+    losses[:100] = rng.exponential(2.3, 100)
+    trend = for_batch(1, ceiling=87.3)
+    assert not any(trend.add(float(v)) and trend.diverging for v in losses)
+    assert trend.chunk == 500 and for_batch(128).chunk == 8 and for_batch(2000).chunk == 1

@@ -12,7 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gradwise.sklearn import GradwiseClassifier
+from gradwise.health.fixes import Fix
+from gradwise.sklearn import PARAMETER_OF_FIELD, GradwiseClassifier
 from gradwise.train.stopping import max_epochs
 
 # scikit-learn's array-API check only skips itself here (SCIPY_ARRAY_API unset; array-API inputs are not
@@ -136,14 +137,15 @@ def test_the_seeds_mistakes_are_diagnosed_and_fixable(data):
 
 
 def test_fix_params_explains_what_is_no_parameter():
-    assert GradwiseClassifier.fix_params("--lr 0.01 --hidden 64,32") == {
-        "learning_rate": 0.01,
-        "hidden_layer_sizes": (64, 32),
+    # A fix is data: its changes map onto the estimator's parameters, no flag text is parsed.
+    assert GradwiseClassifier.fix_params(Fix({"lr": 0.01, "hidden": (64, 32)})) == {
+        PARAMETER_OF_FIELD["lr"]: 0.01,
+        PARAMETER_OF_FIELD["hidden"]: (64, 32),
     }
     with pytest.raises(ValueError, match=r"--normalize has no GradwiseClassifier parameter; scale the inputs"):
-        GradwiseClassifier.fix_params("--normalize unit")
-    with pytest.raises(ValueError, match="is not a parameter change"):
-        GradwiseClassifier.fix_params("check the labels file")
+        GradwiseClassifier.fix_params(Fix({"normalize": "unit"}))
+    with pytest.raises(ValueError, match="is advice, not a parameter change"):
+        GradwiseClassifier.fix_params(Fix({}, "check the labels file"))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from PIL import Image
 from gradwise import mlp, optim
 from gradwise.cli.main import main
 from gradwise.data.stream import batch, source
-from gradwise.sweep.doomed import Doomed
+from gradwise.health.guard import NonFiniteGuard
 from gradwise.sweep.executor import BLAS_VARIABLES, blas_threads, blas_variables, run_local
 from gradwise.sweep.outcome import OUTCOMES
 from gradwise.sweep.trial import run_trial
@@ -95,22 +95,24 @@ def test_the_seed_2017_grid_shows_the_seeds_network_beside_the_fixed_one(tmp_pat
 def test_a_trial_that_blows_up_stops_early():
     config = preset("default", limit_train=300, validation=100, hidden=(16,), batch_size=10, epochs=2, lr=50.0)
     result = run_trial(json.loads(config.to_json()))
-    assert result["steps"] < 10 and result["stop_reason"].startswith("non-finite values at step")
-    assert result["diagnoses"][0]["symptom"] == "non_finite"
+    # Each batch's cross-entropy passes what float32 can represent within a few steps: the guard stops it.
+    assert result["steps"] < 10 and result["stop_reason"].startswith("the loss diverged at step")
+    assert result["diagnoses"][0]["symptom"] == "lr_too_high"
 
 
-def test_doomed_stops_a_diverging_fit_through_the_loop():
-    # Least squares on unit-variance inputs diverges for lr > 2: at 2.2 the loss grows 1.44x a step,
-    # so every window after the first is far above it and the third such window stops the run.
+def test_the_guard_stops_a_diverging_fit_through_the_loop():
+    # Least squares on unit-variance inputs diverges for lr > 2: at 2.2 the loss grows 1.44x a step, so the
+    # first 1000-sample chunk past 3x the start (the first step's loss) ends the run, with finite weights.
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 5)).astype(np.float32)
     t = x @ rng.normal(size=(5, 2)).astype(np.float32)
     net = mlp([5, 2], "identity", "identity", init="glorot_uniform", rng=0)
-    doomed = Doomed(lr=2.2)
-    history = fit(net, "mse", optim.sgd(2.2), source(x, t) | batch(256), max_epochs(100), callbacks=[doomed])
-    assert history.last.step == 40
-    assert history.stop_reason.endswith("for 3 checks of 10 steps in a row, since step 11")
-    assert np.isfinite(history.last.train_loss)
+    guard = NonFiniteGuard("stop", settings={"batch_size": 256, "lr": 2.2})
+    history = fit(net, "mse", optim.sgd(2.2), source(x, t) | batch(256), max_epochs(100), callbacks=[guard])
+    assert guard.trend.chunk == 4 and history.last.step <= 12
+    assert history.stop_reason.startswith("the loss diverged at step")
+    assert guard.diagnosis.symptom == "lr_too_high" and guard.diagnosis.fix[0].changes == {"lr": 0.22}
+    assert all(np.isfinite(p).all() for p in net.params.values())
 
 
 def test_pool_workers_get_their_share_of_blas_threads():

@@ -5,10 +5,8 @@ import math
 import pytest
 
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.sweep.doomed import Doomed
 from gradwise.sweep.outcome import Thresholds, classify, classify_record
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.stopping import Progress
 
 
 def history(*losses, steps_per_epoch=100):
@@ -79,35 +77,3 @@ def test_a_record_is_classified_from_its_json():
 
 class FakeSession:
     stop = None
-
-
-def feed(doomed, losses):
-    """Steps 1, 2, ... with these losses; the step at which the session was told to stop, or None."""
-    session = FakeSession()
-    doomed.on_begin(session)
-    for step, loss in enumerate(losses, start=1):
-        doomed.on_step(Progress(0, step, 0.0, History(), False), loss)
-        if session.stop:
-            return step, session.stop
-    return None, None
-
-
-def test_doomed_stops_after_three_windows_above_three_times_the_start():
-    doomed = Doomed(lr=2.0)
-    # Window 1 (steps 1-10) averages 2.0: the start. Windows 2-4 (steps 11-40) average 7.0 > 3 x 2.0.
-    step, reason = feed(doomed, [1.0, 3.0] * 5 + [7.0] * 40)
-    assert step == 40
-    assert reason == (
-        "stopped early: the training loss rose above 3x its start (2) for 3 checks of 10 steps in a row, since step 11"
-    )
-    assert doomed.finding.symptom == "lr_too_high" and doomed.finding.step == 11
-    assert doomed.finding.fix == ("--lr 0.2", "--clip-norm 1")
-    assert doomed.finding.evidence == {"loss": 7.0, "start_loss": 2.0, "factor": 3.0, "checks": 3}
-
-
-def test_doomed_needs_the_windows_in_a_row_and_ignores_single_spikes_and_nan():
-    doomed = Doomed(lr=1.0)
-    # Window 2 holds a spike but averages (30 + 9 x 2) / 10 = 4.8; windows 3-4 and 6-7 are high, 5 is not.
-    spiky = [2.0] * 10 + [30.0] + [2.0] * 9 + [7.0] * 20 + [2.0] * 10 + [7.0] * 20
-    assert feed(doomed, spiky) == (None, None)
-    assert feed(Doomed(lr=1.0), [2.0] * 10 + [math.nan] * 100) == (None, None)  # non-finite: the guard's

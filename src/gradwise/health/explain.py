@@ -185,7 +185,8 @@ def _remedies(symptom: str, settings: Settings) -> tuple[str, list[Fix]]:
         return words, [Fix({"bias_init": 0.0}, "start the biases at 0")]
     if symptom == "unnormalized_input":
         words = "inputs are far from zero mean and unit scale (raw pixels 0-255?), which saturates or blows up units"
-        return words, [Fix({"normalize": "standard"}, "zero mean, unit variance")]
+        unit, standard = Fix({"normalize": "unit"}, "scale to [0, 1]"), Fix({"normalize": "standard"}, "mean 0, std 1")
+        return words, [unit, standard]
     if symptom == "output_loss_mismatch":
         return _mismatch_words(settings), []
     if symptom == "bad_labels":
@@ -196,6 +197,8 @@ def _remedies(symptom: str, settings: Settings) -> tuple[str, list[Fix]]:
 
 def _pairing_fix(settings: Settings) -> Fix | None:
     """The matched pair for a mismatched output activation and loss, or None when they match."""
+    if "output" not in settings:
+        return None  # a network built by hand: its output is not in the settings
     output, loss = settings.get("output"), loss_name(settings)
     if output == "softmax" and loss == "mse":
         return Fix({"loss": "ce"}, "cross-entropy is the loss softmax outputs are made for")

@@ -5,7 +5,8 @@ NaN counts as 0). The first rule that holds names the outcome; the onset step is
 
 1. ``non_finite``: a ``non_finite`` diagnosis, or a non-finite training loss in any epoch.
    Onset: the earliest such diagnosis, else the first epoch record with a non-finite loss.
-2. ``diverged``: an epoch's training loss above ``DIVERGED_FACTOR`` x the first epoch's; or an
+2. ``diverged``: an epoch's training loss that rose above the best epoch before it, by the one
+   definition of diverging (``health/divergence.rose``, the first epoch as the start); or an
    ``exploding_gradient`` or ``lr_too_high`` diagnosis while acc < poor. Onset: the earliest of either.
 3. ``saturated``: a ``saturation``, ``dead_units``, ``vanishing_gradient`` or ``underflow`` diagnosis while
    acc < poor. Onset: the earliest such diagnosis.
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.divergence import rose
 from gradwise.train.history import EpochRecord, History
 
 OUTCOMES = ("trained", "slow", "stalled", "saturated", "diverged", "non_finite")
-DIVERGED_FACTOR = 3.0  # an epoch's mean training loss this many times the first epoch's
 
 _DIVERGING = ("exploding_gradient", "lr_too_high")
 _SATURATING = ("saturation", "dead_units", "vanishing_gradient", "underflow")
@@ -65,8 +66,7 @@ def classify(
     if (step := onset(("non_finite",))) is not None or non_finite_epoch is not None:
         return "non_finite", step if step is not None else non_finite_epoch
 
-    losses = history.metric("train_loss")
-    rise = next((r.step for r in history.epochs[1:] if r.train_loss > DIVERGED_FACTOR * losses[0]), None)
+    rise = _diverged_epoch(history)
     diverging = onset(_DIVERGING) if failing else None
     if rise is not None or diverging is not None:
         return "diverged", min(s for s in (rise, diverging) if s is not None)
@@ -76,6 +76,16 @@ def classify(
     if acc <= 1.0 / classes + thresholds.margin:
         return "stalled", onset(_STALLING)
     return ("slow" if acc < thresholds.good else "trained"), None
+
+
+def _diverged_epoch(history: History) -> int | None:
+    """The step of the first epoch whose mean training loss rose out of the basin (divergence.rose)."""
+    losses = history.metric("train_loss")
+    for i, record in enumerate(history.epochs[1:], start=1):
+        best = min((v for v in losses[:i] if math.isfinite(v)), default=math.inf)
+        if math.isfinite(record.train_loss) and rose(record.train_loss, best, losses[0]):
+            return record.step
+    return None
 
 
 def classify_record(record: dict[str, Any], thresholds: Thresholds = Thresholds()) -> tuple[str, int | None]:

@@ -1,4 +1,4 @@
-"""One trial of a sweep: train a configuration to its budget with the health monitor and the doom watch on.
+"""One trial of a sweep: train a configuration to its budget with the health monitor and the guard on.
 
 ``run_trial`` takes and returns plain JSON values, so a process pool or a Ray cluster can carry them.
 """
@@ -11,8 +11,6 @@ import socket
 import time
 from typing import Any
 
-from gradwise.health.diagnosis import Diagnosis
-from gradwise.sweep.doomed import Doomed
 from gradwise.sweep.results import finite_or_none
 from gradwise.train.config import TrainConfig
 from gradwise.train.runner import Result, train
@@ -22,12 +20,12 @@ def run_trial(config_data: dict[str, Any]) -> dict[str, Any]:
     """Train ``config_data`` (TrainConfig fields) once, without a run folder; what the sweep records.
 
     ``runner.train`` runs the health monitor (unless ``monitor`` is off), its static checks and the
-    non-finite guard; ``Doomed`` stops a trial whose loss diverged.
+    guard, which stops a trial whose loss turns non-finite or diverges (``health/divergence.py``), so
+    the sweep spends its time on the live ones.
     """
     started = time.perf_counter()
     config = TrainConfig.from_dict(config_data)
-    doomed = Doomed(config.lr)
-    result = train(config, None, [doomed])
+    result = train(config, None)
     last = result.history.last
     return {
         "val_accuracy": finite_or_none(last.val_accuracy) if last else None,
@@ -40,7 +38,7 @@ def run_trial(config_data: dict[str, Any]) -> dict[str, Any]:
         "stop_reason": result.history.stop_reason,
         "classes": _outputs(result),  # chance accuracy is 1 / classes
         "host": socket.gethostname(),
-        "diagnoses": [_readable(d.to_json()) for d in _diagnoses_for(result, doomed)],
+        "diagnoses": [_readable(d.to_json()) for d in result.diagnoses],
         "history": [record.to_json() for record in result.history.epochs],
     }
 
@@ -48,14 +46,6 @@ def run_trial(config_data: dict[str, Any]) -> dict[str, Any]:
 def _outputs(result: Result) -> int:
     biases = [value for name, value in result.net.params.items() if name.endswith(".b")]
     return int(biases[-1].size)
-
-
-def _diagnoses_for(result: Result, doomed: Doomed) -> list[Diagnosis]:
-    """Every diagnosis of the trial: the monitor's, its static checks' and the guard's, then the doom watch's.
-
-    The single place where a trial's diagnoses are gathered for ``outcome.classify``.
-    """
-    return [*result.diagnoses, *([doomed.finding] if doomed.finding is not None else [])]
 
 
 def _readable(diagnosis: dict[str, Any]) -> dict[str, Any]:
