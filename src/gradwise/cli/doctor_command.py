@@ -1,4 +1,8 @@
-"""``gradwise doctor [train flags]``: a short probe run, then what is wrong with the configuration and how to fix it."""
+"""``gradwise doctor [train flags]``: a short probe run, then what is wrong with the configuration and how to fix it.
+
+With ``--repair`` it goes on: it applies the fixes in the repair order, probes each change, and prints the
+``gradwise train`` command line that probed healthy (or what it tried and what remains).
+"""
 
 from __future__ import annotations
 
@@ -32,18 +36,21 @@ def run(args: argparse.Namespace) -> int:
     from gradwise.cli.errors import UsageError
     from gradwise.cli.panels import diagnosis_panel
     from gradwise.cli.train_command import config_from_args, describe
-    from gradwise.train.runner import train
+    from gradwise.train.repair import probe_config
 
     if args.steps < 1 or args.seconds <= 0:
         raise UsageError("--steps must be >= 1 and --seconds > 0")
     config = config_from_args(args)
     steps = min(args.steps, config.max_steps or args.steps)
     seconds = min(args.seconds, config.time_budget or args.seconds)
-    config = config.with_overrides(max_steps=steps, time_budget=seconds, epochs=max(config.epochs, 1), monitor=True)
     as_json = getattr(args, "json", False)
+    if config.repair:
+        return _repair(config.with_overrides(repair=False), steps, seconds, as_json)
     if not as_json:
         print(f"probing {describe(config)} for up to {steps} steps / {seconds:g} s", flush=True)
-    result = train(config, None)
+    from gradwise.train.runner import train
+
+    result = train(probe_config(config, steps, seconds), None)
     healthy = not result.diagnoses
     if as_json:
         print(json.dumps({"healthy": healthy, "diagnoses": [d.to_json() for d in result.diagnoses]}, default=str))
@@ -54,3 +61,42 @@ def run(args: argparse.Namespace) -> int:
             print(diagnosis_panel(d))
         print("healthy: no problems found" if healthy else f"unhealthy: {len(result.diagnoses)} problem(s)")
     return 0 if healthy else 1
+
+
+def _repair(config: Any, steps: int, seconds: float, as_json: bool) -> int:
+    """Probe, fix in the repair order, probe again; print each attempt and the command line that worked."""
+    from gradwise.cli.panels import diagnosis_panel
+    from gradwise.cli.train_command import describe, train_command_line
+    from gradwise.train.repair import find_repair, probe_config
+    from gradwise.train.runner import _attempt
+
+    def probe(candidate: Any, stop_for: Any) -> Any:
+        if not as_json:
+            print(f"probing {describe(candidate)} for up to {steps} steps", flush=True)
+        return _attempt(probe_config(candidate, steps, seconds), None, (), None, None, stop_for=stop_for)
+
+    plan = find_repair(config, probe, on_event=None if as_json else print)
+    final = plan.attempts[-1]
+    command = train_command_line(plan.config)
+    attempts = [
+        {"changes": [f.flags() for _, f in a.applied], "diagnoses": [d.to_json() for d in a.diagnoses],
+         "accuracy": a.accuracy, "steps": a.steps}
+        for a in plan.attempts
+    ]  # fmt: skip
+    if as_json:
+        report = {"healthy": plan.attempts[0].healthy, "diagnoses": attempts[0]["diagnoses"],
+                  "repair": {"healthy": final.healthy, "command": command, "attempts": attempts}}  # fmt: skip
+        print(json.dumps(report, default=str))
+        return 0 if final.healthy else 1
+    for number, attempt in enumerate(plan.attempts):
+        changed = "; ".join(f.flags() for _, f in attempt.applied) or "as given"
+        verdict = "healthy" if attempt.healthy else ", ".join(d.headline() for d in attempt.diagnoses)
+        print(f"attempt {number} ({changed}): {attempt.steps} steps, accuracy {attempt.accuracy:.4f}: {verdict}")
+    if final.healthy:
+        print(f"repaired: this command line probed healthy:\n  {command}")
+        return 0
+    for d in final.diagnoses:
+        print(diagnosis_panel(d))
+    tried = "; ".join(f.flags() for _, f in plan.applied) or "nothing"
+    print(f"not repaired: tried {tried}; what remains is {', '.join(d.headline() for d in final.diagnoses)}")
+    return 1

@@ -169,6 +169,22 @@ def resumed_config(args: argparse.Namespace, folder: Path) -> tuple[Any, Path]:
     return config, folder
 
 
+def train_command_line(config: Any) -> str:
+    """The ``gradwise train`` command that runs ``config``: its preset and the flags that differ from it."""
+    from dataclasses import fields
+
+    from gradwise.health.fixes import flag
+    from gradwise.train.config import TrainConfig, preset
+
+    base = preset(config.preset)
+    words = ["gradwise train", *([f"--preset {config.preset}"] if config.preset != "default" else [])]
+    for field in fields(TrainConfig):
+        value = getattr(config, field.name)
+        if field.name not in ("preset", "extra", "repair") and value != getattr(base, field.name) and value is not None:
+            words.append(flag(field.name, value))
+    return " ".join(words)
+
+
 def describe(config: Any) -> str:
     return (
         f"{config.dataset}, hidden {','.join(map(str, config.hidden))} {config.activation}, "

@@ -82,7 +82,7 @@ class Fix:
         if not self.changes:
             return self.advice
         # A setting back to None drops its flag (e.g. --init-scale when the new init takes none).
-        return " ".join(_flag(name, value) for name, value in self.changes.items() if value is not None)
+        return " ".join(flag(name, value) for name, value in self.changes.items() if value is not None)
 
     def python(self) -> str:
         """The fix as ``TrainConfig`` arguments (``init="he_normal", lr=0.01``), or its advice."""
@@ -108,15 +108,16 @@ class Fix:
 _MISSING = object()
 
 
-def _flag(name: str, value: Any) -> str:
-    flag = "--" + name.replace("_", "-")
+def flag(name: str, value: Any) -> str:
+    """One setting as a command-line flag: ``flag("init_scale", 0.5)`` -> ``--init-scale 0.5``."""
+    option = "--" + name.replace("_", "-")
     if isinstance(value, bool):
-        return flag if value else f"--no-{name.replace('_', '-')}"
+        return option if value else f"--no-{name.replace('_', '-')}"
     if isinstance(value, tuple | list):
-        return f"{flag} {','.join(str(v) for v in value)}"
+        return f"{option} {','.join(str(v) for v in value)}"
     if isinstance(value, float):
-        return f"{flag} {value:g}"
-    return f"{flag} {value}"
+        return f"{option} {value:g}"
+    return f"{option} {value}"
 
 
 def merged(settings: Mapping[str, Any], fix: Fix) -> dict[str, Any]:

@@ -10,7 +10,10 @@ finds problems it applies a fix and probes again, at most ``MAX_ATTEMPTS`` times
 - a fix the run already has, or one applied before, is never applied; the hidden sizes are the user's
   choice and are never changed;
 - each attempt starts from fresh weights (a changed loss, init or activation needs them; a changed
-  learning rate is simplest to judge from the same start).
+  learning rate is simplest to judge from the same start);
+- once a probe is healthy, the attempts left try the diagnoses' other fixes on it, one at a time, and
+  keep one only when its probe is healthy and more accurate (by ``BETTER``): each change is probed
+  before the run commits to it.
 
 ``verdict`` compares the first probe with the full run of the repaired configuration, honestly:
 "repaired: accuracy X -> Y after N attempts (changes ...)" or "not repaired: tried ...; what remains is ...".
@@ -18,6 +21,7 @@ finds problems it applies a fix and probes again, at most ``MAX_ATTEMPTS`` times
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,32 +41,46 @@ MAX_ATTEMPTS = 5  # probes after the first
 
 @dataclass
 class Attempt:
-    """One probe: the configuration, what it changed over the previous one, and what it found."""
+    """One probe: the configuration, the fixes that lead to it from the given one, and what it found."""
 
     config: TrainConfig
-    applied: list[tuple[Diagnosis, Fix]]  # the fixes this attempt added (none for the first)
+    lineage: list[tuple[Diagnosis, Fix]]  # every fix from the given configuration to this one, in order
     diagnoses: list[Diagnosis]
-    accuracy: float  # test accuracy at the end of the probe
+    accuracy: float  # validation accuracy at the end of the probe (training accuracy without a validation split)
+    test_accuracy: float
     steps: int
+    added: int = 0  # how many fixes at the end of the lineage this attempt added over the one it was built on
+    kept: bool = False  # committed to: healthy, and better than every healthy attempt before it
 
     @property
     def healthy(self) -> bool:
         return not self.diagnoses
 
+    @property
+    def applied(self) -> list[tuple[Diagnosis, Fix]]:
+        """The fixes this attempt added over the one it was built on."""
+        return self.lineage[len(self.lineage) - self.added :] if self.added else []
+
 
 @dataclass
 class RepairPlan:
-    """The probes, in order; the last one's configuration is the one to train."""
+    """The probes, in order, and the configuration to train: the best healthy one, else the last one."""
 
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
+    def chosen(self) -> Attempt:
+        kept = [a for a in self.attempts if a.kept]
+        return kept[-1] if kept else self.attempts[-1]
+
+    @property
     def config(self) -> TrainConfig:
-        return self.attempts[-1].config
+        return self.chosen.config
 
     @property
     def applied(self) -> list[tuple[Diagnosis, Fix]]:
-        return [pair for attempt in self.attempts for pair in attempt.applied]
+        """The fixes from the given configuration to the chosen one, in the order applied."""
+        return self.chosen.lineage
 
 
 @dataclass
@@ -115,11 +133,14 @@ def _usable(fix: Fix, settings: dict[str, Any], tried: set[tuple[tuple[str, str]
 
 
 def choose_fixes(
-    diagnoses: Sequence[Diagnosis], config: TrainConfig, tried: set[tuple[tuple[str, str], ...]]
+    diagnoses: Sequence[Diagnosis], config: TrainConfig, tried: set[tuple[tuple[str, str], ...]], every: bool = False
 ) -> list[tuple[Diagnosis, Fix]]:
-    """What to change next: every pre-training check's first usable fix, else the first fix in repair order."""
+    """What to change next: every pre-training check's first usable fix, else the first fix in repair order
+    (``every``: all usable fixes, in repair order)."""
     settings = effective(config_settings(config))
     usable = [(d, f) for d in diagnoses for f in d.fix if _usable(f, settings, tried)]
+    if every:
+        return sorted(usable, key=lambda pair: pair[1].rank)
     before_training: list[tuple[Diagnosis, Fix]] = []
     for diagnosis in (d for d in diagnoses if d.step == 0):
         first = next((f for d, f in usable if d is diagnosis), None)
@@ -138,48 +159,72 @@ def config_settings(config: TrainConfig) -> dict[str, Any]:
     return asdict(config)
 
 
+BETTER = 0.005  # a healthy alternative is kept when its probe's accuracy is higher by at least this much
+
+
 def find_repair(config: TrainConfig, probe: Probe, *, max_attempts: int = MAX_ATTEMPTS,
                 on_event: Callable[[str], None] | None = None) -> RepairPlan:  # fmt: skip
-    """Probe ``config`` and apply fixes until a probe is healthy, no usable fix is left, or the attempts run out."""
+    """Probe ``config``; fix it causes first until a probe is healthy; then, while attempts remain, probe the
+    diagnoses' other fixes on the healthy configuration and keep one only when its probe does better."""
     plan = RepairPlan()
     tried: set[tuple[tuple[str, str], ...]] = set()
-    applied: list[tuple[Diagnosis, Fix]] = []
+    seen: list[Diagnosis] = []  # every diagnosis of every probe: the alternatives come from here
+    current, lineage, added = config, [], 0
     while True:
-
-        def stop_for(diagnosis: Diagnosis, current: TrainConfig = config, first: bool = not plan.attempts) -> bool:
-            # The first probe runs on past the checks before training: its accuracy is the verdict's baseline.
-            return (diagnosis.step > 0 or not first) and bool(choose_fixes([diagnosis], current, tried))
-
-        result = probe(config, stop_for)
-        last = result.history.last
-        plan.attempts.append(Attempt(config, applied, list(result.diagnoses), result.test_accuracy,
-                                     last.step if last else 0))  # fmt: skip
-        if not result.diagnoses or len(plan.attempts) > max_attempts:
+        attempt = _probe(probe, current, lineage, tried, first=not plan.attempts)
+        attempt.added = added
+        plan.attempts.append(attempt)
+        best = [a for a in plan.attempts if a.kept]
+        if attempt.healthy and (not best or attempt.accuracy >= best[-1].accuracy + BETTER):
+            attempt.kept = True
+        seen += [d for d in attempt.diagnoses if d not in seen]
+        if len(plan.attempts) > max_attempts:
             return plan
-        applied = []
-        for diagnosis, fix in choose_fixes(result.diagnoses, config, tried):
+        base = plan.chosen if any(a.kept for a in plan.attempts) else attempt
+        if base.healthy:  # look for better among the fixes not tried yet, one at a time
+            candidates = [pair for pair in choose_fixes(seen, base.config, tried, every=True)][:1]
+        else:
+            candidates = choose_fixes(attempt.diagnoses, base.config, tried)
+        current, lineage, added = base.config, list(base.lineage), 0
+        for diagnosis, fix in candidates:
             tried.add(_key(fix))
             try:
-                config = config.with_overrides(**fix.changes)
+                current = current.with_overrides(**fix.changes)
             except (ConfigError, TypeError):
                 continue  # a change this configuration cannot take; it counts as tried
-            applied.append((diagnosis, fix))
+            lineage.append((diagnosis, fix))
+            added += 1
             if on_event is not None:
                 on_event(f"repair: {diagnosis.headline()} -> {fix.flags()}")
-        if not applied:
+        if not added:
             return plan
+
+
+def _probe(probe: Probe, config: TrainConfig, lineage: list[tuple[Diagnosis, Fix]],
+           tried: set[tuple[tuple[str, str], ...]], first: bool) -> Attempt:  # fmt: skip
+    def stop_for(diagnosis: Diagnosis) -> bool:
+        # The first probe runs on past the checks before training: its accuracy is the verdict's baseline.
+        return (diagnosis.step > 0 or not first) and bool(choose_fixes([diagnosis], config, tried))
+
+    result = probe(config, stop_for)
+    last = result.history.last
+    accuracy = math.nan
+    if last is not None:
+        accuracy = last.val_accuracy if math.isfinite(last.val_accuracy) else last.train_accuracy
+    steps = last.step if last else 0
+    return Attempt(config, lineage, list(result.diagnoses), accuracy, result.test_accuracy, steps)
 
 
 def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     """The honest summary of a repair: the first probe against the full run of the chosen configuration."""
-    before, after = plan.attempts[0].accuracy, final.test_accuracy
+    before, after = plan.attempts[0].test_accuracy, final.test_accuracy
     changes = [
         {"symptom": d.symptom, "layer": d.layer, "step": d.step, "changes": dict(f.changes), "flags": f.flags()}
         for d, f in plan.applied
     ]
     remaining = [d.headline() for d in final.diagnoses]
     flags = "; ".join(c["flags"] for c in changes)
-    count = len(plan.attempts) - 1
+    count = len(plan.attempts) - 1  # probes after the first
     if not changes and not remaining:
         text = f"nothing to repair: no problem found (accuracy {after:.4f})"
         return RepairReport(False, text, before, after, count, changes)
