@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from gradwise.train.checkpoint import CONFIG_FILE, HEALTH_FILE, METRICS_FILE, MODEL_FILE, CheckpointError, RunFolder
+from gradwise.train.checkpoint import (
+    CONFIG_FILE,
+    HEALTH_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    REPAIR_FILE,
+    CheckpointError,
+    RunFolder,
+)
 from gradwise.train.history import EpochRecord
 
 RESULTS_FILE = "results.jsonl"  # as gradwise.sweep.results writes it
@@ -114,6 +122,7 @@ class RunData:
     diagnoses: list[dict[str, Any]]  # Diagnosis.to_json each, in the order found
     events: list[dict[str, Any]]  # rollback, skip, stop, give_up
     notes: list[str] = field(default_factory=list)
+    repair: dict[str, Any] | None = None  # repair.json: --repair's verdict and changes
 
     @property
     def name(self) -> str:
@@ -155,7 +164,15 @@ def read_run(path: str | Path) -> RunData:
     lines = read_jsonl(path / HEALTH_FILE)
     diagnoses = [line["diagnosis"] for line in lines if isinstance(line.get("diagnosis"), dict)]
     events = [line for line in lines if isinstance(line.get("event"), str)]
-    return RunData(path, config, metrics, probes_from_lines(lines), diagnoses, events, notes)
+    return RunData(path, config, metrics, probes_from_lines(lines), diagnoses, events, notes, _read_repair(path))
+
+
+def _read_repair(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((path / REPAIR_FILE).read_text())
+    except (OSError, ValueError):
+        return None  # no --repair, or a file this report cannot read: the report goes on without it
+    return data if isinstance(data, dict) else None
 
 
 def _read_metrics(path: Path) -> list[EpochRecord]:

@@ -89,7 +89,8 @@ def diagnosis_html(d: dict[str, Any]) -> str:
     evidence = d.get("evidence") or {}
     numbers = ", ".join(f"{k} {v}" for k, v in evidence.items()) if isinstance(evidence, dict) else str(evidence)
     fixes = d.get("fix") or []
-    fix = "; ".join(f"<code>{escape(f)}</code>" for f in fixes) if isinstance(fixes, list) else escape(fixes)
+    shown = [f.get("flags", "") if isinstance(f, dict) else str(f) for f in fixes] if isinstance(fixes, list) else []
+    fix = "; ".join(f"<code>{escape(f)}</code>" for f in shown) if shown else escape(fixes)
     return (
         f'<div class="diagnosis"><b>{escape(d.get("symptom", "?"))}</b> in {escape(where)} since step '
         f"{escape(d.get('step', '?'))}<br>{escape(d.get('cause', ''))}"

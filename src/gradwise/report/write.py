@@ -150,6 +150,11 @@ def _diagnoses(run: RunData) -> str:
         probed = "the health monitor found nothing wrong" if len(run.probes) else "no health log to read"
         parts.append(f'<div class="healthy">{H.escape(probed)}.</div>')
     parts += [H.diagnosis_html(d) for d in run.diagnoses]
+    if run.repair is not None:  # --repair's verdict and what it changed
+        changes = [(c.get("flags", ""), c.get("symptom", ""), c.get("step", "")) for c in run.repair.get("changes", [])]
+        parts.append(H.note_html(f"repair: {run.repair.get('verdict', '')}"))
+        if changes:
+            parts.append(H.table(("change", "for", "since step"), changes, (2,)))
     if run.events:
         rows = [
             (e.get("event"), e.get("step"), e.get("reason", ""), e.get("restored_step", ""), e.get("lr_scale", ""))
