@@ -45,6 +45,13 @@ CASES: list[tuple[str, set[str]]] = [
     ("--activation tanh", set()),
     ("--hidden 512,256 --dropout 0.2", set()),
     ("--activation elu --optimizer nesterov", set()),
+    # healthy at the batch sizes learners use: per-sample noise must not read as a disease
+    ("--hidden 64 --batch-size 1 --optimizer sgd --lr 0.01", set()),
+    ("--hidden 64 --batch-size 2 --activation tanh --optimizer sgd --lr 0.01", set()),
+    ("--hidden 64 --batch-size 4 --activation sigmoid --optimizer sgd --lr 0.1", set()),
+    ("--hidden 100 --batch-size 8 --activation leaky_relu --lr 0.01", set()),
+    ("--hidden 100 --batch-size 16 --activation elu --optimizer adam --lr 0.001", set()),
+    ("--hidden 100 --batch-size 32 --dropout 0.2", set()),
 ]
 
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from gradwise import mlp, optim
 from gradwise.data.stream import batch, source
-from gradwise.health.monitor import HealthMonitor
 from gradwise.health.guard import NonFiniteGuard
+from gradwise.health.monitor import HealthMonitor
 from gradwise.train.loop import fit
 from gradwise.train.stopping import max_steps
 

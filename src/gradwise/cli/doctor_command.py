@@ -76,7 +76,7 @@ def _repair(config: Any, steps: int, seconds: float, as_json: bool) -> int:
         return _attempt(probe_config(candidate, steps, seconds), None, (), None, None, stop_for=stop_for)
 
     plan = find_repair(config, probe, on_event=None if as_json else print)
-    final = plan.attempts[-1]
+    final = plan.chosen
     command = train_command_line(plan.config)
     attempts = [
         {"changes": [f.flags() for _, f in a.applied], "diagnoses": [d.to_json() for d in a.diagnoses],
@@ -91,7 +91,8 @@ def _repair(config: Any, steps: int, seconds: float, as_json: bool) -> int:
     for number, attempt in enumerate(plan.attempts):
         changed = "; ".join(f.flags() for _, f in attempt.applied) or "as given"
         verdict = "healthy" if attempt.healthy else ", ".join(d.headline() for d in attempt.diagnoses)
-        print(f"attempt {number} ({changed}): {attempt.steps} steps, accuracy {attempt.accuracy:.4f}: {verdict}")
+        kept = "  (kept)" if attempt.kept else ""
+        print(f"attempt {number} ({changed}): {attempt.steps} steps, accuracy {attempt.accuracy:.4f}: {verdict}{kept}")
     if final.healthy:
         print(f"repaired: this command line probed healthy:\n  {command}")
         return 0

@@ -82,7 +82,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     stop.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")
     health = p.add_argument_group("health")
     health.add_argument("--on-nan", help="stop (default), rollback (restore, halve the lr, go on) or skip the batch")
-    health.add_argument("--repair", action="store_true", help="apply a diagnosis's first fix and restart")
+    health.add_argument("--repair", action="store_true", help="probe, fix causes first, then train")
     health.add_argument("--no-monitor", dest="monitor", action="store_false", help="turn the health monitor off")
     health.add_argument("--health-interval", type=int, help="steps between the monitor's probes (default: by size)")
 

@@ -62,7 +62,8 @@ def _scaled_init_name(settings: Settings) -> str:
 
 
 def _lr(settings: Settings, factor: float, why: str) -> Fix:
-    return Fix({"lr": float(f"{float(settings.get('lr', 0.01)) * factor:.3g}")}, why)
+    lr = float(settings.get("lr", 0.01))
+    return Fix({"lr": float(f"{lr * factor:.3g}")}, why, basis={"lr": lr} if "lr" in settings else {})
 
 
 def _init_words(settings: Settings) -> str | None:

@@ -57,6 +57,12 @@ class Fix:
     changes: Mapping[str, Any] = field(default_factory=dict)
     advice: str = ""
     stage_override: str | None = None  # when the first setting's stage is not the fix's (leaky units for a high rate)
+    basis: Mapping[str, Any] = field(default_factory=dict)  # the settings a relative change was computed from
+
+    def fits(self, settings: Mapping[str, Any]) -> bool:
+        """True when the settings are still those a relative change was computed from (lr 0.1 -> 0.01 is
+        not a fix for a run whose rate is now 0.001)."""
+        return all(settings.get(k, _MISSING) == v for k, v in self.basis.items())
 
     @property
     def stage(self) -> str:
@@ -92,14 +98,18 @@ class Fix:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"changes": dict(self.changes), "flags": self.flags()}
-        return {**data, "advice": self.advice} if self.advice else data
+        if self.advice:
+            data["advice"] = self.advice
+        if self.basis:
+            data["basis"] = dict(self.basis)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Fix:
         """Read ``to_json``'s form; an older record's flag text becomes advice (never parsed into changes)."""
         if isinstance(data, str):
             return cls({}, data)
-        return cls(dict(data.get("changes") or {}), str(data.get("advice", "")))
+        return cls(dict(data.get("changes") or {}), str(data.get("advice", "")), basis=dict(data.get("basis") or {}))
 
     def __str__(self) -> str:
         return self.flags()

@@ -129,7 +129,9 @@ def _key(fix: Fix) -> tuple[tuple[str, str], ...]:
 
 
 def _usable(fix: Fix, settings: dict[str, Any], tried: set[tuple[tuple[str, str], ...]]) -> bool:
-    return bool(fix.changes) and "hidden" not in fix.changes and _key(fix) not in tried and not fix.in_effect(settings)
+    if not fix.changes or "hidden" in fix.changes or _key(fix) in tried:
+        return False
+    return not fix.in_effect(settings) and fix.fits(settings)
 
 
 def choose_fixes(
@@ -177,7 +179,8 @@ def find_repair(config: TrainConfig, probe: Probe, *, max_attempts: int = MAX_AT
         best = [a for a in plan.attempts if a.kept]
         if attempt.healthy and (not best or attempt.accuracy >= best[-1].accuracy + BETTER):
             attempt.kept = True
-        seen += [d for d in attempt.diagnoses if d not in seen]
+        if not best:  # until a probe is healthy each attempt builds on the last: its diagnoses are the lineage's
+            seen += [d for d in attempt.diagnoses if d not in seen]
         if len(plan.attempts) > max_attempts:
             return plan
         base = plan.chosen if any(a.kept for a in plan.attempts) else attempt

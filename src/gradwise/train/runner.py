@@ -240,7 +240,8 @@ def _attempt(
     )
     if monitor is not None and resume:
         diagnoses[:0] = [d for d in monitor.diagnoses if d not in diagnoses]  # found before the resume
-    test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
+    with np.errstate(all="ignore"):  # a run stopped as it blew up may overflow here: its numbers say so
+        test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
     model_error = None
     if folder is not None:
         meta = {
