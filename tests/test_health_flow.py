@@ -24,6 +24,11 @@ from gradwise.train.stopping import Progress, max_steps
 SMALL = {"limit_train": 2000, "validation": 500, "hidden": (32,)}
 
 
+@pytest.fixture(autouse=True)
+def _runs_land_in_a_temporary_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `gradwise train` without --out writes runs/<name> in the working folder
+
+
 def always(symptom):
     """A rule that finds its symptom at every probe (in layer 0 for per-layer symptoms)."""
     layer = None if symptom in ("lr_too_high", "lr_too_low", "oscillation", "plateau") else 0

@@ -156,8 +156,8 @@ def train(
     if plan is not None:
         result.repair = verdict(plan, result)
         if result.run_dir is not None:
-            with atomic_open(result.run_dir / REPAIR_FILE, "w") as f:
-                f.write(json.dumps(result.repair.to_json(), indent=2, default=str) + "\n")
+            with atomic_open(result.run_dir / REPAIR_FILE) as f:
+                f.write((json.dumps(result.repair.to_json(), indent=2, default=str) + "\n").encode())
         if on_event is not None:
             on_event(result.repair.verdict)
     result.seconds = time.perf_counter() - started
