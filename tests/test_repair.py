@@ -9,7 +9,7 @@ from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import explain
 from gradwise.health.fixes import REPAIR_ORDER, Fix
 from gradwise.train.config import preset
-from gradwise.train.repair import choose_fixes, find_repair
+from gradwise.train.repair import architecture_limit, choose_fixes, find_repair
 
 SMALL = ["--limit-train", "3000", "--validation", "500"]
 
@@ -130,3 +130,10 @@ def test_doctor_repair_json(capsys):
     report = json.loads(capsys.readouterr().out)
     assert not report["healthy"] and report["repair"]["healthy"]
     assert report["repair"]["attempts"][1]["changes"] == ["--loss ce", "--init glorot_uniform"]
+
+
+def test_the_verdict_says_when_the_architecture_is_the_limit():
+    assert "15 hidden layers of at most 5 units" not in (architecture_limit((5,) * 15, 10) or "")
+    assert architecture_limit((5,) * 15, 10).endswith("a hidden layer of 5 units is narrower than the 10 classes")
+    assert architecture_limit((16,) * 12, 10).endswith("12 hidden layers of at most 16 units")
+    assert architecture_limit((100,), 10) is None

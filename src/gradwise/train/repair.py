@@ -218,6 +218,22 @@ def _probe(probe: Probe, config: TrainConfig, lineage: list[tuple[Diagnosis, Fix
     return Attempt(config, lineage, list(result.diagnoses), accuracy, result.test_accuracy, steps)
 
 
+DEEP_AND_NARROW = (10, 16)  # at least 10 hidden layers of at most 16 units: hard to train from any start
+
+
+def architecture_limit(hidden: Sequence[int], classes: int) -> str | None:
+    """A sentence when the hidden sizes themselves may keep the network from learning (repair keeps them)."""
+    narrowest = min(hidden, default=classes)
+    if narrowest < classes:
+        return (
+            f"the architecture may be the limit: a hidden layer of {narrowest} units is narrower than the "
+            f"{classes} classes"
+        )
+    if len(hidden) >= DEEP_AND_NARROW[0] and max(hidden) <= DEEP_AND_NARROW[1]:
+        return f"the architecture may be the limit: {len(hidden)} hidden layers of at most {max(hidden)} units"
+    return None
+
+
 def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     """The honest summary of a repair: the first probe against the full run of the chosen configuration."""
     before, after = plan.attempts[0].test_accuracy, final.test_accuracy
@@ -237,4 +253,6 @@ def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     tried = f"tried {flags}" if changes else "found no change to try"
     left = ", ".join(remaining) if remaining else f"accuracy {before:.4f} -> {after:.4f}, no better"
     text = f"not repaired: {tried}; what remains is {left}"
+    if (limit := architecture_limit(final.config.hidden, final.net.layers[-1].params["W"].shape[1])) is not None:
+        text = f"{text}; {limit}"
     return RepairReport(False, text, before, after, count, changes, remaining)
