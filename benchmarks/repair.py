@@ -63,7 +63,7 @@ CASES: list[Case] = [
     broken("--normalize none --hidden 100 --activation sigmoid", "raw input, sigmoid", "normalize"),
     broken("--normalize none --hidden 100", "raw input, relu", "normalize"),
     broken("--normalize none --hidden 100 --activation identity --optimizer sgd --lr 0.01", "raw input, linear",
-           "normalize"),
+           "normalize", reference="--activation identity"),  # a linear network: compared with a healthy linear one
     # initialization
     broken("--init zeros --activation tanh --hidden 100", "zeros init, shallow tanh", "init"),
     broken("--init zeros --hidden 64,64,64", "zeros init, deep relu", "init"),

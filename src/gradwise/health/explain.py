@@ -9,6 +9,7 @@ and loss, raw input, an initialization that ignores the fan-in, ...), in the rep
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from gradwise.health.fixes import Fix
@@ -25,7 +26,7 @@ SUSPECTS: dict[str, tuple[str, ...]] = {
     "non_finite": ("pairing", "input", "init", "momentum"),
     "underflow": ("pairing", "init", "activation"),
     "saturation": ("input", "init", "activation"),
-    "dead_units": ("input", "init", "momentum"),
+    "dead_units": ("input", "init", "momentum", "dropout"),
     "vanishing_gradient": ("pairing", "init", "activation"),
     "exploding_gradient": ("input", "init", "momentum"),
     "lr_too_high": ("input", "init", "momentum"),
@@ -91,6 +92,10 @@ def _init_words(settings: Settings) -> str | None:
 
 def suspect_fixes(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
     """Fixes for what in ``settings`` is suspect, among ``stages``, in the repair order."""
+    return [replace(f, suspect=True) for f in _suspects(settings, stages)]
+
+
+def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
     found: list[Fix] = []
     if "pairing" in stages and (pairing := _pairing_fix(settings)) is not None:
         found.append(pairing)
@@ -124,7 +129,7 @@ def explain(symptom: str, layer: int | None, settings: Settings) -> tuple[str, t
         if fix.in_effect(current) or any(f.changes == fix.changes for f in fixes):
             continue  # a fix must change something, and each is proposed once
         fixes.append(fix)
-    fixes.sort(key=lambda f: f.rank)  # stable: within a stage, the order written below
+    fixes.sort(key=lambda f: f.order)  # stable: within a stage, the order written below
     return cause, tuple(fixes)
 
 

@@ -58,6 +58,12 @@ class Fix:
     advice: str = ""
     stage_override: str | None = None  # when the first setting's stage is not the fix's (leaky units for a high rate)
     basis: Mapping[str, Any] = field(default_factory=dict)  # the settings a relative change was computed from
+    suspect: bool = False  # it removes a cause found in the settings (raw input, heavy dropout), not a symptom
+
+    @property
+    def order(self) -> tuple[bool, int]:
+        """Causes before symptoms: fixes of suspects in the settings first, each group in the repair order."""
+        return (not self.suspect, self.rank)
 
     def fits(self, settings: Mapping[str, Any]) -> bool:
         """True when the settings are still those a relative change was computed from (lr 0.1 -> 0.01 is
@@ -102,6 +108,8 @@ class Fix:
             data["advice"] = self.advice
         if self.basis:
             data["basis"] = dict(self.basis)
+        if self.suspect:
+            data["suspect"] = True
         return data
 
     @classmethod
@@ -109,7 +117,8 @@ class Fix:
         """Read ``to_json``'s form; an older record's flag text becomes advice (never parsed into changes)."""
         if isinstance(data, str):
             return cls({}, data)
-        return cls(dict(data.get("changes") or {}), str(data.get("advice", "")), basis=dict(data.get("basis") or {}))
+        changes, advice = dict(data.get("changes") or {}), str(data.get("advice", ""))
+        return cls(changes, advice, basis=dict(data.get("basis") or {}), suspect=bool(data.get("suspect", False)))
 
     def __str__(self) -> str:
         return self.flags()

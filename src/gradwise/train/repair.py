@@ -5,8 +5,10 @@ finds problems it applies a fix and probes again, at most ``MAX_ATTEMPTS`` times
 
 - the fixes of checks before the first step (output/loss pairing, labels, input, initialization) all
   apply at once, before any step of the next attempt;
-- otherwise the one fix first in the repair order (``health/fixes.py``: pairing, input, init, activation,
-  optimizer, dropout) among every diagnosis the probe raised;
+- otherwise the one fix first among every diagnosis the probe raised: causes before symptoms, i.e. a
+  suspect in the settings (raw input, weights that ignore the fan-in, heavy dropout) before a remedy of
+  the symptom (a smaller rate), each group in the repair order (``health/fixes.py``: pairing, input, init,
+  activation, optimizer, dropout);
 - a fix the run already has, or one applied before, is never applied; the hidden sizes are the user's
   choice and are never changed;
 - each attempt starts from fresh weights (a changed loss, init or activation needs them; a changed
@@ -142,7 +144,7 @@ def choose_fixes(
     settings = effective(config_settings(config))
     usable = [(d, f) for d in diagnoses for f in d.fix if _usable(f, settings, tried)]
     if every:
-        return sorted(usable, key=lambda pair: pair[1].rank)
+        return sorted(usable, key=lambda pair: pair[1].order)
     before_training: list[tuple[Diagnosis, Fix]] = []
     for diagnosis in (d for d in diagnoses if d.step == 0):
         first = next((f for d, f in usable if d is diagnosis), None)
@@ -150,8 +152,8 @@ def choose_fixes(
         if first is not None and not changed & set(first.changes):
             before_training.append((diagnosis, first))
     if before_training:
-        return sorted(before_training, key=lambda pair: pair[1].rank)
-    usable.sort(key=lambda pair: pair[1].rank)  # stable: the diagnoses' own order breaks ties
+        return sorted(before_training, key=lambda pair: pair[1].order)
+    usable.sort(key=lambda pair: pair[1].order)  # stable: the diagnoses' own order breaks ties
     return usable[:1]
 
 
