@@ -20,6 +20,8 @@ UNSCALED_INITS = ("uniform", "normal", "constant", "zeros")
 EXTREME_MOMENTUM = 0.99  # momentum this high keeps ~100 steps of velocity: it overshoots (Sutskever et al. 2013)
 HEAVY_DROPOUT = 0.5  # dropping more than half the units leaves too little signal for a small network
 LARGE_BIAS = 1.0  # an initial bias this large shifts every unit off its working range
+HEAVY_DECAY = 0.01  # L2 decay this strong pulls the weights to 0 faster than the data can move them
+TINY_CLIP = 0.01  # a global gradient norm clipped this small makes every step tiny
 
 # The suspects (stages of the repair order) that can cause each symptom.
 SUSPECTS: dict[str, tuple[str, ...]] = {
@@ -27,11 +29,11 @@ SUSPECTS: dict[str, tuple[str, ...]] = {
     "underflow": ("pairing", "init", "activation"),
     "saturation": ("input", "init", "activation"),
     "dead_units": ("input", "init", "momentum", "dropout"),
-    "vanishing_gradient": ("pairing", "init", "activation"),
+    "vanishing_gradient": ("pairing", "init", "activation", "decay"),
     "exploding_gradient": ("input", "init", "momentum"),
     "lr_too_high": ("input", "init", "momentum"),
-    "lr_too_low": ("pairing", "dropout"),
-    "plateau": ("pairing", "input", "init", "activation", "dropout"),
+    "lr_too_low": ("pairing", "clipping", "decay", "dropout"),
+    "plateau": ("pairing", "input", "init", "activation", "clipping", "decay", "dropout"),
     "oscillation": ("momentum", "dropout"),
     "bad_initial_loss": ("pairing", "input", "init"),
     "unnormalized_input": ("input",),
@@ -115,6 +117,10 @@ def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
     uses_momentum = settings.get("optimizer") in ("momentum", "nesterov", "rmsprop")
     if "momentum" in stages and uses_momentum and momentum >= EXTREME_MOMENTUM:
         found.append(Fix({"momentum": 0.9}, "a velocity of ~10 steps instead of ~100"))
+    if "clipping" in stages and settings.get("clip_norm") is not None and float(settings["clip_norm"]) < TINY_CLIP:
+        found.append(Fix({"clip_norm": None}, "let the gradient through unclipped"))
+    if "decay" in stages and float(settings.get("weight_decay") or 0.0) >= HEAVY_DECAY:
+        found.append(Fix({"weight_decay": 0.0}, "stop pulling the weights to 0"))
     if "dropout" in stages and float(settings.get("dropout") or 0.0) >= HEAVY_DROPOUT:
         found.append(Fix({"dropout": 0.2}, "keep most units in each step"))
     return found

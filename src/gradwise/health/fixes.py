@@ -94,7 +94,9 @@ class Fix:
         if not self.changes:
             return self.advice
         # A setting back to None drops its flag (e.g. --init-scale when the new init takes none).
-        return " ".join(flag(name, value) for name, value in self.changes.items() if value is not None)
+        words = [flag(name, value) for name, value in self.changes.items() if value is not None]
+        dropped = [flag(name, "").strip() for name, value in self.changes.items() if value is None]
+        return " ".join(words) if words else "leave out " + " ".join(dropped)
 
     def python(self) -> str:
         """The fix as ``TrainConfig`` arguments (``init="he_normal", lr=0.01``), or its advice."""
