@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return _repair(config.with_overrides(repair=False), steps, seconds, as_json)
     if not as_json:
         print(f"probing {describe(config)} for up to {steps} steps / {seconds:g} s", flush=True)
-    from gradwise.train.runner import train
+    from gradwise.train.runner import probe
 
-    result = train(probe_config(config, steps, seconds), None)
+    result = probe(probe_config(config, steps, seconds))
     healthy = not result.diagnoses
     if as_json:
         print(json.dumps({"healthy": healthy, "diagnoses": [d.to_json() for d in result.diagnoses]}, default=str))
@@ -68,14 +68,14 @@ def _repair(config: Any, steps: int, seconds: float, as_json: bool) -> int:
     from gradwise.cli.panels import diagnosis_panel
     from gradwise.cli.train_command import describe, train_command_line
     from gradwise.train.repair import find_repair, probe_config
-    from gradwise.train.runner import _attempt
+    from gradwise.train.runner import probe
 
-    def probe(candidate: Any, stop_for: Any) -> Any:
+    def probe_briefly(candidate: Any, stop_for: Any) -> Any:
         if not as_json:
             print(f"probing {describe(candidate)} for up to {steps} steps", flush=True)
-        return _attempt(probe_config(candidate, steps, seconds), None, (), None, None, stop_for=stop_for)
+        return probe(probe_config(candidate, steps, seconds), stop_for)
 
-    plan = find_repair(config, probe, on_event=None if as_json else print)
+    plan = find_repair(config, probe_briefly, on_event=None if as_json else print)
     final = plan.chosen
     command = train_command_line(plan.config)
     attempts = [

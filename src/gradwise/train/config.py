@@ -232,6 +232,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def settings_of(config: TrainConfig) -> dict[str, Any]:
+    """The hyperparameters the health rules read when they explain a cause and propose a fix."""
+    return asdict(config)
+
+
 def preset(name: str, **overrides: Any) -> TrainConfig:
     """The named preset with ``overrides`` applied."""
     if name not in PRESETS:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import effective
 from gradwise.health.fixes import Fix
-from gradwise.train.config import ConfigError, TrainConfig
+from gradwise.train.config import ConfigError, TrainConfig, settings_of
 
 if TYPE_CHECKING:
     from gradwise.train.runner import Result
@@ -141,7 +141,7 @@ def choose_fixes(
 ) -> list[tuple[Diagnosis, Fix]]:
     """What to change next: every pre-training check's first usable fix, else the first fix in repair order
     (``every``: all usable fixes, in repair order)."""
-    settings = effective(config_settings(config))
+    settings = effective(settings_of(config))
     usable = [(d, f) for d in diagnoses for f in d.fix if _usable(f, settings, tried)]
     if every:
         return sorted(usable, key=lambda pair: pair[1].order)
@@ -155,12 +155,6 @@ def choose_fixes(
         return sorted(before_training, key=lambda pair: pair[1].order)
     usable.sort(key=lambda pair: pair[1].order)  # stable: the diagnoses' own order breaks ties
     return usable[:1]
-
-
-def config_settings(config: TrainConfig) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(config)
 
 
 BETTER = 0.005  # a healthy alternative is kept when its probe's accuracy is higher by at least this much

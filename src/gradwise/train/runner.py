@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from gradwise.train.config import (
     build_network,
     build_optimizer,
     build_stop,
+    settings_of,
 )
 from gradwise.train.evaluation import evaluate
 from gradwise.train.health_flow import HealthFlow
@@ -121,11 +122,6 @@ def targets(split: Split, data: Dataset, dtype: str) -> tuple[np.ndarray, np.nda
     return split.x, one_hot(split.y, data.num_classes, dtype)
 
 
-def settings_of(config: TrainConfig) -> dict[str, Any]:
-    """The hyperparameters the health rules read when they explain a cause and propose a fix."""
-    return asdict(config)
-
-
 def train(
     config: TrainConfig,
     out: str | Path | None,
@@ -147,10 +143,10 @@ def train(
     plan = None
     if config.repair and not resume:
 
-        def probe(candidate: TrainConfig, stop_for: Callable[[Diagnosis], bool]) -> Result:
-            return _attempt(probe_config(candidate), None, (), None, None, stop_for=stop_for)
+        def probe_briefly(candidate: TrainConfig, stop_for: Callable[[Diagnosis], bool]) -> Result:
+            return probe(probe_config(candidate), stop_for)
 
-        plan = find_repair(config, probe, max_attempts=max_repairs, on_event=on_event)
+        plan = find_repair(config, probe_briefly, max_attempts=max_repairs, on_event=on_event)
         config = plan.config
     result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume)
     if plan is not None:
@@ -162,6 +158,11 @@ def train(
             on_event(result.repair.verdict)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def probe(config: TrainConfig, stop_for: Callable[[Diagnosis], bool] | None = None) -> Result:
+    """``config`` trained as it is, with no run folder, stopped early for a diagnosis ``stop_for`` accepts."""
+    return _attempt(config, None, (), None, None, stop_for=stop_for)
 
 
 def _attempt(
