@@ -103,6 +103,10 @@ def test_train_repair_applies_the_pairing_fix_before_the_first_step(tmp_path, ca
     assert summary["verdict"].startswith(("repaired: accuracy", "not repaired: tried"))
     if summary["repaired"]:
         assert summary["test_accuracy"] > 0.8
+    from gradwise.report.write import write_report
+
+    page = write_report(out).read_text()
+    assert f"repair: {summary['verdict']}".replace(">", "&gt;") in page and "--output softmax" in page
 
 
 def test_train_repair_of_a_healthy_run_changes_nothing(capsys):
