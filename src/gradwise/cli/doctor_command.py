@@ -93,6 +93,9 @@ def _repair(config: Any, steps: int, seconds: float, as_json: bool) -> int:
         verdict = "healthy" if attempt.healthy else ", ".join(d.headline() for d in attempt.diagnoses)
         kept = "  (kept)" if attempt.kept else ""
         print(f"attempt {number} ({changed}): {attempt.steps} steps, accuracy {attempt.accuracy:.4f}: {verdict}{kept}")
+    if final.healthy and not plan.applied:
+        print(f"healthy: nothing to repair; as given:\n  {command}")
+        return 0
     if final.healthy:
         print(f"repaired: this command line probed healthy:\n  {command}")
         return 0
