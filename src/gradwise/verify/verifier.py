@@ -1,0 +1,41 @@
+"""``verify(trace)``: is a hand-written backprop step right, and if not, which tensor goes wrong first and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gradwise.verify import steps
+from gradwise.verify.checker import Walk
+from gradwise.verify.health import health_checks
+from gradwise.verify.reference import reference
+from gradwise.verify.report import Report
+from gradwise.verify.trace import read_trace
+
+
+def verify(source: str | Path | Mapping[str, Any]) -> Report:
+    """Check one traced step (a folder, or a dict {"network": {...}, "x": ..., ...}) -> Report.
+
+    Bad input raises ``TraceError`` (one line naming the file and the fix).
+    """
+    trace = read_trace(source)
+    walk = Walk(trace, reference(trace), notes=list(trace.notes))
+    steps.forward(walk)
+    steps.loss(walk)
+    steps.backward(walk)
+    steps.update(walk)
+    wrong = [c.name for c in walk.checks if c.status == "wrong"]
+    verdict = "wrong" if any(not f.is_note for f in walk.findings) or wrong else "correct"
+    rows = "rows" if trace.network.samples == "rows" else "columns"
+    network = f"{trace.network.describe()}, batch {trace.batch}, samples as {rows}"
+    return Report(
+        verdict,
+        wrong[0] if wrong else None,
+        tuple(walk.findings),
+        tuple(walk.checks),
+        tuple(health_checks(trace)),
+        tuple(walk.notes),
+        network,
+        trace.source,
+    )
