@@ -21,6 +21,9 @@ from gradwise.verify.report import Finding, TensorCheck
 from gradwise.verify.trace import Trace
 
 Array = np.ndarray
+EXACT = 1e-9  # relative errors below this are round-off: hypotheses this close tie
+# A single number always fits some constant times another: for the loss only these factors mean something.
+LOSS_FACTORS = (2.0, 0.5)
 
 
 @dataclass
@@ -92,6 +95,9 @@ class Walk:
                 name, Outcome("note" if hypothesis.kind == "constant_scale" else "wrong", k, hypothesis), error
             )
         c = C.fitted_scale(user, local)
+        if c is not None and user.size == 1:
+            factors = (*LOSS_FACTORS, self.trace.batch, 1 / self.trace.batch, *self.trace.network.sizes[-1:])
+            c = next((f for f in factors if C.near(c, f)), None)
         if c is not None and C.matches(user, c * local, magnitude):
             kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward)
             after = C.relative_error(user, c * local, magnitude)
@@ -160,7 +166,8 @@ def _accepted(
         if hypothesis.candidate.shape != user.shape:
             continue
         error, k = _best(user, hypothesis.candidate, hypothesis.scales, magnitude)
-        if error <= C.TOLERANCE and (best is None or error < best[2]):
+        # Errors at round-off level tie, and the earlier (more specific) hypothesis wins the tie.
+        if error <= C.TOLERANCE and (best is None or max(error, EXACT) < max(best[2], EXACT)):
             best = (hypothesis, k, error)
     return best
 

@@ -25,17 +25,21 @@ def forward(a_prev: Array, W: Array, b: Array, activation: Activation) -> tuple[
         return z, activation.forward(z)
 
 
-def sample_losses(loss: str, output: Activation, z: Array, a: Array, t: Array) -> Array:
-    """The per-sample loss (B,): ½‖a − t‖², −Σ t log a, or the summed binary cross-entropy."""
+def sample_losses(loss: str, output: Activation, z: Array, a: Array, t: Array, *, logits: bool = True) -> Array:
+    """The per-sample loss (B,): ½‖a − t‖², −Σ t log a, or the summed binary cross-entropy.
+
+    ``logits=True`` computes ce of a softmax and bce of a sigmoid from z, exact where a rounds to 0 or 1;
+    ``False`` takes the user's own a.
+    """
     with np.errstate(all="ignore"):
         if loss == "mse":
             return 0.5 * ((a - t) ** 2).sum(axis=1)
-        if loss == "ce" and output.name == "softmax":  # log-softmax from the logits: exact where a rounds to 0
+        if loss == "ce" and output.name == "softmax" and logits:  # log-softmax from the logits: exact where a rounds to 0
             shifted = z - z.max(axis=1, keepdims=True)
             return -(t * (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))).sum(axis=1)
         if loss == "ce":
             return -(t * np.log(a)).sum(axis=1)
-        if output.name == "sigmoid":  # log(1 + e^z) - t z, stable for any z
+        if output.name == "sigmoid" and logits:  # log(1 + e^z) - t z, stable for any z
             return (np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
         return -(t * np.log(a) + (1 - t) * np.log1p(-a)).sum(axis=1)
 

@@ -58,7 +58,8 @@ def loss(walk: Walk) -> None:
         return
     net, last = trace.network, trace.network.layers - 1
     z, a, s = walk.z[last], walk.a[last], walk.ref.scale
-    local = R.sample_losses(net.loss, net.activations[-1], z, a, trace.t).sum() * s
+    own_output = last in trace.a and trace.a[last].shape == a.shape  # the user's loss comes from their a
+    local = R.sample_losses(net.loss, net.activations[-1], z, a, trace.t, logits=not own_output).sum() * s
     walk.check(
         "loss",
         None,
@@ -67,11 +68,24 @@ def loss(walk: Walk) -> None:
         _array(float(local)),
         abs(float(local)),
         lambda: H.loss_value(net.loss, net.activations[-1], z, a, trace.t, s),
-        lambda: (
+        lambda: _loss_fallback(walk, own_output),
+    )
+
+
+def _loss_fallback(walk: Walk, own_output: bool) -> tuple[str, str, str]:
+    net, last = walk.trace.network, walk.trace.network.layers - 1
+    if not own_output:
+        walk.unknown = True  # the user's forward pass differs, unseen: their gradients follow from it
+        return (
             "forward_mismatch",
-            f"the loss is not {net.loss} of a{last} and t.",
-            f"compute {net.loss} ({net.reduction} over the batch).",
-        ),
+            f"the loss differs from {net.loss} of the network's output: the forward pass is wrong somewhere "
+            "(write z and a to the trace to see where).",
+            f"check the forward pass; the loss should be {net.loss} ({net.reduction} over the batch).",
+        )
+    return (
+        "forward_mismatch",
+        f"the loss is not {net.loss} of a{last} and t.",
+        f"compute {net.loss} ({net.reduction} over the batch).",
     )
 
 
@@ -129,7 +143,9 @@ def _delta(walk: Walk, i: int) -> bool:
         f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, hypotheses,
         lambda: _delta_fallback(walk, i, user, upstream, magnitude), scales=scales,
     )  # fmt: skip
-    if _usable(user, local):
+    if not _usable(user, local):
+        walk.unknown = True  # misshapen: what the user propagated from it cannot be rebuilt
+    else:
         walk.delta[i] = user / outcome.scale
         if outcome.scale != 1.0 and outcome.status != "wrong":
             per = "per sample (not divided by B)" if outcome.scale > 1 else "already divided by B"
