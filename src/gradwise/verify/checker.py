@@ -87,7 +87,7 @@ class Walk:
             return self._record(name, Outcome("downstream" if self.wrong_seen else "note", k), error)
         if self.unknown:
             return self._record(name, Outcome("downstream"), error)
-        best = _accepted(user, hypotheses(), magnitude)
+        best = _accepted(user, hypotheses(), magnitude, scales)
         if best is not None:
             hypothesis, k, after = best
             self._find(hypothesis.kind, name, layer, local_error, after, hypothesis.explanation, hypothesis.fix)
@@ -95,19 +95,21 @@ class Walk:
                 name, Outcome("note" if hypothesis.kind == "constant_scale" else "wrong", k, hypothesis), error
             )
         c = C.fitted_scale(user, local)
+        if c is not None and c != 0:  # measured from the nearest convention (a delta per sample: c / B)
+            c /= min(scales, key=lambda k: abs(math.log(abs(c) / k)))  # type: ignore[operator]
         if c is not None and user.size == 1:
             factors = (*LOSS_FACTORS, self.trace.batch, 1 / self.trace.batch, *self.trace.network.sizes[-1:])
             c = next((f for f in factors if C.near(c, f)), None)
-        if c is not None and C.matches(user, c * local, magnitude):
+        fit = None if c is None else _best(user, c * local, scales, magnitude)
+        if c is not None and fit is not None and fit[0] <= C.TOLERANCE:
             kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward)
-            after = C.relative_error(user, c * local, magnitude)
-            self._find(kind, name, layer, local_error, after, explanation, fix, factor=c)
-            return self._record(name, Outcome("note" if kind == "constant_scale" else "wrong", c), error)
+            self._find(kind, name, layer, local_error, fit[0], explanation, fix, factor=c)
+            return self._record(name, Outcome("note" if kind == "constant_scale" else "wrong", c * fit[1]), error)
         kind, explanation, fix = (
             ("shape", *_shape_words(name, user, local)) if user.shape != local.shape else fallback()
         )
         self._find(kind, name, layer, local_error, None, explanation, fix)
-        return self._record(name, Outcome("wrong"), error)
+        return self._record(name, Outcome("wrong", k), error)  # k: the convention it is nearest
 
     def _non_finite(self, name: str, layer: int | None, user: Array, local: Array) -> Outcome:
         if user.shape == local.shape and not np.isfinite(local).all() and self.wrong_seen:
@@ -158,14 +160,18 @@ def _best(user: Array, ref: Array, scales: Sequence[float], magnitude: float) ->
 
 
 def _accepted(
-    user: Array, hypotheses: list[H.Hypothesis], magnitude: float
+    user: Array, hypotheses: list[H.Hypothesis], magnitude: float, conventions: Sequence[float]
 ) -> tuple[H.Hypothesis, float, float] | None:
-    """The hypothesis that reproduces user best, within tolerance -> (it, its factor, its error); else None."""
+    """The hypothesis that reproduces user best, within tolerance -> (it, its factor, its error); else None.
+
+    Each is tried under the tensor's conventions (a delta per sample) times the hypothesis's own factors.
+    """
     best: tuple[H.Hypothesis, float, float] | None = None
     for hypothesis in hypotheses:
         if hypothesis.candidate.shape != user.shape:
             continue
-        error, k = _best(user, hypothesis.candidate, hypothesis.scales, magnitude)
+        scales = sorted({k * h for k in conventions for h in hypothesis.scales})
+        error, k = _best(user, hypothesis.candidate, scales, magnitude)
         # Errors at round-off level tie, and the earlier (more specific) hypothesis wins the tie.
         if error <= C.TOLERANCE and (best is None or max(error, EXACT) < max(best[2], EXACT)):
             best = (hypothesis, k, error)

@@ -34,7 +34,9 @@ def sample_losses(loss: str, output: Activation, z: Array, a: Array, t: Array, *
     with np.errstate(all="ignore"):
         if loss == "mse":
             return 0.5 * ((a - t) ** 2).sum(axis=1)
-        if loss == "ce" and output.name == "softmax" and logits:  # log-softmax from the logits: exact where a rounds to 0
+        if (
+            loss == "ce" and output.name == "softmax" and logits
+        ):  # log-softmax from the logits: exact where a rounds to 0
             shifted = z - z.max(axis=1, keepdims=True)
             return -(t * (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))).sum(axis=1)
         if loss == "ce":

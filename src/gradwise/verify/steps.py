@@ -233,6 +233,8 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
         if j != i - 1 and j != i
     ]
     local = R.weight_gradient(a_prev, delta)
+    # On the scale of the incoming gradient: a saturated layer's dW is 0 within round-off, as its delta is.
+    magnitude = C.magnitude_of_product(abs(a_prev.T), abs(walk.upstream[i]))
     lifted = {id(h): h for h in walk.lifted.get(i, [])} if not delta_given else {}
 
     def hypotheses() -> list[H.Hypothesis]:
@@ -251,7 +253,7 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
         return found
 
     def fallback() -> tuple[str, str, str]:
-        bias_right = C.matches(trace.db[i], R.bias_gradient(delta), C.norm(abs(delta).sum(axis=0)))
+        bias_right = C.matches(trace.db[i], R.bias_gradient(delta), C.norm(abs(walk.upstream[i]).sum(axis=0)))
         if bias_right or delta_given:
             return (
                 "wrong_input_in_weight_gradient",
@@ -273,7 +275,7 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
         trace.dW[i],
         walk.ref.dW[i],
         local,
-        C.magnitude_of_product(abs(a_prev.T), abs(delta)),
+        magnitude,
         hypotheses,
         fallback,
     )
@@ -286,7 +288,7 @@ def _bias_gradient(walk: Walk, i: int) -> None:
     trace = walk.trace
     delta = walk.delta[i]
     walk.check(
-        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), C.norm(abs(delta).sum(axis=0)),
+        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), C.norm(abs(walk.upstream[i]).sum(axis=0)),
         lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i),
         lambda: ("bias_reduction", f"db{i} is not the sum of delta{i} over the batch.", f"use db{i} = the sum of delta{i} over the samples."),
     )  # fmt: skip

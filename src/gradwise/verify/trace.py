@@ -289,7 +289,7 @@ def _layers(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) ->
 def _optional(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) -> None:
     network = trace.network
     rows = network.samples == "rows"
-    ignored = []
+    ignored, flipped_names = [], []
     for name, array in tensors.items():
         if name in ("x", "t") or re.fullmatch(r"(W|b|dW|db)\d+", name):
             continue
@@ -309,8 +309,12 @@ def _optional(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) 
         value, flipped = per_sample(array, network.sizes[i + 1], trace.batch, rows)
         getattr(trace, kind)[i] = value
         if flipped:
-            stored = "n × B" if rows else "B × n"
-            trace.notes.append(f"{name} is stored {stored}, the other way round from x: read it transposed")
+            flipped_names.append(name)
+    if flipped_names:
+        stored = "n × B" if rows else "B × n"
+        names = ", ".join(sorted(flipped_names))
+        verb = "is" if len(flipped_names) == 1 else "are"
+        trace.notes.append(f"{names} {verb} stored {stored}, the other way round from x: read transposed")
     if ignored:
         trace.notes.append(f"ignored tensors with names the verifier does not know: {', '.join(sorted(ignored))}")
 
