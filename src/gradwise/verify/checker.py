@@ -112,7 +112,7 @@ class Walk:
         return self._record(name, Outcome("wrong", k), error)  # k: the convention it is nearest
 
     def _non_finite(self, name: str, layer: int | None, user: Array, local: Array) -> Outcome:
-        if user.shape == local.shape and not np.isfinite(local).all() and self.wrong_seen:
+        if self.wrong_seen:  # a NaN after an earlier error is most likely that error's consequence
             return self._record(name, Outcome("downstream"), math.inf)
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(user))[0])
         origin = non_finite_origin(self, name, layer)

@@ -39,6 +39,7 @@ def _forward_layer(walk: Walk, i: int) -> None:
     z = user_z if user_z is not None and _usable(user_z, local_z) else local_z
     with np.errstate(all="ignore"):
         local_a = activation.forward(z)
+    walk.z[i] = z
     user_a = trace.a.get(i)
     if user_a is not None:
         walk.check(
@@ -47,7 +48,6 @@ def _forward_layer(walk: Walk, i: int) -> None:
             lambda: ("forward_mismatch", f"a{i} is not {activation.name}(z{i}).", f"compute a{i} = {activation.name}(z{i})."),
             forward=True,
         )  # fmt: skip
-    walk.z[i] = z
     walk.a[i] = user_a if user_a is not None and _usable(user_a, local_a) else local_a
 
 

@@ -9,6 +9,7 @@ not bad input.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -73,6 +74,7 @@ class Trace:
     b_after: dict[int, Array] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: str = "<dict>"
+    orientation_assumed: bool = False  # every layer square and no "weights": verify tries both
 
     @property
     def batch(self) -> int:
@@ -181,12 +183,10 @@ def _build(network: TraceNetwork, tensors: dict[str, Array], sources: dict[str, 
         for prefix in REQUIRED_PER_LAYER:
             required(f"{prefix}{i}")
     orientation, assumed = _orientation(network, tensors, sources)
-    if assumed:
-        notes.append(f"every layer is square, so W is assumed stored {orientation.replace('_', ' × ')}")
-    elif not network.weights:
+    if not network.weights and not assumed:
         notes.append(f"W is stored {orientation.replace('_', ' × ')} (worked out from the shapes)")
     network = TraceNetwork(**{**network.__dict__, "weights": orientation})
-    trace = Trace(network, x, t, [], [], [], [], notes=notes, source=where)
+    trace = Trace(network, x, t, [], [], [], [], notes=notes, source=where, orientation_assumed=assumed)
     _layers(trace, tensors, sources)
     _optional(trace, tensors, sources)
     return trace
@@ -331,3 +331,17 @@ def _after(trace: Trace, kind: str, i: int, array: Array, name: str) -> None:
         raise TraceError(f"{name}: shape {array.shape} differs from W{i}'s {expected}; write W{i} after the update")
     w = array.reshape(expected)
     trace.W_after[i] = w.T if network.weights == "out_in" else w
+
+
+def flipped_orientation(trace: Trace) -> Trace:
+    """The same trace with every W, dW and W.after read the other way round (for square layers)."""
+    other = "out_in" if trace.network.weights == "in_out" else "in_out"
+    network = TraceNetwork(**{**trace.network.__dict__, "weights": other})
+    return dataclasses.replace(
+        trace,
+        network=network,
+        W=[w.T for w in trace.W],
+        dW=[g.T if g.ndim == 2 else g for g in trace.dW],
+        W_after={i: w.T for i, w in trace.W_after.items()},
+        notes=list(trace.notes),
+    )

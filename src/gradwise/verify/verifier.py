@@ -11,7 +11,7 @@ from gradwise.verify.checker import Walk
 from gradwise.verify.health import health_checks
 from gradwise.verify.reference import reference
 from gradwise.verify.report import Report
-from gradwise.verify.trace import read_trace
+from gradwise.verify.trace import Trace, flipped_orientation, read_trace
 
 
 def verify(source: str | Path | Mapping[str, Any]) -> Report:
@@ -20,11 +20,13 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
     Bad input raises ``TraceError`` (one line naming the file and the fix).
     """
     trace = read_trace(source)
-    walk = Walk(trace, reference(trace), notes=list(trace.notes))
-    steps.forward(walk)
-    steps.loss(walk)
-    steps.backward(walk)
-    steps.update(walk)
+    walk = _walk(trace)
+    if trace.orientation_assumed:  # every layer square: the shapes cannot tell, so the tensors decide
+        other = _walk(flipped_orientation(trace))
+        if _wrong_count(other) < _wrong_count(walk):
+            trace, walk = other.trace, other
+        stored = trace.network.weights.replace("_", " × ")
+        walk.note(f"every layer is square, so the shapes cannot tell how W is stored: read as {stored}, which fits")
     wrong = [c.name for c in walk.checks if c.status == "wrong"]
     verdict = "wrong" if any(not f.is_note for f in walk.findings) or wrong else "correct"
     rows = "rows" if trace.network.samples == "rows" else "columns"
@@ -39,3 +41,16 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
         network,
         trace.source,
     )
+
+
+def _walk(trace: Trace) -> Walk:
+    walk = Walk(trace, reference(trace), notes=list(trace.notes))
+    steps.forward(walk)
+    steps.loss(walk)
+    steps.backward(walk)
+    steps.update(walk)
+    return walk
+
+
+def _wrong_count(walk: Walk) -> int:
+    return sum(check.status == "wrong" for check in walk.checks)
