@@ -13,6 +13,7 @@ every weight and bias drawn from U(0, 1), a batch of 20 MNIST images, lr 0.05.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -99,7 +100,7 @@ def main(argv: list[str]) -> Path:
     mnist = gw.load_dataset("mnist", validation=0, dtype=np.float64)
     pick = rng.choice(len(mnist.train.x), BATCH, replace=False)
     i, t = mnist.train.x[pick], gw.one_hot(mnist.train.y[pick], 10).astype(np.float64)
-    network = [(rng.uniform(0, 1, (n, m)), rng.uniform(0, 1, m)) for n, m in zip(SIZES, SIZES[1:], strict=False)]
+    network = [(rng.uniform(0, 1, (n, m)), rng.uniform(0, 1, m)) for n, m in itertools.pairwise(SIZES)]
     gs, ds, seen = grad(network, i, t)
     after = move(LR, network, gs, ds)
 
@@ -111,7 +112,9 @@ def main(argv: list[str]) -> Path:
         tensors |= {f"W{k}": w, f"b{k}": b, f"dW{k}": g, f"db{k}": d, f"W{k}.after": w_after, f"b{k}.after": b_after}
         tensors |= {f"z{k}": seen["z"][k], f"a{k}": seen["a"][k], f"delta{k}": seen["delta"][k]}
     for name, value in tensors.items():
-        np.save(folder / f"{name}.npy", value)  # NumPy's saveMatrix; the deltas stay (units, batch), as the seed has them
+        np.save(
+            folder / f"{name}.npy", value
+        )  # NumPy's saveMatrix; the deltas stay (units, batch), as the seed has them
     print(f"wrote a trace of one step of the seed's network to {folder}/; check it with: gradwise verify {folder}")
     return folder
 

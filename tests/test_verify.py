@@ -145,26 +145,94 @@ def _pickled(trace: Path) -> None:
 
 
 BAD = [
-    ("missing-tensor", _remove("dW1.txt"), "{trace}: dW1 is missing; write dW1.txt (or dW1.npy, or dW1 in trace.npz) " + HINT),
-    ("W-fits-no-orientation", _write("W0.txt", "1 2 3\n4 5 6\n7 8 9\n"), "{trace}/W0.txt: shape (3, 3) fits neither 4×3 (in × out) nor 3×4 (out × in) for sizes [4, 3, 2]; check the sizes in network.json"),
-    ("unknown-activation", _network(activations=["tanhh", "softmax"]), "{trace}/network.json: unknown activation 'tanhh' in activations[0]; choose one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax"),
+    (
+        "missing-tensor",
+        _remove("dW1.txt"),
+        "{trace}: dW1 is missing; write dW1.txt (or dW1.npy, or dW1 in trace.npz) " + HINT,
+    ),
+    (
+        "W-fits-no-orientation",
+        _write("W0.txt", "1 2 3\n4 5 6\n7 8 9\n"),
+        "{trace}/W0.txt: shape (3, 3) fits neither 4×3 (in × out) nor 3×4 (out "
+        "× in) for sizes [4, 3, 2]; check the sizes in network.json",
+    ),
+    (
+        "unknown-activation",
+        _network(activations=["tanhh", "softmax"]),
+        "{trace}/network.json: unknown activation 'tanhh' in activations[0]; choose "
+        "one of: identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax",
+    ),
     ("unknown-loss", _network(loss="hinge"), "{trace}/network.json: unknown loss 'hinge'; choose mse, ce or bce"),
-    ("wrong-count-of-activations", _network(activations=["tanh"]), "{trace}/network.json: activations must list one name per weight layer (2 for [4, 3, 2])"),
+    (
+        "wrong-count-of-activations",
+        _network(activations=["tanh"]),
+        "{trace}/network.json: activations must list one name per weight layer (2 for [4, 3, 2])",
+    ),
     ("bad-samples", _network(samples="cols"), "{trace}/network.json: samples must be 'rows' or 'columns', got 'cols'"),
-    ("non-numeric-text", _write("b0.txt", "0.1 abc 0.3\n"), "{trace}/b0.txt: line 1: 'abc' is not a number; write numbers only (no header row or row names: R's write.table needs row.names=FALSE, col.names=FALSE)"),
-    ("ragged-row", _write("W1.txt", "# W1\n1 2\n3 4\n5\n"), "{trace}/W1.txt: line 4 has 1 numbers but line 2 has 2; every row of a matrix needs the same count"),
-    ("empty-file", _write("t.txt", "# nothing\n"), "{trace}/t.txt: holds no numbers; write the tensor (numpy.savetxt, saveMatrix, writedlm)"),
-    ("bad-json", _write("network.json", '{"sizes": [4, 3, 2],'), "{trace}/network.json: not valid JSON at line 1 column 21: Expecting property name enclosed in double quotes"),
-    ("no-network-json", _remove("network.json"), "{trace}/network.json: not found; write the network's sizes, activations and loss there " + HINT),
-    ("unreadable-npy", _npy_instead("x", b"\x93NUMPY garbage"), "{trace}/x.npy: not a readable .npy array (ValueError); save it with numpy.save"),
+    (
+        "non-numeric-text",
+        _write("b0.txt", "0.1 abc 0.3\n"),
+        "{trace}/b0.txt: line 1: 'abc' is not a number; write numbers only (no "
+        "header row or row names: R's write.table needs row.names=FALSE, col.names=FALSE)",
+    ),
+    (
+        "ragged-row",
+        _write("W1.txt", "# W1\n1 2\n3 4\n5\n"),
+        "{trace}/W1.txt: line 4 has 1 numbers but line 2 has 2; every row of a matrix needs the same count",
+    ),
+    (
+        "empty-file",
+        _write("t.txt", "# nothing\n"),
+        "{trace}/t.txt: holds no numbers; write the tensor (numpy.savetxt, saveMatrix, writedlm)",
+    ),
+    (
+        "bad-json",
+        _write("network.json", '{"sizes": [4, 3, 2],'),
+        "{trace}/network.json: not valid JSON at line 1 column 21: Expecting property name enclosed in double quotes",
+    ),
+    (
+        "no-network-json",
+        _remove("network.json"),
+        "{trace}/network.json: not found; write the network's sizes, activations and loss there " + HINT,
+    ),
+    (
+        "unreadable-npy",
+        _npy_instead("x", b"\x93NUMPY garbage"),
+        "{trace}/x.npy: not a readable .npy array (ValueError); save it with numpy.save",
+    ),
     ("pickled-npy", _pickled, "{trace}/x.npy: not a readable .npy array (ValueError); save it with numpy.save"),
-    ("unreadable-npz", _write("trace.npz", b"PK\x03\x04 not a zip"), "{trace}/trace.npz: not a readable .npz archive (BadZipFile); save it with numpy.savez"),
-    ("given-twice", lambda trace: np.save(trace / "x.npy", np.zeros((5, 4))), "{trace}/x.txt: x is also given as {trace}/x.npy; keep one of them"),
-    ("targets-misshapen", _write("t.txt", "1 0 0\n"), "{trace}/t.txt: shape (1, 3) does not fit 5 samples of 2 targets (rows layout); write one target vector per sample of x"),
-    ("x-in-the-other-layout", _write("x.txt", "\n".join(["1 2 3 4 5"] * 4)), '{trace}/x.txt: shape (4, 5) does not hold samples of 4 inputs as rows; it fits "samples": "columns"'),
-    ("loss-not-one-number", _write("loss.txt", "1 2\n"), "{trace}/loss.txt: holds 2 numbers; write the batch's loss as one number"),
-    ("bias-misshapen", _write("b1.txt", "1 2 3\n"), "{trace}/b1.txt: shape (1, 3) is not a vector of 2; write one number per unit"),
-]  # fmt: skip
+    (
+        "unreadable-npz",
+        _write("trace.npz", b"PK\x03\x04 not a zip"),
+        "{trace}/trace.npz: not a readable .npz archive (BadZipFile); save it with numpy.savez",
+    ),
+    (
+        "given-twice",
+        lambda trace: np.save(trace / "x.npy", np.zeros((5, 4))),
+        "{trace}/x.txt: x is also given as {trace}/x.npy; keep one of them",
+    ),
+    (
+        "targets-misshapen",
+        _write("t.txt", "1 0 0\n"),
+        "{trace}/t.txt: shape (1, 3) does not fit 5 samples of 2 targets (rows "
+        "layout); write one target vector per sample of x",
+    ),
+    (
+        "x-in-the-other-layout",
+        _write("x.txt", "\n".join(["1 2 3 4 5"] * 4)),
+        '{trace}/x.txt: shape (4, 5) does not hold samples of 4 inputs as rows; it fits "samples": "columns"',
+    ),
+    (
+        "loss-not-one-number",
+        _write("loss.txt", "1 2\n"),
+        "{trace}/loss.txt: holds 2 numbers; write the batch's loss as one number",
+    ),
+    (
+        "bias-misshapen",
+        _write("b1.txt", "1 2 3\n"),
+        "{trace}/b1.txt: shape (1, 3) is not a vector of 2; write one number per unit",
+    ),
+]
 
 
 @pytest.mark.parametrize(("damage", "expected"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
@@ -174,17 +242,19 @@ def test_bad_input_is_one_line_naming_the_file(trace, capsys, damage, expected):
 
 def test_bad_command_lines(tmp_path, example, capsys):
     assert (
-        run_fails(["verify"], capsys)
-        == "gradwise verify: give the TRACE folder to check (or --example DIR to write one)"
+        run_fails(["verify"], capsys) == "gradwise verify: give the TRACE folder to check (or --example DIR to write "
+        "one)"
     )
     missing = tmp_path / "nope"
     assert (
         run_fails(["verify", str(missing)], capsys)
-        == f"{missing}: no such trace folder; see `gradwise verify --example DIR` for a complete trace"
+        == f"{missing}: no such trace folder; see `gradwise verify --example DIR` for "
+        "a complete trace"
     )
     assert (
         run_fails(["verify", "--example", str(example)], capsys)
-        == f"{example}: already exists and is not an empty folder; choose a new folder for the example"
+        == f"{example}: already exists and is not an empty folder; choose a new folder "
+        "for the example"
     )
     assert run_fails(["verify", str(example), "--example", str(tmp_path / "x")], capsys).endswith("not both")
     assert not (tmp_path / "x").exists()

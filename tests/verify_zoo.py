@@ -8,6 +8,7 @@ conventions (rows or columns, W in × out or out × in, txt / csv / npy / npz).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -50,10 +51,14 @@ def problem(sizes, acts, loss, batch, seed=0, weight_scale=1.0, dtype=np.float64
     elif loss == "bce":
         t = rng.integers(0, 2, (batch, sizes[-1])).astype(float)
     else:
-        t = rng.uniform(0, 1, (batch, sizes[-1])) if acts[-1] in ("sigmoid", "softmax") else rng.normal(size=(batch, sizes[-1]))
+        t = (
+            rng.uniform(0, 1, (batch, sizes[-1]))
+            if acts[-1] in ("sigmoid", "softmax")
+            else rng.normal(size=(batch, sizes[-1]))
+        )
         if acts[-1] == "softmax":
             t = t / t.sum(axis=1, keepdims=True)
-    W = [weight_scale * rng.normal(scale=1 / np.sqrt(n), size=(n, m)) for n, m in zip(sizes, sizes[1:])]
+    W = [weight_scale * rng.normal(scale=1 / np.sqrt(n), size=(n, m)) for n, m in itertools.pairwise(sizes)]
     b = [rng.normal(scale=0.3, size=m) for m in sizes[1:]]
     cast = lambda v: np.asarray(v, dtype)  # noqa: E731
     return cast(x), cast(t), [cast(w) for w in W], [cast(v) for v in b]
@@ -67,7 +72,12 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
     zs, as_ = [], []
     a = x
     for i in range(L):
-        z = a @ W[i] if bug == "no_bias" and i == 0 else (a @ W[i].T if bug == "transposed_forward" and i == 0 else a @ W[i]) + (0 if bug == "no_bias" and i == 0 else b[i])
+        z = (
+            a @ W[i]
+            if bug == "no_bias" and i == 0
+            else (a @ W[i].T if bug == "transposed_forward" and i == 0 else a @ W[i])
+            + (0 if bug == "no_bias" and i == 0 else b[i])
+        )
         name = acts[i]
         if bug == "wrong_activation" and i == 0:
             name = "sigmoid" if acts[i] != "sigmoid" else "tanh"
@@ -130,7 +140,7 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
             elif bug == "odd_derivative":
                 factor = 0.5 + np.cos(zs[i]) ** 2  # no known form
             elif bug == "cache_overwritten":
-                as_[i][...] = (zs[i] > 0)  # the ReLU mask written in place over the activations
+                as_[i][...] = zs[i] > 0  # the ReLU mask written in place over the activations
                 factor = as_[i]
             elif acts[i] == "sigmoid" and bug == "sigma_from_a":
                 factor = as_[i] * (1 - as_[i])
@@ -196,5 +206,10 @@ def write_trace(folder, network, tensors, *, fmt="txt", include=None, samples="r
             np.save(folder / f"{name}.npy", value)
         else:
             sep = {"txt": " ", "csv": ",", "tsv": "\t", "dat": " "}[fmt]
-            np.savetxt(folder / f"{name}.{fmt}", np.atleast_2d(value), fmt="%.17g" if value.dtype == np.float64 else "%.9g", delimiter=sep)
+            np.savetxt(
+                folder / f"{name}.{fmt}",
+                np.atleast_2d(value),
+                fmt="%.17g" if value.dtype == np.float64 else "%.9g",
+                delimiter=sep,
+            )
     return folder

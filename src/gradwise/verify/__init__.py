@@ -1,8 +1,9 @@
 """``gradwise verify``: check the tensors of a hand-written backprop step, from any language, and name the bug.
 
-``verify(trace)`` reads a trace (see ``trace``), recomputes every tensor in float64 (``reference``), compares
-them in data-flow order (``compare``, ``checker``, ``steps``), names each wrong tensor's bug by testing
-hypotheses (``hypotheses``), adds gradwise's static health checks (``health``) and returns a ``Report``.
+``verify(trace)`` reads a trace (``files``, ``trace``), recomputes every tensor in float64 (``reference``),
+compares them in data-flow order (``compare``, ``checker``, ``forward``, ``backward``, ``update``), names each
+wrong tensor's bug by testing hypotheses (``hypotheses``, ``factor``, ``origin``), adds gradwise's static health
+checks (``health``) and returns a ``Report`` (``report``).
 """
 
 from gradwise.verify.example import write_example

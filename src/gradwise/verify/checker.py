@@ -51,7 +51,6 @@ class Walk:
     delta: dict[int, Array] = field(default_factory=dict)  # in the reference's scale (reduction included)
     upstream: dict[int, Array] = field(default_factory=dict)  # dL/da{i}, reference scale
     lifted: dict[int, list[H.Hypothesis]] = field(default_factory=dict)  # delta hypotheses, for a delta not given
-    lift_source: dict[int, int] = field(default_factory=dict)  # id(dW hypothesis) -> id(the delta hypothesis)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -94,12 +93,7 @@ class Walk:
             return self._record(
                 name, Outcome("note" if hypothesis.kind == "constant_scale" else "wrong", k, hypothesis), error
             )
-        c = C.fitted_scale(user, local)
-        if c is not None and c != 0:  # measured from the nearest convention (a delta per sample: c / B)
-            c /= min(scales, key=lambda k: abs(math.log(abs(c) / k)))  # type: ignore[operator]
-        if c is not None and user.size == 1:
-            factors = (*LOSS_FACTORS, self.trace.batch, 1 / self.trace.batch, *self.trace.network.sizes[-1:])
-            c = next((f for f in factors if C.near(c, f)), None)
+        c = self._constant_factor(user, local, scales)
         fit = None if c is None else _best(user, c * local, scales, magnitude)
         if c is not None and fit is not None and fit[0] <= C.TOLERANCE:
             kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward)
@@ -110,6 +104,17 @@ class Walk:
         )
         self._find(kind, name, layer, local_error, None, explanation, fix)
         return self._record(name, Outcome("wrong", k), error)  # k: the convention it is nearest
+
+    def _constant_factor(self, user: Array, local: Array, scales: Sequence[float]) -> float | None:
+        """c with user ≈ c · k · local for the nearest convention k (a delta per sample), or None."""
+        c = C.fitted_scale(user, local)
+        if c is None or c == 0:
+            return None
+        c /= min(scales, key=lambda k: abs(math.log(abs(c) / k)))
+        if user.size > 1:
+            return c
+        factors = (*LOSS_FACTORS, self.trace.batch, 1 / self.trace.batch, *self.trace.network.sizes[-1:])
+        return next((f for f in factors if C.near(c, f)), None)
 
     def _non_finite(self, name: str, layer: int | None, user: Array, local: Array) -> Outcome:
         if self.wrong_seen:  # a NaN after an earlier error is most likely that error's consequence

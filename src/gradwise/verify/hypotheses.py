@@ -7,7 +7,7 @@ upstream values, so a bug is named where it happens, whatever came before it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,7 @@ from gradwise.nn.activations import ACTIVATIONS, Activation
 from gradwise.verify import reference as R
 
 Array = np.ndarray
-ELEMENTWISE_FACTORS = {  # the derivative formulas people write, by the activation they belong to
+ELEMENTWISE_FACTORS: dict[str, tuple[str, Callable[[Array, Array], Array]]] = {  # formulas people write, by owner
     "sigmoid": ("a(1 − a)", lambda z, a: a * (1 - a)),
     "tanh": ("1 − a²", lambda z, a: 1 - a * a),
     "relu": ("the ReLU mask (z > 0)", lambda z, a: (z > 0).astype(np.float64)),

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="no-any-return"
+# (numpy's stubs type most array expressions as Any; every function here returns an array.)
 """The float64 reference: every tensor of one step recomputed from the user's own W, b, x and t.
 
 Rows are samples. Each function is one link of the chain rule, so the verifier can feed it the user's own

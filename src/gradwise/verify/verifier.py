@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gradwise.verify import steps
+from gradwise.verify.backward import backward
 from gradwise.verify.checker import Walk
+from gradwise.verify.forward import forward, loss
 from gradwise.verify.health import health_checks
 from gradwise.verify.reference import reference
 from gradwise.verify.report import Report
 from gradwise.verify.trace import Trace, flipped_orientation, read_trace
+from gradwise.verify.update import update
 
 
 def verify(source: str | Path | Mapping[str, Any]) -> Report:
@@ -45,10 +47,10 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
 
 def _walk(trace: Trace) -> Walk:
     walk = Walk(trace, reference(trace), notes=list(trace.notes))
-    steps.forward(walk)
-    steps.loss(walk)
-    steps.backward(walk)
-    steps.update(walk)
+    forward(walk)
+    loss(walk)
+    backward(walk)
+    update(walk)
     return walk
 
 

@@ -1,0 +1,162 @@
+"""The backward half of the walk, from the last layer down: delta{i}, dW{i}, db{i}.
+
+A delta the user did not write is still tested, through dW: each delta hypothesis is pushed through
+a{i-1}ᵀ · and compared with dW{i}, and an accepted one becomes the user's delta for the layers below.
+"""
+
+from __future__ import annotations
+
+from gradwise.verify import compare as C
+from gradwise.verify import hypotheses as H
+from gradwise.verify import reference as R
+from gradwise.verify.checker import Array, Walk
+from gradwise.verify.factor import local_factor
+from gradwise.verify.forward import usable
+
+
+def backward(walk: Walk) -> None:
+    """delta{i}, dW{i}, db{i} for i from the last layer down to the first."""
+    for i in range(walk.trace.network.layers - 1, -1, -1):
+        given = _delta(walk, i)
+        _weight_gradient(walk, i, given)
+        _bias_gradient(walk, i)
+
+
+def delta_scales(walk: Walk) -> tuple[float, ...]:
+    """The conventions a delta may come in, relative to dL/dz: as it is, or per sample / already divided by B."""
+    batch = float(walk.trace.batch)
+    return (1.0, batch) if walk.trace.network.reduction == "mean" else (1.0, 1.0 / batch)
+
+
+def _delta(walk: Walk, i: int) -> bool:
+    """Check delta{i} if given, and keep the user's delta (or the local one) for what follows -> whether given."""
+    trace, net = walk.trace, walk.trace.network
+    activation, z, a, s = net.activations[i], walk.z[i], walk.a[i], walk.ref.scale
+    if i == net.layers - 1:
+        upstream = s * R.output_gradient(net.loss, a, trace.t)
+        local = s * R.output_delta(net.loss, activation, z, a, trace.t)
+        magnitude = C.norm(s * (a - trace.t))  # dE/da for mse, the delta itself for the fused pairs
+        hypotheses = H.output_delta(net.loss, activation, z, a, trace.t, s, i)
+    else:
+        W_next, delta_next = trace.W[i + 1], walk.delta[i + 1]
+        upstream = delta_next @ W_next.T
+        local = R.hidden_delta(delta_next, W_next, activation, z, a)
+        magnitude = C.magnitude_of_product(abs(delta_next), abs(W_next.T))
+        others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
+        hypotheses = H.hidden_delta(
+            delta_next, W_next, activation, z, a, i,
+            W_next_after=_updated(walk, i + 1), upstream_next=walk.upstream.get(i + 1), other_weights=others,
+        )  # fmt: skip
+    walk.upstream[i], walk.delta[i] = upstream, local
+    user = trace.delta.get(i)
+    if user is None:
+        walk.lifted[i] = hypotheses
+        return False
+    scales = delta_scales(walk)
+    outcome = walk.check(
+        f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, lambda: hypotheses,
+        lambda: _delta_fallback(walk, i, user, upstream, scales), scales=scales,
+    )  # fmt: skip
+    if not usable(user, local):
+        walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
+        return True
+    walk.delta[i] = user / outcome.scale
+    if outcome.scale != 1.0 and outcome.status != "wrong":
+        per = "per sample (not divided by B)" if outcome.scale > 1 else "already divided by B"
+        walk.note(f"the deltas are {per}; both conventions are accepted")
+    return True
+
+
+def _delta_fallback(
+    walk: Walk, i: int, user: Array, upstream: Array, scales: tuple[float, ...]
+) -> tuple[str, str, str]:
+    """No hypothesis fits: a local factor that is a function of z{i} is a wrong derivative, else a wrong upstream."""
+    activation = walk.trace.network.activations[i]
+    factor = local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
+    output = i == walk.trace.network.layers - 1
+    if factor is not None and (output or factor.is_function_of_z()):
+        return (
+            "wrong_derivative",
+            f"delta{i} is the incoming gradient times a local factor that matches no known form of "
+            f"{activation.name}′(z{i}): the factor found is {factor.ratio():.4g} times the right one (median).",
+            f"multiply the incoming gradient by {activation.name}′(z{i}) (docs/verify.md lists the forms).",
+        )
+    return (
+        "wrong_upstream",
+        f"delta{i} is not built from delta{i + 1} through W{i + 1}ᵀ: it is not (delta{i + 1} W{i + 1}ᵀ) times "
+        f"any function of z{i}.",
+        f"compute delta{i} = (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+    )
+
+
+def _updated(walk: Walk, j: int) -> Array | None:
+    """W{j} after this step, as the user has it (W{j}.after, or W{j} − lr·dW{j}), if known."""
+    trace = walk.trace
+    if j in trace.W_after:
+        return trace.W_after[j]
+    if trace.network.lr is None:
+        return None
+    dW = trace.dW[j] if trace.dW[j].shape == trace.W[j].shape else walk.ref.dW[j]
+    return trace.W[j] - abs(trace.network.lr) * dW
+
+
+def _gradient_inputs(walk: Walk, i: int) -> list[tuple[str, Array]]:
+    """What dW{i} may have been built from: the right input first, then z, the derivative, other layers."""
+    trace = walk.trace
+    inputs: list[tuple[str, Array]] = [("x", trace.x)] if i == 0 else [(f"a{i - 1}", walk.a[i - 1])]
+    if i > 0:
+        previous = trace.network.activations[i - 1]
+        z_prev, a_prev = walk.z[i - 1], walk.a[i - 1]
+        inputs += [(f"z{i - 1}", z_prev), (f"f′(z{i - 1})", previous.backward(z_prev, a_prev, a_prev * 0 + 1))]
+    inputs += [(f"a{i}", walk.a[i]), (f"z{i}", walk.z[i])]
+    inputs += [("x", trace.x)] if i > 0 else []
+    inputs += [(f"a{j}", walk.a[j]) for j in range(trace.network.layers) if j not in (i - 1, i)]
+    return inputs
+
+
+def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
+    trace, delta = walk.trace, walk.delta[i]
+    inputs = _gradient_inputs(walk, i)
+    right, a_prev = inputs[0]
+    # On the scale of the incoming gradient: a saturated layer's dW is 0 within round-off, as its delta is.
+    magnitude = C.magnitude_of_product(abs(a_prev.T), abs(walk.upstream[i]))
+    lifted = [] if delta_given else walk.lifted.get(i, [])
+    through_dW = [
+        H.Hypothesis(h.kind, R.weight_gradient(a_prev, h.candidate), h.explanation, h.fix, h.scales) for h in lifted
+    ]
+
+    def fallback() -> tuple[str, str, str]:
+        bias_scale = C.norm(abs(walk.upstream[i]).sum(axis=0))
+        if delta_given or C.matches(trace.db[i], R.bias_gradient(delta), bias_scale):
+            return (
+                "wrong_input_in_weight_gradient",
+                f"delta{i} is right (db{i} matches), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
+                f"use dW{i} = {right}ᵀ delta{i}.",
+            )
+        walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
+        return (
+            "wrong_upstream",
+            f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
+            f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+        )
+
+    outcome = walk.check(
+        f"dW{i}", i, trace.dW[i], walk.ref.dW[i], R.weight_gradient(a_prev, delta), magnitude,
+        lambda: H.weight_gradient(delta, inputs, right, i) + through_dW, fallback,
+    )  # fmt: skip
+    for h, pushed in zip(lifted, through_dW, strict=True):
+        if outcome.accepted is pushed:
+            walk.delta[i] = h.candidate  # the user's delta, now known: what the layers below inherit
+
+
+def _bias_gradient(walk: Walk, i: int) -> None:
+    trace, delta = walk.trace, walk.delta[i]
+    words = (
+        "bias_reduction",
+        f"db{i} is not the sum of delta{i} over the batch.",
+        f"use db{i} = the sum of delta{i} over the samples.",
+    )
+    walk.check(
+        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), C.norm(abs(walk.upstream[i]).sum(axis=0)),
+        lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i), lambda: words,
+    )  # fmt: skip
