@@ -35,19 +35,20 @@ def _delta(walk: Walk, i: int) -> bool:
     if i == net.layers - 1:
         upstream = s * R.output_gradient(net.loss, a, trace.t)
         local = s * R.output_delta(net.loss, activation, z, a, trace.t)
-        magnitude = C.norm(s * (a - trace.t))  # dE/da for mse, the delta itself for the fused pairs
+        magnitude = s * (C.norm(a) + C.norm(trace.t))  # a − t cancels near the target; a float32 a is rounded
         hypotheses = H.output_delta(net.loss, activation, z, a, trace.t, s, i)
     else:
         W_next, delta_next = trace.W[i + 1], walk.delta[i + 1]
         upstream = delta_next @ W_next.T
         local = R.hidden_delta(delta_next, W_next, activation, z, a)
-        magnitude = C.magnitude_of_product(abs(delta_next), abs(W_next.T))
+        # The incoming gradient's own float32 uncertainty, carried down through W (a Frobenius-norm bound).
+        magnitude = max(walk.magnitude[i + 1], C.norm(delta_next)) * C.norm(W_next)
         others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
         hypotheses = H.hidden_delta(
             delta_next, W_next, activation, z, a, i,
             W_next_after=_updated(walk, i + 1), upstream_next=walk.upstream.get(i + 1), other_weights=others,
         )  # fmt: skip
-    walk.upstream[i], walk.delta[i] = upstream, local
+    walk.upstream[i], walk.delta[i], walk.magnitude[i] = upstream, local, magnitude
     user = trace.delta.get(i)
     if user is None:
         walk.lifted[i] = hypotheses
@@ -119,14 +120,14 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
     inputs = _gradient_inputs(walk, i)
     right, a_prev = inputs[0]
     # On the scale of the incoming gradient: a saturated layer's dW is 0 within round-off, as its delta is.
-    magnitude = C.magnitude_of_product(abs(a_prev.T), abs(walk.upstream[i]))
+    magnitude = C.norm(a_prev) * walk.magnitude[i]
     lifted = [] if delta_given else walk.lifted.get(i, [])
     through_dW = [
         H.Hypothesis(h.kind, R.weight_gradient(a_prev, h.candidate), h.explanation, h.fix, h.scales) for h in lifted
     ]
 
     def fallback() -> tuple[str, str, str]:
-        bias_scale = C.norm(abs(walk.upstream[i]).sum(axis=0))
+        bias_scale = walk.magnitude[i] * trace.batch**0.5
         if delta_given or C.matches(trace.db[i], R.bias_gradient(delta), bias_scale):
             return (
                 "wrong_input_in_weight_gradient",
@@ -157,6 +158,6 @@ def _bias_gradient(walk: Walk, i: int) -> None:
         f"use db{i} = the sum of delta{i} over the samples.",
     )
     walk.check(
-        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), C.norm(abs(walk.upstream[i]).sum(axis=0)),
+        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), walk.magnitude[i] * trace.batch**0.5,
         lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i), lambda: words,
     )  # fmt: skip

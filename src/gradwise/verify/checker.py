@@ -50,6 +50,7 @@ class Walk:
     a: dict[int, Array] = field(default_factory=dict)
     delta: dict[int, Array] = field(default_factory=dict)  # in the reference's scale (reduction included)
     upstream: dict[int, Array] = field(default_factory=dict)  # dL/da{i}, reference scale
+    magnitude: dict[int, float] = field(default_factory=dict)  # delta{i}'s size without cancellation (see compare)
     lifted: dict[int, list[H.Hypothesis]] = field(default_factory=dict)  # delta hypotheses, for a delta not given
 
     def note(self, text: str) -> None:

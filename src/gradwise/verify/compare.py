@@ -5,9 +5,13 @@ rounds every entry by about 6e-8 of itself, and a sum of K products accumulates 
 (a few 1e-6 for K = 1000), while entries that nearly cancel (a − t near the target) can be wrong in every
 digit and still be right on the scale of the tensor. TOLERANCE = 1e-3 sits well above that and the 6
 significant digits of ``%g`` text (5e-7), and far below what any bug does (a factor, a missing term, a
-transpose: errors of order 1). ``magnitude`` is the size the tensor would have without cancellation or a
-vanishing factor (e.g. the upstream gradient of a saturated sigmoid layer): below FLOOR of it, a tensor is
-zero within the round-off of float32, so a user's exact 0 matches a reference of 1e-40.
+transpose: errors of order 1).
+
+``magnitude`` is the size the tensor would have without cancellation or a vanishing factor: |a||W| for z,
+the incoming gradient for a delta (before a saturated layer's f′ ≈ 0), |a| + |t| for a − t, |W| for an
+update. A float32 result is only known to about 1e-6 of that, so below FLOOR = 1e-3 of it a tensor is
+compared on FLOOR's scale: the float32 user's exact 0 matches a reference of 1e-40, and a − t that cancels to
+1e-6 is not called wrong for its last float32 digit. Bugs still show: they change a tensor by its own size.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 
 Array = np.ndarray
 TOLERANCE = 1e-3
-FLOOR = 1e-5
+FLOOR = 1e-3
 _TINY = 1e-300
 
 

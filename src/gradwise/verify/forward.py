@@ -60,8 +60,10 @@ def loss(walk: Walk) -> None:
     z, a, s = walk.z[last], walk.a[last], walk.ref.scale
     own_output = last in trace.a and trace.a[last].shape == a.shape  # then the user's loss comes from their a
     local = float(R.sample_losses(net.loss, net.activations[-1], z, a, trace.t, logits=not own_output).sum() * s)
+    # A float32 log or square is rounded about 1e-7 per output and sample, whatever the loss's own size.
+    magnitude = abs(local) + net.sizes[-1] * trace.batch * s
     walk.check(
-        "loss", None, _scalar(trace.loss), _scalar(walk.ref.loss), _scalar(local), abs(local),
+        "loss", None, _scalar(trace.loss), _scalar(walk.ref.loss), _scalar(local), magnitude,
         lambda: H.loss_value(net.loss, net.activations[-1], z, a, trace.t, s),
         lambda: _loss_fallback(walk, own_output),
     )  # fmt: skip
