@@ -107,14 +107,20 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
         dEda = (y - t) / (y * (1 - y))
     if bug == "missing_output_derivative" or last == "identity":
         D = dEda
+    elif bug == "derivative_at_output" and last != "softmax":
+        D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
+    elif bug == "softmax_diagonal":
+        D = dEda * y * (1 - y)
+    elif bug == "derivative_at_output" and last != "softmax":
+        D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
+    elif bug == "softmax_diagonal":
+        D = dEda * y * (1 - y)
     elif fused:
         D = y - t
         if bug == "extra_output_derivative":
             D = D * y * (1 - y)
     elif last == "softmax":
         D = y * (dEda - (dEda * y).sum(axis=1, keepdims=True))
-    elif bug == "derivative_at_output":
-        D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
     else:
         D = dEda * DERIVATIVE[last](zs[-1])
     if bug == "shape":  # (B, 1) output minus a flattened (B,) target broadcasts to (B, B)
@@ -161,6 +167,14 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
             dW[i], db[i] = dW[i] * B, db[i] * B
         if bug == "batch_scale_bias":
             db[i] = db[i] * B
+        if bug == "bias_no_axis":
+            db[i] = np.array(d.sum())
+        if bug == "bias_wrong_axis":
+            db[i] = d.sum(axis=1)
+        if bug == "bias_no_axis":
+            db[i] = np.array(d.sum())
+        if bug == "bias_wrong_axis":
+            db[i] = d.sum(axis=1)
         if bug == "bias_one_sample":
             db[i] = d[0] / s if reduction == "mean" else d[0]
         if bug == "bias_mean" and reduction == "sum":

@@ -152,7 +152,7 @@ def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array, s:
             )
             found.append(Hypothesis("extra_output_derivative", output.backward(z, a, base), *words))
             found.append(Hypothesis("extra_output_derivative", base * a * (1 - a), *words))
-        elif output.name == "softmax":
+        if output.name == "softmax":
             found.append(
                 Hypothesis(
                     "wrong_derivative",
@@ -162,7 +162,7 @@ def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array, s:
                     "use the full Jacobian-vector product a ⊙ (g − ⟨g, a⟩), or train with cross-entropy.",
                 )
             )
-        if not fused and output.name != "softmax":
+        elif output.name != "identity":  # an element-wise output: f′ misplaced or mistaken, fused pair or not
             found += local_factor(grad_a, output, z, a, i)
     return found
 
@@ -315,15 +315,24 @@ def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypo
                 loose,
             ),
         ]
-        if reduction == "sum":
-            found.append(
-                Hypothesis(
-                    "bias_reduction",
-                    delta.sum(axis=0) / batch,
-                    f"db{i} is the mean of delta{i} over the batch while the weights' gradients are summed.",
-                    f"sum delta{i} over the batch, as dW{i} does (or average both and say reduction mean).",
-                )
+    found.append(
+        Hypothesis(
+            "bias_reduction",
+            delta.sum().reshape(1),
+            f"db{i} is one number, delta{i} summed over the samples and the units (a sum without an axis).",
+            f"sum delta{i} over the samples only (axis 0 for rows), keeping one entry per unit.",
+            loose,
+        )
+    )
+    if reduction == "sum" and batch > 1:
+        found.append(
+            Hypothesis(
+                "bias_reduction",
+                delta.sum(axis=0) / batch,
+                f"db{i} is the mean of delta{i} over the batch while the weights' gradients are summed.",
+                f"sum delta{i} over the batch, as dW{i} does (or average both and say reduction mean).",
             )
+        )
     return found
 
 

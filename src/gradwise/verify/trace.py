@@ -280,10 +280,8 @@ def _layers(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) ->
         dw = tensors[f"dW{i}"]
         trace.dW.append(dw.T if out_in and dw.ndim == 2 else dw)
         db = tensors[f"db{i}"]
-        if db.size == n_out and (db.ndim < 2 or 1 in db.shape):
-            trace.db.append(db.reshape(n_out))
-        else:
-            trace.db.append(per_sample(db, n_out, trace.batch, rows)[0])
+        vector = db.ndim < 2 or 1 in db.shape  # a row, a column, or a scalar: summed over something
+        trace.db.append(db.reshape(-1) if vector else per_sample(db, n_out, trace.batch, rows)[0])
 
 
 def _optional(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) -> None:
