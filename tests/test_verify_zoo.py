@@ -71,6 +71,7 @@ softmax-ce-diagonal-jacobian  | 4-5-3 tanh/softmax ce        | softmax_diagonal 
 softmax-mse-diagonal-jacobian | 4-5-3 tanh/softmax mse       | softmax_diagonal               | keep=                          | wrong_derivative               | dW1
 sigmoid-formula-on-tanh       | 4-5-3 tanh/softmax ce        | wrong_derivative               | batch=1                        | wrong_derivative               | delta0
 derivative-of-no-known-form   | 4-6-3 tanh/softmax ce        | odd_derivative                 | batch=6                        | wrong_derivative               | delta0
+derivative-no-form-no-deltas  | 4-6-3 tanh/softmax ce        | odd_derivative                 | keep=                          | wrong_derivative               | dW0
 W-not-transposed-square       | 4-5-5-3 tanh/tanh/softmax ce | wrong_upstream                 |                                | wrong_upstream                 | delta0
 dL-da-propagated              | 4-5-3 tanh/sigmoid mse       | wrong_upstream_da              | fmt=npz                        | wrong_upstream                 | delta0
 stale-weights                 | 4-5-5-3 relu/tanh/softmax ce | updated_weights_in_backprop    |                                | updated_weights_in_backprop    | delta1

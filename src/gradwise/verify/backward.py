@@ -6,6 +6,8 @@ a{i-1}ᵀ · and compared with dW{i}, and an accepted one becomes the user's del
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradwise.verify import compare as C
 from gradwise.verify import hypotheses as H
 from gradwise.verify import reference as R
@@ -134,12 +136,18 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
                 f"delta{i} is right (db{i} matches), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
                 f"use dW{i} = {right}ᵀ delta{i}.",
             )
-        walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
-        return (
-            "wrong_upstream",
-            f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
-            f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
-        )
+        recovered = recovered_delta(a_prev, trace.dW[i], trace.db[i])
+        if recovered is None:
+            walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
+            return (
+                "wrong_upstream",
+                f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
+                f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ "
+                f"f′(z{i}).",
+            )
+        walk.delta[i] = recovered  # the user's own delta, solved from dW and db: what the layers below inherit
+        kind, why, fix = _delta_fallback(walk, i, recovered, walk.upstream[i], (1.0,))
+        return kind, f"{why} (delta{i} solved from dW{i} = {right}ᵀ delta{i} and db{i})", fix
 
     outcome = walk.check(
         f"dW{i}", i, trace.dW[i], walk.ref.dW[i], R.weight_gradient(a_prev, delta), magnitude,
@@ -148,6 +156,19 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
     for h, pushed in zip(lifted, through_dW, strict=True):
         if outcome.accepted is pushed:
             walk.delta[i] = h.candidate  # the user's delta, now known: what the layers below inherit
+
+
+def recovered_delta(a_prev: Array, dW: Array, db: Array) -> Array | None:
+    """The delta (B, n_out) that gives dW = a_prevᵀ delta and db = its sum, when a_prev determines it; else None.
+
+    With B <= n_in samples of independent inputs, a_prevᵀ has full column rank and delta is the unique solution.
+    """
+    batch, n_in = a_prev.shape
+    if dW.shape != (n_in, db.size) or batch > n_in or np.linalg.matrix_rank(a_prev) < batch:
+        return None
+    delta = np.linalg.lstsq(a_prev.T, dW, rcond=None)[0]
+    exact = C.matches(a_prev.T @ delta, dW) and C.matches(delta.sum(axis=0), db.reshape(-1), C.norm(delta))
+    return delta if exact else None
 
 
 def _bias_gradient(walk: Walk, i: int) -> None:

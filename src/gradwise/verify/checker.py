@@ -17,7 +17,7 @@ from gradwise.verify import compare as C
 from gradwise.verify import hypotheses as H
 from gradwise.verify import reference as R
 from gradwise.verify.origin import non_finite_origin
-from gradwise.verify.report import Finding, TensorCheck
+from gradwise.verify.report import NOTE_KINDS, Finding, TensorCheck
 from gradwise.verify.trace import Trace
 
 Array = np.ndarray
@@ -76,7 +76,11 @@ class Walk:
         scales: Sequence[float] = (1.0,),
         forward: bool = False,
     ) -> Outcome:
-        """Compare ``user`` with ``ref`` and ``local``; on a mismatch, record the finding that explains it."""
+        """Compare ``user`` with ``ref`` and ``local``; on a mismatch, record the finding that explains it.
+
+        ``scales`` are the conventions the tensor may come in (a delta per sample: B); ``forward`` says a
+        constant factor is a forward-pass error rather than a gradient's scale.
+        """
         if not np.isfinite(user).all():
             return self._non_finite(name, layer, user, local)
         error, k = _best(user, ref, scales, magnitude)
@@ -87,24 +91,38 @@ class Walk:
             return self._record(name, Outcome("downstream" if self.wrong_seen else "note", k), error)
         if self.unknown:
             return self._record(name, Outcome("downstream"), error)
+        outcome = self._explain(name, layer, user, local, magnitude, local_error, hypotheses, scales, forward)
+        if outcome is None:
+            kind, why, fix = ("shape", *_shape_words(name, user, local)) if user.shape != local.shape else fallback()
+            self._find(kind, name, layer, local_error, None, why, fix)
+            outcome = Outcome("wrong", k)  # k: the convention it is nearest
+        return self._record(name, outcome, error)
+
+    def _explain(
+        self,
+        name: str,
+        layer: int | None,
+        user: Array,
+        local: Array,
+        magnitude: float,
+        local_error: float,
+        hypotheses: Callable[[], list[H.Hypothesis]],
+        scales: Sequence[float],
+        forward: bool,
+    ) -> Outcome | None:
+        """The accepted hypothesis, else a constant factor, recorded as a finding -> the outcome; None if neither."""
         best = _accepted(user, hypotheses(), magnitude, scales)
         if best is not None:
             hypothesis, k, after = best
             self._find(hypothesis.kind, name, layer, local_error, after, hypothesis.explanation, hypothesis.fix)
-            return self._record(
-                name, Outcome("note" if hypothesis.kind == "constant_scale" else "wrong", k, hypothesis), error
-            )
+            return Outcome("note" if hypothesis.kind in NOTE_KINDS else "wrong", k, hypothesis)
         c = self._constant_factor(user, local, scales)
         fit = None if c is None else _best(user, c * local, scales, magnitude)
-        if c is not None and fit is not None and fit[0] <= C.TOLERANCE:
-            kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward)
-            self._find(kind, name, layer, local_error, fit[0], explanation, fix, factor=c)
-            return self._record(name, Outcome("note" if kind == "constant_scale" else "wrong", c * fit[1]), error)
-        kind, explanation, fix = (
-            ("shape", *_shape_words(name, user, local)) if user.shape != local.shape else fallback()
-        )
-        self._find(kind, name, layer, local_error, None, explanation, fix)
-        return self._record(name, Outcome("wrong", k), error)  # k: the convention it is nearest
+        if c is None or fit is None or fit[0] > C.TOLERANCE:
+            return None
+        kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward)
+        self._find(kind, name, layer, local_error, fit[0], explanation, fix, factor=c)
+        return Outcome("note" if kind in NOTE_KINDS else "wrong", c * fit[1])
 
     def _constant_factor(self, user: Array, local: Array, scales: Sequence[float]) -> float | None:
         """c with user ≈ c · k · local for the nearest convention k (a delta per sample), or None."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ class Finding:
             "kind": self.kind,
             "tensor": self.tensor,
             "layer": self.layer,
-            "evidence": dict(self.evidence),
+            "evidence": {k: _json_float(v) if isinstance(v, float) else v for k, v in self.evidence.items()},
             "explanation": self.explanation,
             "fix": self.fix,
         }
@@ -115,8 +116,6 @@ class Report:
 
     def text(self) -> str:
         """The report as the terminal shows it: tensors, findings, notes, then health."""
-        from gradwise.health.diagnosis import Diagnosis  # noqa: F401  (the panel needs only the type)
-
         lines = [f"verify {self.source}: {self.network}"]
         lines += [f"  {t.name:<10} {t.status:<10} {_error(t.relative_error)}" for t in self.tensors]
         for finding in self.findings:
@@ -170,6 +169,6 @@ def _error(value: float | None) -> str:
 
 
 def _json_float(value: float | None) -> float | str | None:
-    if value is None or (value == value and abs(value) != float("inf")):
+    if value is None or math.isfinite(value):
         return value
     return str(value)  # JSON has no inf or nan
