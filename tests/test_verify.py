@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import gradwise as gw
 from gradwise.cli.main import main
-from gradwise.verify import TraceError, write_example
+from gradwise.verify import Report, TraceError, write_example
 from gradwise.verify.files import parse_text
 from gradwise.verify.trace import read_trace
 
@@ -75,7 +75,7 @@ def test_the_api_takes_a_dict_and_returns_a_typed_report(example):
     network = json.loads((example / "network.json").read_text())
     tensors["dW0"] = tensors["dW0"].T  # (3, 4) where W0 is (4, 3)
     report = gw.verify({"network": network, **tensors})
-    assert isinstance(report, gw.verify.__globals__["Report"])
+    assert isinstance(report, Report)
     assert report.verdict == "wrong" and report.first_wrong == "dW0" and report.kinds() == ["transposed"]
     assert repr(report).startswith("<verify wrong: first wrong dW0; transposed at dW0")
     html = report._repr_html_()

@@ -91,6 +91,7 @@ broadcast-B-by-B              | 4-1 sigmoid bce              | shape            
 update-uphill                 | 4-5-3 relu/softmax ce        | update_sign                    | keep=after                     | update                         | W0.after
 update-not-applied            | 4-5-3 relu/softmax ce        | update_none                    | keep=after fmt=npz             | update                         | W0.after
 update-twice                  | 4-5-3 relu/softmax ce        | update_twice                   | keep=after                     | update                         | W0.after
+update-rate                   | 4-5-3 relu/softmax ce        | update_rate                    | keep=after                     | update                         | W0.after
 """  # noqa: E501 (a table reads best one case a line)
 
 
@@ -148,6 +149,11 @@ def test_missing_output_derivative_says_which_loss_it_would_be_right_for(tmp_pat
     assert "exact delta of softmax with cross-entropy" in finding.explanation
     assert finding.fix.startswith("multiply the output delta by the softmax Jacobian, or train with cross-entropy")
     assert finding.evidence["error"] > 0.01 and finding.evidence["error_under_hypothesis"] < 1e-9
+
+
+def test_an_update_at_another_rate_shows_the_rate(tmp_path):
+    report = verify(trace_of(tmp_path, [4, 5, 3], ["relu", "softmax"], "ce", "update_rate", keep={"after"}))
+    assert report.findings[0].explanation == "W0.after was updated with rate 0.037, not lr = 0.1."
 
 
 def test_a_derivative_of_no_known_form_shows_the_ratio(tmp_path):

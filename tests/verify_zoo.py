@@ -185,7 +185,7 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
         dW[L - 1] = as_[L - 2].T @ deltas[L - 1]
     for i in range(L):
         step = lr * dW[i] if dW[i].shape == W[i].shape else 0
-        factor = {"update_sign": -1, "update_none": 0, "update_twice": 2}.get(bug, 1)
+        factor = {"update_sign": -1, "update_none": 0, "update_twice": 2, "update_rate": 0.37}.get(bug, 1)
         out[f"W{i}"], out[f"b{i}"], out[f"dW{i}"], out[f"db{i}"] = W[i], b[i], dW[i], db[i]
         out[f"W{i}.after"] = W[i] - factor * step
         out[f"b{i}.after"] = b[i] - factor * lr * db[i] if db[i].shape == b[i].shape else b[i]
