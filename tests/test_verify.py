@@ -228,6 +228,12 @@ BAD = [
         "{trace}/loss.txt: holds 2 numbers; write the batch's loss as one number",
     ),
     (
+        "weights-not-finite",
+        _write("W1.txt", "1 2\n3 nan\n4 5\n"),
+        "{trace}/W1.txt: holds nan at (1, 1); the inputs and weights must be finite: trace a step before the "
+        "values blow up",
+    ),
+    (
         "bias-misshapen",
         _write("b1.txt", "1 2 3\n"),
         "{trace}/b1.txt: shape (1, 3) is not a vector of 2; write one number per unit",

@@ -4,6 +4,9 @@
 compares them in data-flow order (``compare``, ``checker``, ``forward``, ``backward``, ``update``), names each
 wrong tensor's bug by testing hypotheses (``hypotheses``, ``factor``, ``origin``), adds gradwise's static health
 checks (``health``) and returns a ``Report`` (``report``).
+
+``gradwise.verify`` the attribute is the function (``gw.verify(trace)``); import names from this package with
+``from gradwise.verify import Report, TraceError``.
 """
 
 from gradwise.verify.example import write_example

@@ -116,22 +116,27 @@ def loss_value(loss: str, output: Activation, z: Array, a: Array, t: Array, scal
 
 
 def _missing(loss: str, output: Activation, i: int) -> tuple[str, str]:
+    """(explanation, fix) for an output delta that is dE/da: which pair it would be right for, and the remedy."""
     pair = PAIR_FOR_A_MINUS_T.get(output.name)
-    if loss == "mse" and pair and (output.name, loss) not in R.FUSED:
+    what = "the softmax Jacobian" if output.name == "softmax" else f"the {output.name} derivative"
+    if (output.name, loss) in R.FUSED:
+        return (
+            f"delta{i} is dE/da{i}: {what} of the output layer is left out; for {pair} the whole output delta "
+            "is a − t.",
+            f"use delta{i} = a − t (divided by B for a mean).",
+        )
+    if loss == "mse" and pair:
         right_for = f"a − t is the exact delta of {pair}, not of {output.name} with mse"
     else:
-        right_for = f"it is the gradient of {loss} with respect to the outputs, not the pre-activations"
-    what = "the softmax Jacobian" if output.name == "softmax" else f"the {output.name} derivative"
+        right_for = f"it is the gradient of {loss} with respect to the outputs, not to the pre-activations"
     explanation = f"delta{i} is dE/da{i}: {what} of the output layer is left out; {right_for}."
     if output.name == "softmax":
-        fix = (
+        return explanation, (
             "multiply the output delta by the softmax Jacobian, or train with cross-entropy, "
-            "for which a − t is the exact delta"
+            "for which a − t is the exact delta."
         )
-    else:
-        alternative = f", or train with {pair}, for which a − t is the exact delta" if pair else ""
-        fix = f"multiply the output delta by {output.name}′(z{i}){alternative}"
-    return explanation, fix + "."
+    alternative = f", or train with {pair}, for which a − t is the exact delta" if pair else ""
+    return explanation, f"multiply the output delta by {output.name}′(z{i}){alternative}."
 
 
 def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array, s: float, i: int) -> list[Hypothesis]:

@@ -188,8 +188,21 @@ def _build(network: TraceNetwork, tensors: dict[str, Array], sources: dict[str, 
     network = TraceNetwork(**{**network.__dict__, "weights": orientation})
     trace = Trace(network, x, t, [], [], [], [], notes=notes, source=where, orientation_assumed=assumed)
     _layers(trace, tensors, sources)
+    for name in ("x", "t", *(f"{p}{i}" for i in range(network.layers) for p in ("W", "b"))):
+        _finite(tensors[name], sources[name])
     _optional(trace, tensors, sources)
     return trace
+
+
+def _finite(array: Array, name: str) -> None:
+    """The step's inputs must be finite: the reference is built from them."""
+    bad = np.argwhere(~np.isfinite(array))
+    if bad.size:
+        where = tuple(int(i) for i in bad[0])
+        raise TraceError(
+            f"{name}: holds {array[where]} at {where}; the inputs and weights must be finite: trace a step "
+            "before the values blow up"
+        )
 
 
 def _input(x: Array, n_in: int, rows: bool, name: str) -> Array:
