@@ -320,6 +320,13 @@ def test_damaged_files_are_read_or_refused(example, npz_trace, tmp_path_factory,
         assert report.verdict in ("correct", "wrong")
 
 
+def test_class_labels_are_read_as_one_hot_targets(example):
+    tensors = {p.stem: np.loadtxt(p, ndmin=2) for p in example.glob("*.txt")}
+    labels = tensors["t"].argmax(axis=1)
+    report = gw.verify({"network": json.loads((example / "network.json").read_text()), **tensors, "t": labels})
+    assert report.verdict == "correct" and "t holds class labels: read as one-hot rows of 2" in report.notes
+
+
 def test_read_trace_normalises_columns_and_out_by_in(example):
     tensors = {p.stem: np.loadtxt(p, ndmin=2) for p in example.glob("*.txt")}
     network = {**json.loads((example / "network.json").read_text()), "samples": "columns", "weights": "out_in"}

@@ -173,7 +173,7 @@ def _build(network: TraceNetwork, tensors: dict[str, Array], sources: dict[str, 
     rows = network.samples == "rows"
     x = _input(required("x"), network.sizes[0], rows, sources["x"])
     batch = x.shape[0]
-    t, _ = per_sample(required("t"), network.sizes[-1], batch, rows)
+    t, _ = per_sample(_one_hot(required("t"), network.sizes[-1], batch, notes), network.sizes[-1], batch, rows)
     if t.shape != (batch, network.sizes[-1]):
         raise TraceError(
             f"{sources['t']}: shape {t.shape} does not fit {batch} samples of {network.sizes[-1]} targets "
@@ -221,6 +221,17 @@ def _input(x: Array, n_in: int, rows: bool, name: str) -> Array:
     raise TraceError(
         f"{name}: shape {x.shape} does not hold samples of {n_in} inputs as {'rows' if rows else 'columns'}; {hint}"
     )
+
+
+def _one_hot(t: Array, classes: int, batch: int, notes: list[str]) -> Array:
+    """Class labels (B numbers in 0 .. classes − 1) as one-hot rows; anything else unchanged."""
+    if classes < 2 or t.size != batch or (t.ndim == 2 and 1 not in t.shape) or t.size == batch * classes:
+        return t
+    labels = t.reshape(-1)
+    if not (np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < classes):
+        return t
+    notes.append(f"t holds class labels: read as one-hot rows of {classes}")
+    return np.eye(classes)[labels.astype(int)]
 
 
 def per_sample(array: Array, n: int, batch: int, rows: bool) -> tuple[Array, bool]:
