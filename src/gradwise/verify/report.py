@@ -155,7 +155,7 @@ class Report:
 
 
 def _panel(d: Diagnosis) -> str:
-    fix = f"\n   fix:      {d.fix[0]}" if d.fix else ""
+    fix = f"\n   fix:      {d.fix[0].flags()}" if d.fix else ""
     evidence = ", ".join(f"{k} {_number(v)}" for k, v in d.evidence.items())
     return f"!! {d.headline().replace(' since step 0', '')}\n   evidence: {evidence}\n   cause:    {d.cause}{fix}"
 
