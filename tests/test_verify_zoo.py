@@ -57,6 +57,7 @@ no-bias                       | 4-4-3 tanh/softmax ce        | no_bias          
 forward-W-transposed          | 4-4-3 relu/softmax ce        | transposed_forward             | fmt=csv                        | forward_mismatch               | z0
 wrong-activation              | 4-5-3 tanh/softmax ce        | wrong_activation               | fmt=npy                        | forward_mismatch               | a0
 softmax-over-batch            | 4-5-3 tanh/softmax ce        | softmax_axis                   | samples=columns                | forward_mismatch               | a1
+softmax-over-all              | 4-5-3 tanh/softmax ce        | softmax_all                    | fmt=npy                        | forward_mismatch               | a1
 relu-mask-in-place            | 4-5-3 relu/softmax ce        | cache_overwritten              | fmt=npz                        | forward_mismatch               | a0
 relu-mask-in-place-no-a       | 4-5-3 relu/softmax ce        | cache_overwritten              | keep=loss                      | forward_mismatch               | dW1
 softmax-exp-overflow          | 4-5-3 relu/softmax ce        | softmax_overflow               | scale=3000                     | non_finite                     | a1

@@ -82,7 +82,8 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
         if bug == "wrong_activation" and i == 0:
             name = "sigmoid" if acts[i] != "sigmoid" else "tanh"
         if name == "softmax":
-            a = softmax(z, axis=0 if bug == "softmax_axis" else 1, stable=bug != "softmax_overflow")
+            axis = {"softmax_axis": 0, "softmax_all": None}.get(bug, 1)
+            a = softmax(z, axis=axis, stable=bug != "softmax_overflow")
         else:
             a = FORWARD[name](z)
         zs.append(z)

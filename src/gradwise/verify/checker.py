@@ -22,8 +22,9 @@ from gradwise.verify.trace import Trace
 
 Array = np.ndarray
 EXACT = 1e-9  # relative errors below this are round-off: hypotheses this close tie
-# A single number always fits some constant times another: for the loss only these factors mean something.
-LOSS_FACTORS = (2.0, 0.5)
+# A single number always fits some constant times another: for the loss only these factors mean something,
+# a missing ½ (2), a mean over the batch or the outputs where a sum is declared, or the other way round.
+LOSS_FACTORS = (1.0, 2.0, 0.5)
 
 
 @dataclass
@@ -132,8 +133,9 @@ class Walk:
         c /= min(scales, key=lambda k: abs(math.log(abs(c) / k)))
         if user.size > 1:
             return c
-        factors = (*LOSS_FACTORS, self.trace.batch, 1 / self.trace.batch, *self.trace.network.sizes[-1:])
-        return next((f for f in factors if C.near(c, f)), None)
+        batch, outputs = self.trace.batch, self.trace.network.sizes[-1]
+        factors = [f * b * o for f in LOSS_FACTORS for b in (1, batch, 1 / batch) for o in (1, outputs, 1 / outputs)]
+        return next((f for f in factors if f != 1 and C.near(c, f)), None)
 
     def _non_finite(self, name: str, layer: int | None, user: Array, local: Array) -> Outcome:
         if self.wrong_seen:  # a NaN after an earlier error is most likely that error's consequence

@@ -76,15 +76,7 @@ def forward_a(z: Array, activation: Activation, i: int) -> list[Hypothesis]:
                     )
                 )
         if activation.name == "softmax":
-            e = np.exp(z - z.max(axis=0, keepdims=True))
-            found.append(
-                Hypothesis(
-                    "forward_mismatch",
-                    e / e.sum(axis=0, keepdims=True),
-                    f"a{i} is normalised over the batch (each unit sums to 1 over the samples), not over the units.",
-                    "normalise the softmax over each sample's outputs (the other axis).",
-                )
-            )
+            found += _softmax_axes(z, i)
         a = activation.forward(z)
         found.append(
             Hypothesis(
@@ -93,6 +85,36 @@ def forward_a(z: Array, activation: Activation, i: int) -> list[Hypothesis]:
                 f"a{i} holds the derivative f′(z{i}), not f(z{i}): the backward pass wrote it over the forward "
                 "cache (an in-place ReLU mask or a(1 − a)).",
                 f"compute the derivative into a new array; keep a{i} for dW{i + 1}.",
+            )
+        )
+    return found
+
+
+def _softmax_axes(z: Array, i: int) -> list[Hypothesis]:
+    """Softmax normalised over the wrong axis: over the batch, over every entry, or by another sample's sum."""
+    fix = "normalise the softmax over each sample's outputs: e / e.sum(axis=1, keepdims=True) for rows."
+    e = np.exp(z - z.max())
+    found = [
+        Hypothesis(
+            "forward_mismatch",
+            e / e.sum(axis=0, keepdims=True),
+            f"a{i} is normalised over the batch (each unit sums to 1 over the samples), not over the units.",
+            fix,
+        ),
+        Hypothesis(
+            "forward_mismatch",
+            e / e.sum(),
+            f"a{i} is normalised over the whole batch at once (np.sum without an axis), not per sample.",
+            fix,
+        ),
+    ]
+    if z.shape[0] == z.shape[1]:
+        found.append(
+            Hypothesis(
+                "forward_mismatch",
+                e / e.sum(axis=1)[None, :],
+                f"a{i} divides by the row sums broadcast along the wrong axis (a sum without keepdims).",
+                fix,
             )
         )
     return found
