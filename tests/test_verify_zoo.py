@@ -197,6 +197,7 @@ CONVENTIONS = [
 ]
 NETWORKS = [
     ([4, 5, 3], ["sigmoid", "softmax"], "ce"),
+    ([4, 6, 5, 3], ["relu", "sigmoid", "sigmoid"], "bce"),
     ([4, 5, 3], ["tanh", "sigmoid"], "bce"),
     ([4, 5, 3], ["relu", "identity"], "mse"),
     ([4, 4, 4, 3], ["sigmoid", "tanh", "softmax"], "mse"),
@@ -207,7 +208,7 @@ NETWORKS = [
 @pytest.mark.parametrize(("options"), [c[1] for c in CONVENTIONS], ids=[c[0] for c in CONVENTIONS])
 def test_correct_steps_in_every_convention_pass_with_no_finding(tmp_path, network, options):
     sizes, acts, loss = network
-    report = verify(trace_of(tmp_path, sizes, acts, loss, "sigma_from_a", **options))  # σ′ as a(1 − a)
+    report = verify(trace_of(tmp_path, sizes, acts, loss, "derivatives_from_a", **options))  # σ′ as a(1 − a), ...
     assert report.verdict == "correct" and report.findings == (), report.text()
     assert {t.status for t in report.tensors} == {"ok"}, report.text()
 

@@ -149,8 +149,8 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
             elif bug == "cache_overwritten":
                 as_[i][...] = zs[i] > 0  # the ReLU mask written in place over the activations
                 factor = as_[i]
-            elif acts[i] == "sigmoid" and bug == "sigma_from_a":
-                factor = as_[i] * (1 - as_[i])
+            elif bug == "derivatives_from_a":  # correct, written from the output: a(1 − a), 1 − a², a > 0
+                factor = {"sigmoid": as_[i] * (1 - as_[i]), "tanh": 1 - as_[i] ** 2}.get(acts[i], as_[i] > 0)
             else:
                 factor = DERIVATIVE[acts[i]](zs[i])
             deltas[i] = up * factor
