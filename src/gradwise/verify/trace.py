@@ -207,8 +207,8 @@ def _finite(array: Array, name: str) -> None:
 
 def _input(x: Array, n_in: int, rows: bool, name: str) -> Array:
     """x as (B, n_in); B comes from x itself, so x must fit the declared layout (or be one vector)."""
-    if x.ndim < 2:
-        x = x.reshape(1, -1)
+    if x.ndim < 2:  # one sample, or (one input) one number per sample
+        x = x.reshape(-1, 1) if n_in == 1 else x.reshape(1, -1)
     if x.shape == (n_in, 1) or x.shape == (1, n_in):
         return x.reshape(1, n_in)
     if rows and x.shape[1] == n_in:
