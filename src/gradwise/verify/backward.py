@@ -164,9 +164,11 @@ def recovered_delta(a_prev: Array, dW: Array, db: Array) -> Array | None:
     With B <= n_in samples of independent inputs, a_prevᵀ has full column rank and delta is the unique solution.
     """
     batch, n_in = a_prev.shape
-    if dW.shape != (n_in, db.size) or batch > n_in or np.linalg.matrix_rank(a_prev) < batch:
+    if dW.shape != (n_in, db.size) or batch > n_in:
         return None
-    delta = np.linalg.lstsq(a_prev.T, dW, rcond=None)[0]
+    delta, _, rank, _ = np.linalg.lstsq(a_prev.T, dW, rcond=None)
+    if rank < batch:
+        return None
     exact = C.matches(a_prev.T @ delta, dW) and C.matches(delta.sum(axis=0), db.reshape(-1), C.norm(delta))
     return delta if exact else None
 
