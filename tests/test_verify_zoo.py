@@ -222,3 +222,16 @@ def test_the_conventions_are_named_as_notes(tmp_path):
     assert "the deltas are per sample (not divided by B); both conventions are accepted" in report.notes
     square = "every layer is square, so the shapes cannot tell how W is stored: read as in × out, which fits"
     assert square in report.notes
+
+
+def test_a_log_loss_with_clipped_probabilities_passes(tmp_path):
+    """Saturated sigmoid outputs (weights x 30): the exact bce and one clipped at 1e-7 differ; both are right."""
+    sizes, acts = [4, 5, 3], ["tanh", "sigmoid"]
+    x, t, W, b = problem(sizes, acts, "bce", 4, 0, 30.0)
+    tensors = user_step(sizes, acts, "bce", x, t, W, b)
+    y = np.clip(tensors["a1"], 1e-7, 1 - 1e-7)
+    tensors["loss"] = np.array(-(t * np.log(y) + (1 - t) * np.log(1 - y)).sum() / 4)
+    network = {"sizes": sizes, "activations": acts, "loss": "bce", "reduction": "mean", "lr": 0.1}
+    report = verify(write_trace(tmp_path / "trace", network, tensors))
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert "the loss clips probabilities to [1e-07, 1 − 1e-07] before the log" in report.notes

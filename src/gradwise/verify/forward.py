@@ -62,11 +62,35 @@ def loss(walk: Walk) -> None:
     local = float(R.sample_losses(net.loss, net.activations[-1], z, a, trace.t, logits=not own_output).sum() * s)
     # A float32 log or square is rounded about 1e-7 per output and sample, whatever the loss's own size.
     magnitude = abs(local) + net.sizes[-1] * trace.batch * s
+    reference = walk.ref.loss
+    clipped = _clipped_loss(walk, trace.loss, magnitude)
+    if clipped is not None:  # a log kept away from 0 is a safeguard, not a bug: compare with that loss
+        epsilon, local = clipped
+        reference = local
+        walk.note(f"the loss clips probabilities to [{epsilon:g}, 1 − {epsilon:g}] before the log")
     walk.check(
-        "loss", None, _scalar(trace.loss), _scalar(walk.ref.loss), _scalar(local), magnitude,
+        "loss", None, _scalar(trace.loss), _scalar(reference), _scalar(local), magnitude,
         lambda: H.loss_value(net.loss, net.activations[-1], z, a, trace.t, s),
         lambda: _loss_fallback(walk, own_output),
     )  # fmt: skip
+
+
+CLIPS = (1e-7, float(np.finfo(np.float32).eps), 1e-8, 1e-10, 1e-12, 1e-15)  # what Keras, PyTorch, sklearn use
+
+
+def _clipped_loss(walk: Walk, value: float, magnitude: float) -> tuple[float, float] | None:
+    """(epsilon, loss) when the user's log-loss matches a clipped one and not the exact one; else None."""
+    trace, net = walk.trace, walk.trace.network
+    last = net.layers - 1
+    exact = R.sample_losses(net.loss, net.activations[-1], walk.z[last], walk.a[last], trace.t).sum()
+    if net.loss == "mse" or C.matches(_scalar(value), _scalar(exact * walk.ref.scale), magnitude):
+        return None
+    for epsilon in CLIPS:
+        a = np.clip(walk.a[last], epsilon, 1 - epsilon)
+        clipped = float(R.sample_losses(net.loss, net.activations[-1], walk.z[last], a, trace.t, logits=False).sum())
+        if C.matches(_scalar(value), _scalar(clipped * walk.ref.scale), magnitude):
+            return epsilon, clipped * walk.ref.scale
+    return None
 
 
 def _loss_fallback(walk: Walk, own_output: bool) -> tuple[str, str, str]:
