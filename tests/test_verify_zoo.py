@@ -71,6 +71,7 @@ tanh-prime-of-tanh            | 4-5-3 tanh/tanh mse          | derivative_at_out
 softmax-ce-diagonal-jacobian  | 4-5-3 tanh/softmax ce        | softmax_diagonal               | batch=1                        | wrong_derivative               | delta1
 softmax-mse-diagonal-jacobian | 4-5-3 tanh/softmax mse       | softmax_diagonal               | keep=                          | wrong_derivative               | dW1
 sigmoid-formula-on-tanh       | 4-5-3 tanh/softmax ce        | wrong_derivative               | batch=1                        | wrong_derivative               | delta0
+tanh-formula-fed-z            | 4-6-3 tanh/softmax ce        | formula_of_a_at_z              | batch=3                        | wrong_derivative               | delta0
 derivative-of-no-known-form   | 4-6-3 tanh/softmax ce        | odd_derivative                 | batch=6                        | wrong_derivative               | delta0
 derivative-no-form-no-deltas  | 4-6-3 tanh/softmax ce        | odd_derivative                 | keep=                          | wrong_derivative               | dW0
 W-not-transposed-square       | 4-5-5-3 tanh/tanh/softmax ce | wrong_upstream                 |                                | wrong_upstream                 | delta0
@@ -235,3 +236,9 @@ def test_a_log_loss_with_clipped_probabilities_passes(tmp_path):
     report = verify(write_trace(tmp_path / "trace", network, tensors))
     assert report.verdict == "correct" and report.findings == (), report.text()
     assert "the loss clips probabilities to [1e-07, 1 − 1e-07] before the log" in report.notes
+
+
+def test_a_derivative_formula_fed_z_instead_of_a_is_named(tmp_path):
+    report = verify(trace_of(tmp_path, [4, 6, 3], ["tanh", "softmax"], "ce", "formula_of_a_at_z", batch=3))
+    assert report.findings[0].explanation.startswith("delta0 multiplies by 1 − a² with z0 in place of a0")
+    assert report.findings[0].evidence["error_under_hypothesis"] < 1e-9

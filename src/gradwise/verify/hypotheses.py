@@ -221,6 +221,17 @@ def local_factor(upstream: Array, activation: Activation, z: Array, a: Array, i:
                         f"multiply by {activation.name}′(z{i}).",
                     )
                 )
+        if activation.name in ("sigmoid", "tanh"):  # the formula from a, fed z: z(1 − z), 1 − z²
+            formula, factor = ELEMENTWISE_FACTORS[activation.name]
+            found.append(
+                Hypothesis(
+                    "wrong_derivative",
+                    upstream * factor(z, z),
+                    f"delta{i} multiplies by {formula} with z{i} in place of a{i}: that form of "
+                    f"{activation.name}′ takes the output a = {activation.name}(z).",
+                    f"compute {formula} from a{i}, not from z{i}.",
+                )
+            )
         if activation.name != "identity":
             found.append(
                 Hypothesis(
