@@ -231,7 +231,8 @@ def _one_hot(t: Array, classes: int, batch: int, notes: list[str]) -> Array:
     if not (np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < classes):
         return t
     notes.append(f"t holds class labels: read as one-hot rows of {classes}")
-    return np.eye(classes)[labels.astype(int)]
+    one_hot: Array = np.eye(classes)[labels.astype(int)]
+    return one_hot
 
 
 def per_sample(array: Array, n: int, batch: int, rows: bool) -> tuple[Array, bool]:
