@@ -110,7 +110,7 @@ def _gradient_inputs(walk: Walk, i: int) -> list[tuple[str, Array]]:
     if i > 0:
         previous = trace.network.activations[i - 1]
         z_prev, a_prev = walk.z[i - 1], walk.a[i - 1]
-        inputs += [(f"z{i - 1}", z_prev), (f"f′(z{i - 1})", previous.backward(z_prev, a_prev, a_prev * 0 + 1))]
+        inputs += [(f"z{i - 1}", z_prev), (f"f′(z{i - 1})", previous.backward(z_prev, a_prev, np.ones_like(a_prev)))]
     inputs += [(f"a{i}", walk.a[i]), (f"z{i}", walk.z[i])]
     inputs += [("x", trace.x)] if i > 0 else []
     inputs += [(f"a{j}", walk.a[j]) for j in range(trace.network.layers) if j not in (i - 1, i)]
@@ -128,34 +128,37 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
         H.Hypothesis(h.kind, R.weight_gradient(a_prev, h.candidate), h.explanation, h.fix, h.scales) for h in lifted
     ]
 
-    def fallback() -> tuple[str, str, str]:
-        bias_scale = walk.magnitude[i] * trace.batch**0.5
-        if delta_given or C.matches(trace.db[i], R.bias_gradient(delta), bias_scale):
-            return (
-                "wrong_input_in_weight_gradient",
-                f"delta{i} is right (db{i} matches), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
-                f"use dW{i} = {right}ᵀ delta{i}.",
-            )
-        recovered = recovered_delta(a_prev, trace.dW[i], trace.db[i])
-        if recovered is None:
-            walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
-            return (
-                "wrong_upstream",
-                f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
-                f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ "
-                f"f′(z{i}).",
-            )
-        walk.delta[i] = recovered  # the user's own delta, solved from dW and db: what the layers below inherit
-        kind, why, fix = _delta_fallback(walk, i, recovered, walk.upstream[i], (1.0,))
-        return kind, f"{why} (delta{i} solved from dW{i} = {right}ᵀ delta{i} and db{i})", fix
-
     outcome = walk.check(
         f"dW{i}", i, trace.dW[i], walk.ref.dW[i], R.weight_gradient(a_prev, delta), magnitude,
-        lambda: H.weight_gradient(delta, inputs, right, i) + through_dW, fallback,
+        lambda: H.weight_gradient(delta, inputs, right, i) + through_dW,
+        lambda: _weight_fallback(walk, i, right, a_prev, delta_given),
     )  # fmt: skip
     for h, pushed in zip(lifted, through_dW, strict=True):
         if outcome.accepted is pushed:
             walk.delta[i] = h.candidate  # the user's delta, now known: what the layers below inherit
+
+
+def _weight_fallback(walk: Walk, i: int, right: str, a_prev: Array, delta_given: bool) -> tuple[str, str, str]:
+    """No hypothesis fits dW{i}: a right delta means a wrong input; a wrong unseen delta is solved for, if it can be."""
+    trace = walk.trace
+    bias_scale = walk.magnitude[i] * trace.batch**0.5
+    if delta_given or C.matches(trace.db[i], R.bias_gradient(walk.delta[i]), bias_scale):
+        return (
+            "wrong_input_in_weight_gradient",
+            f"delta{i} is right (db{i} matches), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
+            f"use dW{i} = {right}ᵀ delta{i}.",
+        )
+    recovered = recovered_delta(a_prev, trace.dW[i], trace.db[i])
+    if recovered is None:
+        walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
+        return (
+            "wrong_upstream",
+            f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
+            f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+        )
+    walk.delta[i] = recovered  # the user's own delta, solved from dW and db: what the layers below inherit
+    kind, why, fix = _delta_fallback(walk, i, recovered, walk.upstream[i], (1.0,))
+    return kind, f"{why} (delta{i} solved from dW{i} = {right}ᵀ delta{i} and db{i})", fix
 
 
 def recovered_delta(a_prev: Array, dW: Array, db: Array) -> Array | None:
