@@ -62,6 +62,7 @@ relu-mask-in-place            | 4-5-3 relu/softmax ce        | cache_overwritten
 relu-mask-in-place-no-a       | 4-5-3 relu/softmax ce        | cache_overwritten              | keep=loss                      | forward_mismatch               | dW1
 softmax-exp-overflow          | 4-5-3 relu/softmax ce        | softmax_overflow               | scale=3000                     | non_finite                     | a1
 log-of-zero                   | 4-5-3 tanh/softmax ce        |                                | scale=2000 fmt=npy             | non_finite                     | loss
+log-of-one-in-float32         | 4-5-3 tanh/sigmoid bce       |                                | scale=40 float32 keep=loss     | non_finite                     | loss
 seed-softmax-mse              | 4-5-3 sigmoid/softmax mse    | missing_output_derivative      | per_sample                     | missing_output_derivative      | delta1
 sigmoid-mse-no-deltas         | 4-5-3 tanh/sigmoid mse       | missing_output_derivative      | keep=z,a,loss,after batch=1    | missing_output_derivative      | dW1
 softmax-ce-jacobian-again     | 4-5-3 tanh/softmax ce        | extra_output_derivative        | fmt=tsv                        | extra_output_derivative        | delta1
@@ -108,6 +109,8 @@ def _options(text: str) -> dict[str, object]:
             options[key] = int(value)
         elif key == "scale":
             options[key] = float(value)
+        elif key == "float32":
+            options["dtype"] = np.float32
         else:
             options[key] = value or True
     return options

@@ -27,19 +27,21 @@ def non_finite_origin(walk: Walk, name: str, layer: int | None) -> tuple[str, st
                 "subtract each row's max from z before exp (softmax), or compute from exp(−|z|) (sigmoid).",
             )
     a = walk.a.get(last)
-    t = walk.trace.t
-    if name == "loss" and a is not None:
-        zero = (a <= 0) & (t > 0) if net.loss == "ce" else ((a <= 0) | (a >= 1)) if net.loss == "bce" else None
-        if zero is not None and zero.any():
+    if name in ("loss", f"delta{last}") and a is not None and net.loss in ("ce", "bce"):
+        # Where a is 0 or 1 once rounded to float32, log(a), log(1 − a) and 1 / (a (1 − a)) are infinite.
+        float32 = np.finfo(np.float32)
+        zero, one = a < float(float32.tiny), a > 1 - float(float32.epsneg) / 2  # float(): not float32 arithmetic
+        rounds_off = zero & (walk.trace.t > 0) if net.loss == "ce" else zero | one
+        if rounds_off.any() and name == "loss":
             return (
-                f"the loss takes log(0): a{last} is exactly 0 (or 1) where the target needs it positive.",
+                f"the loss takes log(0): a{last} is 0 (or 1) in float32 where the target needs it otherwise.",
                 "clip a to [1e-7, 1 − 1e-7] before the log, or compute the loss from the logits z.",
             )
-    if name == f"delta{last}" and a is not None and net.loss in ("ce", "bce") and ((a <= 0) | (a >= 1)).any():
-        return (
-            f"delta{last} divides by a{last} (or a(1 − a)), which is exactly 0 in places.",
-            f"use the fused delta a − t for {net.activations[-1].name} with {net.loss}, computed without the division.",
-        )
+        if rounds_off.any():
+            return (
+                f"delta{last} divides by a{last} (or a(1 − a)), which is 0 in float32 in places.",
+                f"use the fused delta a − t for {net.activations[-1].name} with {net.loss}, without the division.",
+            )
     return (
         f"{name} is the first tensor with a NaN or Inf, though everything it is computed from is finite.",
         f"look for a division by zero, a log of 0 or an overflow where {name} is computed.",
