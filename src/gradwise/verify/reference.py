@@ -74,12 +74,14 @@ def hidden_delta(delta_next: Array, W_next: Array, activation: Activation, z: Ar
 
 def weight_gradient(a_prev: Array, delta: Array) -> Array:
     """dW = a_prev^T delta: (n_in, n_out), summed over the batch."""
-    return a_prev.T @ delta
+    with np.errstate(all="ignore"):  # a hypothesis may carry an Inf; it is then simply not accepted
+        return a_prev.T @ delta
 
 
 def bias_gradient(delta: Array) -> Array:
     """db = the sum of delta over the batch (n_out,)."""
-    return delta.sum(axis=0)
+    with np.errstate(all="ignore"):
+        return delta.sum(axis=0)
 
 
 @dataclass
