@@ -72,6 +72,7 @@ tanh-prime-of-tanh            | 4-5-3 tanh/tanh mse          | derivative_at_out
 softmax-ce-diagonal-jacobian  | 4-5-3 tanh/softmax ce        | softmax_diagonal               | batch=1                        | wrong_derivative               | delta1
 softmax-mse-diagonal-jacobian | 4-5-3 tanh/softmax mse       | softmax_diagonal               | keep=                          | wrong_derivative               | dW1
 sigmoid-formula-on-tanh       | 4-5-3 tanh/softmax ce        | wrong_derivative               | batch=1                        | wrong_derivative               | delta0
+next-layer-derivative         | 4-5-5-3 tanh/sigmoid/softmax ce | next_layer_derivative        |                                | wrong_derivative               | delta0
 tanh-formula-fed-z            | 4-6-3 tanh/softmax ce        | formula_of_a_at_z              | batch=3                        | wrong_derivative               | delta0
 derivative-of-no-known-form   | 4-6-3 tanh/softmax ce        | odd_derivative                 | batch=6                        | wrong_derivative               | delta0
 derivative-no-form-no-deltas  | 4-6-3 tanh/softmax ce        | odd_derivative                 | keep=                          | wrong_derivative               | dW0
@@ -245,3 +246,9 @@ def test_a_derivative_formula_fed_z_instead_of_a_is_named(tmp_path):
     report = verify(trace_of(tmp_path, [4, 6, 3], ["tanh", "softmax"], "ce", "formula_of_a_at_z", batch=3))
     assert report.findings[0].explanation.startswith("delta0 multiplies by 1 − a² with z0 in place of a0")
     assert report.findings[0].evidence["error_under_hypothesis"] < 1e-9
+
+
+def test_another_layers_derivative_is_named(tmp_path):
+    sizes, acts = [4, 5, 5, 3], ["tanh", "sigmoid", "softmax"]
+    report = verify(trace_of(tmp_path, sizes, acts, "ce", "next_layer_derivative"))
+    assert report.findings[0].explanation == "delta0 multiplies by layer 1's derivative sigmoid′(z1), not by tanh′(z0)."

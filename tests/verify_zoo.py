@@ -144,6 +144,8 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
                 factor = DERIVATIVE[acts[i]](as_[i])
             elif bug == "wrong_derivative":
                 factor = as_[i] * (1 - as_[i])  # sigmoid's formula on a tanh layer
+            elif bug == "next_layer_derivative" and i + 1 < L - 1:
+                factor = DERIVATIVE[acts[i + 1]](zs[i + 1])  # an index off by one
             elif bug == "formula_of_a_at_z":
                 factor = 1 - zs[i] ** 2  # tanh′ written for a, given z
             elif bug == "odd_derivative":

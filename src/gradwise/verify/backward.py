@@ -46,9 +46,12 @@ def _delta(walk: Walk, i: int) -> bool:
         # The incoming gradient's own float32 uncertainty, carried down through W (a Frobenius-norm bound).
         magnitude = max(walk.magnitude[i + 1], C.norm(delta_next)) * C.norm(W_next)
         others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
+        layers = [(j, net.activations[j], walk.z[j], walk.a[j]) for j in range(net.layers)]
+        as_wide = [layer for layer in layers if layer[0] != i and layer[2].shape == z.shape]
         hypotheses = H.hidden_delta(
             delta_next, W_next, activation, z, a, i,
             W_next_after=_updated(walk, i + 1), upstream_next=walk.upstream.get(i + 1), other_weights=others,
+            other_layers=as_wide,
         )  # fmt: skip
     walk.upstream[i], walk.delta[i], walk.magnitude[i] = upstream, local, magnitude
     user = trace.delta.get(i)

@@ -255,11 +255,25 @@ def hidden_delta(
     W_next_after: Array | None,
     upstream_next: Array | None,
     other_weights: Sequence[tuple[int, Array]],
+    other_layers: Sequence[tuple[int, Activation, Array, Array]] = (),
 ) -> list[Hypothesis]:
-    """delta{i} from delta{i+1}: a wrong local factor, stale or wrong weights, or the wrong incoming gradient."""
+    """delta{i} from delta{i+1}: a wrong local factor, stale or wrong weights, or the wrong incoming gradient.
+
+    ``other_weights`` are the other W of W{i+1}'s shape; ``other_layers`` the (j, f, z, a) of layers as wide as i.
+    """
     upstream = delta_next @ W_next.T
     found = local_factor(upstream, activation, z, a, i)
     with np.errstate(all="ignore"):
+        for j, other, z_j, a_j in other_layers:
+            found.append(
+                Hypothesis(
+                    "wrong_derivative",
+                    other.backward(z_j, a_j, upstream),
+                    f"delta{i} multiplies by layer {j}'s derivative {other.name}′(z{j}), not by "
+                    f"{activation.name}′(z{i}).",
+                    f"use layer {i}'s own derivative, {activation.name}′(z{i}) (an index off by one?).",
+                )
+            )
         if W_next_after is not None:
             found.append(
                 Hypothesis(
