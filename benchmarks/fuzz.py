@@ -1,8 +1,10 @@
-"""Fuzz the IDX reader and the model loader: any bytes either parse or raise the documented error.
+"""Fuzz the IDX reader, the model loader and the trace reader: any bytes either parse or raise the documented error.
 
-Targets: ``idx`` (``read_idx_bytes``, and ``read_idx`` on the same bytes as a file, which must agree) and
-``model`` (``load_model`` on a ``model.npz``; a model that loads must also predict). Each target gets N cases:
-a quarter random bytes (half of them behind the format's magic number), the rest mutations of valid files.
+Targets: ``idx`` (``read_idx_bytes``, and ``read_idx`` on the same bytes as a file, which must agree),
+``model`` (``load_model`` on a ``model.npz``; a model that loads must also predict) and ``trace``
+(``gradwise verify`` on a trace whose ``trace.npz`` or ``W0.txt`` is damaged: a report or one TraceError
+line). Each target gets N cases; for the first two a quarter are random bytes (half of them behind the
+format's magic number), the rest mutations of valid files.
 
 * IDX mutations: bit flips, byte changes, truncations, insertions, deletions, duplicated spans, and header
   fields rewritten (magic, type code, dimension count, sizes set to 0, 1, off by one, 2**31, 2**32 - 1, ...),
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import gzip
 import io
 import itertools
@@ -47,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-TARGETS = ("idx", "model")
+TARGETS = ("idx", "model", "trace")
 IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 INTERESTING_U32 = (0, 1, 2, 3, 7, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1)
 
@@ -362,11 +365,68 @@ def check_model(data: bytes, scratch: Path) -> str:
     return "loaded"
 
 
+# --- trace: gradwise verify's reader, on a trace.npz or a text tensor file ----------------------------------
+
+TRACE_TEXT_DAMAGE = (b"abc", b",,", b"\t", b"#", b"\n\n1 2\n", b"nan", b"-inf", b"1e999", b"\x00", b"\xff", b";")
+
+
+@functools.cache
+def _example_tensors() -> dict[str, np.ndarray]:
+    from gradwise.verify.example import write_example
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_example(Path(folder) / "ex")
+        return {p.stem: np.loadtxt(p, ndmin=2) for p in (Path(folder) / "ex").glob("*.txt")}
+
+
+def trace_case(rng: np.random.Generator) -> bytes:
+    """b"N" + the bytes of a damaged trace.npz, or b"T" + a damaged W0.txt (the rest of the trace intact)."""
+    tensors = _example_tensors()
+    if rng.random() < 0.5:
+        buffer = io.BytesIO()
+        np.savez(buffer, **tensors)
+        data = buffer.getvalue()
+        return b"N" + (mutate_zip_fields(rng, data) if rng.random() < 0.3 else mutate_bytes(rng, data))
+    text = bytearray(b"\n".join(b" ".join(b"%.17g" % v for v in row) for row in tensors["W0"]))
+    for _ in range(int(rng.integers(1, 4))):
+        at = int(rng.integers(0, len(text)))
+        text[at:at] = TRACE_TEXT_DAMAGE[int(rng.integers(len(TRACE_TEXT_DAMAGE)))]
+    return b"T" + (mutate_bytes(rng, bytes(text)) if rng.random() < 0.5 else bytes(text))
+
+
+def check_trace(data: bytes, scratch: Path) -> str:
+    """Verify a trace holding `data` -> "verified" (a report) or "refused" (one TraceError line naming the trace)."""
+    import shutil
+
+    from gradwise.verify import TraceError, verify
+    from gradwise.verify.example import NETWORK
+
+    folder = scratch / "trace"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "network.json").write_text(json.dumps(NETWORK))
+    if data[:1] == b"N":
+        (folder / "trace.npz").write_bytes(data[1:])
+    else:
+        for name, value in _example_tensors().items():
+            np.savetxt(folder / f"{name}.txt", value)
+        (folder / "W0.txt").write_bytes(data[1:])
+    try:
+        report = verify(folder)
+    except TraceError as error:
+        assert str(error).startswith(str(folder)), f"message does not name the trace: {str(error)[:200]!r}"
+        assert "\n" not in str(error), f"message is not one line: {str(error)[:200]!r}"
+        return "refused"
+    assert report.verdict in ("correct", "wrong")
+    return "verified"
+
+
 # --- running cases ---------------------------------------------------------------------------------------
 
 CASES: dict[str, tuple[Callable[[np.random.Generator], bytes], Callable[[bytes, Path], str]]] = {
     "idx": (idx_case, check_idx),
     "model": (model_case, check_model),
+    "trace": (trace_case, check_trace),
 }
 
 

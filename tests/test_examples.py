@@ -1,8 +1,10 @@
 """Every script in examples/ runs: custom_data.py on a generated CSV, a CSV of yours and an IDX folder;
-seed_2017.py end to end, as a user runs it (one to two minutes on two quiet cores)."""
+seed_2017.py end to end, as a user runs it (one to two minutes on two quiet cores); seed_2017_port.py writes a
+trace that `gradwise verify` finds the seed's bug in."""
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 import subprocess
@@ -17,7 +19,7 @@ from gradwise.data.idx import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-TESTED = {"custom_data.py", "seed_2017.py"}
+TESTED = {"custom_data.py", "seed_2017.py", "seed_2017_port.py"}
 
 
 def test_every_example_is_tested_here():
@@ -77,3 +79,21 @@ def test_seed_2017_tells_the_story_and_ends_at_98_percent():
     last = out.rstrip().splitlines()[-1]
     match = re.fullmatch(r"test accuracy: (0\.\d{4})", last)
     assert match is not None and float(match[1]) >= 0.98, out
+
+
+def test_the_seed_port_writes_a_trace_whose_bug_verify_names(tmp_path):
+    trace = tmp_path / "trace-seed"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "seed_2017_port.py"), str(trace)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and (trace / "network.json").is_file(), done.stderr
+    verified = subprocess.run(
+        [sys.executable, "-m", "gradwise", "verify", str(trace), "--json"], capture_output=True, text=True, timeout=300
+    )
+    assert verified.returncode == 1, verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["first_wrong"] == "delta1"
+    assert [(f["kind"], f["tensor"]) for f in report["findings"]] == [("missing_output_derivative", "delta1")]
+    assert "cross-entropy" in report["findings"][0]["fix"]
+    assert [d["symptom"] for d in report["health"]] == ["output_loss_mismatch", "saturation"]
+    assert report["health"][1]["layer"] == 0 and "U(0, 1)" in report["health"][1]["cause"]

@@ -41,6 +41,7 @@ from gradwise.train.stopping import (
     target,
     time_budget,
 )
+from gradwise.verify import verify
 
 __version__ = "0.1.0"
 
@@ -87,4 +88,5 @@ __all__ = [
     "static_checks",
     "target",
     "time_budget",
+    "verify",
 ]

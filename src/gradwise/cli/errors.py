@@ -14,5 +14,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from gradwise.data.images import ImageError
     from gradwise.train.checkpoint import CheckpointError
     from gradwise.train.config import ConfigError
+    from gradwise.verify.files import TraceError
 
-    return (UsageError, ConfigError, CheckpointError, IdxError, DatasetNotFound, ImageError)
+    return (UsageError, ConfigError, CheckpointError, IdxError, DatasetNotFound, ImageError, TraceError)

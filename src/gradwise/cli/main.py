@@ -13,6 +13,7 @@ from gradwise.cli import (
     report_command,
     sweep_command,
     train_command,
+    verify_command,
 )
 from gradwise.cli.errors import UsageError, user_errors
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck_command.add_parser(commands)
     sweep_command.add_parser(commands)
     report_command.add_parser(commands)
+    verify_command.add_parser(commands)
     return parser
 
 

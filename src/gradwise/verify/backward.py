@@ -1,0 +1,192 @@
+"""The backward half of the walk, from the last layer down: delta{i}, dW{i}, db{i}.
+
+A delta the user did not write is still tested, through dW: each delta hypothesis is pushed through
+a{i-1}ᵀ · and compared with dW{i}, and an accepted one becomes the user's delta for the layers below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradwise.verify import compare as C
+from gradwise.verify import hypotheses as H
+from gradwise.verify import reference as R
+from gradwise.verify.checker import Array, Walk
+from gradwise.verify.factor import local_factor
+from gradwise.verify.forward import usable
+
+
+def backward(walk: Walk) -> None:
+    """delta{i}, dW{i}, db{i} for i from the last layer down to the first."""
+    for i in range(walk.trace.network.layers - 1, -1, -1):
+        given = _delta(walk, i)
+        _weight_gradient(walk, i, given)
+        _bias_gradient(walk, i)
+
+
+def delta_scales(walk: Walk) -> tuple[float, ...]:
+    """The conventions a delta may come in, relative to dL/dz: as it is, or per sample / already divided by B."""
+    batch = float(walk.trace.batch)
+    return (1.0, batch) if walk.trace.network.reduction == "mean" else (1.0, 1.0 / batch)
+
+
+def _delta(walk: Walk, i: int) -> bool:
+    """Check delta{i} if given, and keep the user's delta (or the local one) for what follows -> whether given."""
+    trace, net = walk.trace, walk.trace.network
+    activation, z, a, s = net.activations[i], walk.z[i], walk.a[i], walk.ref.scale
+    if i == net.layers - 1:
+        upstream = s * R.output_gradient(net.loss, a, trace.t)
+        local = s * R.output_delta(net.loss, activation, z, a, trace.t)
+        magnitude = s * (C.norm(a) + C.norm(trace.t))  # a − t cancels near the target; a float32 a is rounded
+        hypotheses = H.output_delta(net.loss, activation, z, a, trace.t, s, i)
+    else:
+        W_next, delta_next = trace.W[i + 1], walk.delta[i + 1]
+        upstream = delta_next @ W_next.T
+        local = R.hidden_delta(delta_next, W_next, activation, z, a)
+        # The incoming gradient's own float32 uncertainty, carried down through W (a Frobenius-norm bound).
+        magnitude = max(walk.magnitude[i + 1], C.norm(delta_next)) * C.norm(W_next)
+        others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
+        layers = [(j, net.activations[j], walk.z[j], walk.a[j]) for j in range(net.layers)]
+        as_wide = [layer for layer in layers if layer[0] != i and layer[2].shape == z.shape]
+        hypotheses = H.hidden_delta(
+            delta_next, W_next, activation, z, a, i,
+            W_next_after=_updated(walk, i + 1), upstream_next=walk.upstream.get(i + 1), other_weights=others,
+            other_layers=as_wide,
+        )  # fmt: skip
+    walk.upstream[i], walk.delta[i], walk.magnitude[i] = upstream, local, magnitude
+    user = trace.delta.get(i)
+    if user is None:
+        walk.lifted[i] = hypotheses
+        return False
+    scales = delta_scales(walk)
+    outcome = walk.check(
+        f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, lambda: hypotheses,
+        lambda: _delta_fallback(walk, i, user, upstream, scales), scales=scales,
+    )  # fmt: skip
+    if not usable(user, local):
+        walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
+        return True
+    walk.delta[i] = user / outcome.scale
+    if outcome.scale != 1.0 and outcome.status != "wrong":
+        per = "per sample (not divided by B)" if outcome.scale > 1 else "already divided by B"
+        walk.note(f"the deltas are {per}; both conventions are accepted")
+    return True
+
+
+def _delta_fallback(
+    walk: Walk, i: int, user: Array, upstream: Array, scales: tuple[float, ...]
+) -> tuple[str, str, str]:
+    """No hypothesis fits: a local factor that is a function of z{i} is a wrong derivative, else a wrong upstream."""
+    activation = walk.trace.network.activations[i]
+    factor = local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
+    output = i == walk.trace.network.layers - 1
+    if factor is not None and (output or factor.is_function_of_z()):
+        return (
+            "wrong_derivative",
+            f"delta{i} is the incoming gradient times a local factor that matches no known form of "
+            f"{activation.name}′(z{i}): the factor found is {factor.ratio():.4g} times the right one (median).",
+            f"multiply the incoming gradient by {activation.name}′(z{i}) (docs/verify.md lists the forms).",
+        )
+    return (
+        "wrong_upstream",
+        f"delta{i} is not built from delta{i + 1} through W{i + 1}ᵀ: it is not (delta{i + 1} W{i + 1}ᵀ) times "
+        f"any function of z{i}.",
+        f"compute delta{i} = (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+    )
+
+
+def _updated(walk: Walk, j: int) -> Array | None:
+    """W{j} after this step, as the user has it (W{j}.after, or W{j} − lr·dW{j}), if known."""
+    trace = walk.trace
+    if j in trace.W_after:
+        return trace.W_after[j]
+    if trace.network.lr is None:
+        return None
+    dW = trace.dW[j] if trace.dW[j].shape == trace.W[j].shape else walk.ref.dW[j]
+    return trace.W[j] - abs(trace.network.lr) * dW
+
+
+def _gradient_inputs(walk: Walk, i: int) -> list[tuple[str, Array]]:
+    """What dW{i} may have been built from: the right input first, then z, the derivative, other layers."""
+    trace = walk.trace
+    inputs: list[tuple[str, Array]] = [("x", trace.x)] if i == 0 else [(f"a{i - 1}", walk.a[i - 1])]
+    if i > 0:
+        previous = trace.network.activations[i - 1]
+        z_prev, a_prev = walk.z[i - 1], walk.a[i - 1]
+        inputs += [(f"z{i - 1}", z_prev), (f"f′(z{i - 1})", previous.backward(z_prev, a_prev, np.ones_like(a_prev)))]
+    inputs += [(f"a{i}", walk.a[i]), (f"z{i}", walk.z[i])]
+    inputs += [("x", trace.x)] if i > 0 else []
+    inputs += [(f"a{j}", walk.a[j]) for j in range(trace.network.layers) if j not in (i - 1, i)]
+    return inputs
+
+
+def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
+    trace, delta = walk.trace, walk.delta[i]
+    inputs = _gradient_inputs(walk, i)
+    right, a_prev = inputs[0]
+    # On the scale of the incoming gradient: a saturated layer's dW is 0 within round-off, as its delta is.
+    magnitude = C.norm(a_prev) * walk.magnitude[i]
+    lifted = [] if delta_given else walk.lifted.get(i, [])
+    through_dW = [
+        H.Hypothesis(h.kind, R.weight_gradient(a_prev, h.candidate), h.explanation, h.fix, h.scales) for h in lifted
+    ]
+
+    outcome = walk.check(
+        f"dW{i}", i, trace.dW[i], walk.ref.dW[i], R.weight_gradient(a_prev, delta), magnitude,
+        lambda: H.weight_gradient(delta, inputs, right, i) + through_dW,
+        lambda: _weight_fallback(walk, i, right, a_prev, delta_given),
+    )  # fmt: skip
+    for h, pushed in zip(lifted, through_dW, strict=True):
+        if outcome.accepted is pushed:
+            walk.delta[i] = h.candidate  # the user's delta, now known: what the layers below inherit
+
+
+def _weight_fallback(walk: Walk, i: int, right: str, a_prev: Array, delta_given: bool) -> tuple[str, str, str]:
+    """No hypothesis fits dW{i}: a right delta means a wrong input; a wrong unseen delta is solved for, if it can be."""
+    trace = walk.trace
+    bias_scale = walk.magnitude[i] * trace.batch**0.5
+    if delta_given or C.matches(trace.db[i], R.bias_gradient(walk.delta[i]), bias_scale):
+        return (
+            "wrong_input_in_weight_gradient",
+            f"delta{i} is right (db{i} matches), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
+            f"use dW{i} = {right}ᵀ delta{i}.",
+        )
+    recovered = recovered_delta(a_prev, trace.dW[i], trace.db[i])
+    if recovered is None:
+        walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
+        return (
+            "wrong_upstream",
+            f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
+            f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+        )
+    walk.delta[i] = recovered  # the user's own delta, solved from dW and db: what the layers below inherit
+    kind, why, fix = _delta_fallback(walk, i, recovered, walk.upstream[i], (1.0,))
+    return kind, f"{why} (delta{i} solved from dW{i} = {right}ᵀ delta{i} and db{i})", fix
+
+
+def recovered_delta(a_prev: Array, dW: Array, db: Array) -> Array | None:
+    """The delta (B, n_out) that gives dW = a_prevᵀ delta and db = its sum, when a_prev determines it; else None.
+
+    With B <= n_in samples of independent inputs, a_prevᵀ has full column rank and delta is the unique solution.
+    """
+    batch, n_in = a_prev.shape
+    if dW.shape != (n_in, db.size) or batch > n_in:
+        return None
+    delta, _, rank, _ = np.linalg.lstsq(a_prev.T, dW, rcond=None)
+    if rank < batch:
+        return None
+    exact = C.matches(a_prev.T @ delta, dW) and C.matches(delta.sum(axis=0), db.reshape(-1), C.norm(delta))
+    return delta if exact else None
+
+
+def _bias_gradient(walk: Walk, i: int) -> None:
+    trace, delta = walk.trace, walk.delta[i]
+    words = (
+        "bias_reduction",
+        f"db{i} is not the sum of delta{i} over the batch.",
+        f"use db{i} = the sum of delta{i} over the samples.",
+    )
+    walk.check(
+        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), walk.magnitude[i] * trace.batch**0.5,
+        lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i), lambda: words,
+    )  # fmt: skip

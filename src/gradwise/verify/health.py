@@ -1,0 +1,55 @@
+"""gradwise's static health checks on the traced network and batch: why it may not learn, beside whether it is right."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.explain import Settings
+from gradwise.health.static import static_checks
+from gradwise.nn.layers import Dense
+from gradwise.nn.network import Network
+from gradwise.verify.trace import Trace
+
+# What a single traced batch can tell; label and initial-loss checks assume a classifier at initialization.
+REPORTED = ("output_loss_mismatch", "unnormalized_input", "saturation", "dead_units")
+LOSS_NAMES = {"mse": "mse", "ce": "cross_entropy", "bce": "binary_cross_entropy"}
+
+
+def network_of(trace: Trace) -> Network:
+    """The user's network in float64, with their W and b (in × out)."""
+    rng = np.random.default_rng(0)
+    layers = []
+    for W, b, activation in zip(trace.W, trace.b, trace.network.activations, strict=True):
+        dense = Dense(W.shape[0], W.shape[1], activation, "zeros", rng=rng, dtype=np.float64)
+        dense.params["W"][...] = W
+        dense.params["b"][...] = b
+        layers.append(dense)
+    return Network(layers)
+
+
+def settings_of(trace: Trace) -> Settings:
+    """What the explanations need to know: the activations, loss, lr, and the weights' look (U(0, s) or not)."""
+    activations = [a.name for a in trace.network.activations]
+    settings: Settings = {"activation": activations[0], "output": activations[-1], "loss": trace.network.loss}
+    if trace.network.lr is not None:
+        settings["lr"] = abs(trace.network.lr)
+    weights = np.concatenate([W.ravel() for W in trace.W])
+    if weights.min() >= 0 and weights.max() <= 1 and weights.mean() > 0.25:  # all positive: U(0, s), the seed's init
+        settings["init"], settings["init_scale"] = "uniform", round(float(weights.max()), 2)
+    if float(np.abs(trace.x).max()) > 2:
+        settings["normalize"] = "none"
+    return settings
+
+
+def health_checks(trace: Trace) -> list[Diagnosis]:
+    """Saturated or dead hidden units at these weights, an output/loss mismatch, unnormalized input."""
+    with np.errstate(all="ignore"):
+        found = static_checks(network_of(trace), LOSS_NAMES[trace.network.loss], trace.x, trace.t, settings_of(trace))
+    kept = [d for d in found if d.symptom in REPORTED]
+    return [
+        dataclasses.replace(d, evidence={**d.evidence, "at": "the traced weights"}) if "at" in d.evidence else d
+        for d in kept
+    ]

@@ -1,0 +1,415 @@
+"""Hypotheses: reference tensors with one known bug injected, each with the words that name and fix it.
+
+A hypothesis is accepted when its tensor reproduces the user's to the comparison's tolerance (allowing the
+listed constant factors, e.g. a delta per sample or divided by B). Every builder here takes the user's own
+upstream values, so a bug is named where it happens, whatever came before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradwise.nn.activations import ACTIVATIONS, Activation
+from gradwise.verify import reference as R
+
+Array = np.ndarray
+ELEMENTWISE_FACTORS: dict[str, tuple[str, Callable[[Array, Array], Array]]] = {  # formulas people write, by owner
+    "sigmoid": ("a(1 − a)", lambda z, a: a * (1 - a)),
+    "tanh": ("1 − a²", lambda z, a: 1 - a * a),
+    "relu": ("the ReLU mask (z > 0)", lambda z, a: (z > 0).astype(np.float64)),
+}
+PAIR_FOR_A_MINUS_T = {
+    "softmax": "softmax with cross-entropy (ce)",
+    "sigmoid": "sigmoid with binary cross-entropy (bce)",
+}
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A candidate for the user's tensor (same layout as the reference) and what it would mean."""
+
+    kind: str
+    candidate: Array
+    explanation: str
+    fix: str
+    scales: tuple[float, ...] = (1.0,)  # constant factors under which it still counts (delta conventions)
+
+
+def _factor(activation: Activation, z: Array, a: Array) -> Array:
+    with np.errstate(all="ignore"):
+        return activation.backward(z, a, np.ones_like(z))
+
+
+def forward_z(a_prev: Array, W: Array, b: Array, i: int) -> list[Hypothesis]:
+    """z{i} = a{i-1} W{i} + b{i}, with the bias left out or W used transposed."""
+    name = "x" if i == 0 else f"a{i - 1}"
+    found = [
+        Hypothesis("forward_mismatch", a_prev @ W, f"z{i} is {name} W{i} without the bias b{i}.", f"add b{i} to z{i}.")
+    ]
+    if W.shape[0] == W.shape[1]:
+        found.append(
+            Hypothesis(
+                "forward_mismatch",
+                a_prev @ W.T + b,
+                f"z{i} uses W{i} transposed (the layer is square, so the shapes did not catch it).",
+                f"multiply by W{i} as stored, not by its transpose.",
+            )
+        )
+    return found
+
+
+def forward_a(z: Array, activation: Activation, i: int) -> list[Hypothesis]:
+    """a{i} = f(z{i}), with another activation, softmax over the batch, or a derivative written over it."""
+    found = []
+    with np.errstate(all="ignore"):
+        for other in ACTIVATIONS.values():
+            if other.name != activation.name:
+                found.append(
+                    Hypothesis(
+                        "forward_mismatch",
+                        other.forward(z),
+                        f"a{i} is {other.name}(z{i}), but network.json says layer {i} is {activation.name}.",
+                        f"apply {activation.name} in layer {i}, or correct activations[{i}] in network.json.",
+                    )
+                )
+        if activation.name == "softmax":
+            found += _softmax_axes(z, i)
+        a = activation.forward(z)
+        found.append(
+            Hypothesis(
+                "forward_mismatch",
+                _factor(activation, z, a),
+                f"a{i} holds the derivative f′(z{i}), not f(z{i}): the backward pass wrote it over the forward "
+                "cache (an in-place ReLU mask or a(1 − a)).",
+                f"compute the derivative into a new array; keep a{i} for dW{i + 1}.",
+            )
+        )
+    return found
+
+
+def _softmax_axes(z: Array, i: int) -> list[Hypothesis]:
+    """Softmax normalised over the wrong axis: over the batch, over every entry, or by another sample's sum."""
+    fix = "normalise the softmax over each sample's outputs: e / e.sum(axis=1, keepdims=True) for rows."
+    e = np.exp(z - z.max())
+    found = [
+        Hypothesis(
+            "forward_mismatch",
+            e / e.sum(axis=0, keepdims=True),
+            f"a{i} is normalised over the batch (each unit sums to 1 over the samples), not over the units.",
+            fix,
+        ),
+        Hypothesis(
+            "forward_mismatch",
+            e / e.sum(),
+            f"a{i} is normalised over the whole batch at once (np.sum without an axis), not per sample.",
+            fix,
+        ),
+    ]
+    if z.shape[0] == z.shape[1]:
+        found.append(
+            Hypothesis(
+                "forward_mismatch",
+                e / e.sum(axis=1)[None, :],
+                f"a{i} divides by the row sums broadcast along the wrong axis (a sum without keepdims).",
+                fix,
+            )
+        )
+    return found
+
+
+def loss_value(loss: str, output: Activation, z: Array, a: Array, t: Array, scale: float) -> list[Hypothesis]:
+    """The loss computed as another of mse, ce, bce."""
+    found = []
+    for other in ("mse", "ce", "bce"):
+        if other != loss:
+            value = np.array(R.sample_losses(other, output, z, a, t).sum() * scale)
+            found.append(
+                Hypothesis(
+                    "forward_mismatch",
+                    value,
+                    f"the loss is {other}, but network.json says {loss}.",
+                    f'compute {loss}, or set "loss": "{other}" in network.json (then every delta follows it).',
+                )
+            )
+    return found
+
+
+def _missing(loss: str, output: Activation, i: int) -> tuple[str, str]:
+    """(explanation, fix) for an output delta that is dE/da: which pair it would be right for, and the remedy."""
+    pair = PAIR_FOR_A_MINUS_T.get(output.name)
+    what = "the softmax Jacobian" if output.name == "softmax" else f"the {output.name} derivative"
+    if (output.name, loss) in R.FUSED:
+        return (
+            f"delta{i} is dE/da{i}: {what} of the output layer is left out; for {pair} the whole output delta "
+            "is a − t.",
+            f"use delta{i} = a − t (divided by B for a mean).",
+        )
+    if loss == "mse" and pair:
+        right_for = f"a − t is the exact delta of {pair}, not of {output.name} with mse"
+    else:
+        right_for = f"it is the gradient of {loss} with respect to the outputs, not to the pre-activations"
+    explanation = f"delta{i} is dE/da{i}: {what} of the output layer is left out; {right_for}."
+    if output.name == "softmax":
+        return explanation, (
+            "multiply the output delta by the softmax Jacobian, or train with cross-entropy, "
+            "for which a − t is the exact delta."
+        )
+    alternative = f", or train with {pair}, for which a − t is the exact delta" if pair else ""
+    return explanation, f"multiply the output delta by {output.name}′(z{i}){alternative}."
+
+
+def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array, s: float, i: int) -> list[Hypothesis]:
+    """delta{i} of the output layer, in the reduction's scale: the output derivative dropped, doubled, misplaced."""
+    found = []
+    with np.errstate(all="ignore"):
+        grad_a = s * R.output_gradient(loss, a, t)
+        fused = (output.name, loss) in R.FUSED
+        if output.name != "identity":
+            explanation, fix = _missing(loss, output, i)
+            found.append(Hypothesis("missing_output_derivative", grad_a, explanation, fix))
+        if fused:
+            base = s * (a - t)
+            what = "softmax Jacobian" if output.name == "softmax" else "sigmoid derivative a(1 − a)"
+            words = (
+                f"delta{i} multiplies a − t by the {what} again: for {output.name} with {loss} a − t already is dE/dz.",
+                f"use delta{i} = a − t (divided by B for a mean); drop the extra derivative.",
+            )
+            found.append(Hypothesis("extra_output_derivative", output.backward(z, a, base), *words))
+            found.append(Hypothesis("extra_output_derivative", base * a * (1 - a), *words))
+        if output.name == "softmax":
+            found.append(
+                Hypothesis(
+                    "wrong_derivative",
+                    grad_a * a * (1 - a),
+                    f"delta{i} multiplies by a(1 − a), the diagonal of the softmax Jacobian only; the off-diagonal "
+                    "terms −a_j a_k are missing.",
+                    "use the full Jacobian-vector product a ⊙ (g − ⟨g, a⟩), or train with cross-entropy.",
+                )
+            )
+        elif output.name != "identity":  # an element-wise output: f′ misplaced or mistaken, fused pair or not
+            found += local_factor(grad_a, output, z, a, i)
+    return found
+
+
+def local_factor(upstream: Array, activation: Activation, z: Array, a: Array, i: int) -> list[Hypothesis]:
+    """upstream ⊙ a wrong f′: evaluated at a instead of z, another activation's formula, or none at all."""
+    found = []
+    with np.errstate(all="ignore"):
+        if activation.family in ("saturating", "relu") and activation.name not in ("relu", "leaky_relu"):
+            at_a = activation.backward(a, activation.forward(a), upstream)
+            found.append(
+                Hypothesis(
+                    "derivative_at_output",
+                    at_a,
+                    f"delta{i} uses f′(a{i}) = f′(f(z{i})), the derivative evaluated at the output instead of at z{i}.",
+                    f"evaluate {activation.name}′ at z{i}"
+                    + (" (or write it as 1 − a² from a)." if activation.name == "tanh" else "."),
+                )
+            )
+        right = _factor(activation, z, a)
+        for name, (formula, factor) in ELEMENTWISE_FACTORS.items():
+            candidate = factor(z, a)
+            if name != activation.name and not np.allclose(candidate, right):
+                found.append(
+                    Hypothesis(
+                        "wrong_derivative",
+                        upstream * candidate,
+                        f"delta{i} multiplies by {formula}, {name}'s derivative, but layer {i} is {activation.name}.",
+                        f"multiply by {activation.name}′(z{i}).",
+                    )
+                )
+        if activation.name in ("sigmoid", "tanh"):  # the formula from a, fed z: z(1 − z), 1 − z²
+            formula, factor = ELEMENTWISE_FACTORS[activation.name]
+            found.append(
+                Hypothesis(
+                    "wrong_derivative",
+                    upstream * factor(z, z),
+                    f"delta{i} multiplies by {formula} with z{i} in place of a{i}: that form of "
+                    f"{activation.name}′ takes the output a = {activation.name}(z).",
+                    f"compute {formula} from a{i}, not from z{i}.",
+                )
+            )
+        if activation.name != "identity":
+            found.append(
+                Hypothesis(
+                    "wrong_derivative",
+                    upstream.copy(),
+                    f"delta{i} has no activation derivative: the local factor is 1, not {activation.name}′(z{i}).",
+                    f"multiply the incoming gradient by {activation.name}′(z{i}).",
+                )
+            )
+    return found
+
+
+def hidden_delta(
+    delta_next: Array,
+    W_next: Array,
+    activation: Activation,
+    z: Array,
+    a: Array,
+    i: int,
+    *,
+    W_next_after: Array | None,
+    upstream_next: Array | None,
+    other_weights: Sequence[tuple[int, Array]],
+    other_layers: Sequence[tuple[int, Activation, Array, Array]] = (),
+) -> list[Hypothesis]:
+    """delta{i} from delta{i+1}: a wrong local factor, stale or wrong weights, or the wrong incoming gradient.
+
+    ``other_weights`` are the other W of W{i+1}'s shape; ``other_layers`` the (j, f, z, a) of layers as wide as i.
+    """
+    upstream = delta_next @ W_next.T
+    found = local_factor(upstream, activation, z, a, i)
+    with np.errstate(all="ignore"):
+        for j, other, z_j, a_j in other_layers:
+            found.append(
+                Hypothesis(
+                    "wrong_derivative",
+                    other.backward(z_j, a_j, upstream),
+                    f"delta{i} multiplies by layer {j}'s derivative {other.name}′(z{j}), not by "
+                    f"{activation.name}′(z{i}).",
+                    f"use layer {i}'s own derivative, {activation.name}′(z{i}) (an index off by one?).",
+                )
+            )
+        if W_next_after is not None:
+            found.append(
+                Hypothesis(
+                    "updated_weights_in_backprop",
+                    activation.backward(z, a, delta_next @ W_next_after.T),
+                    f"delta{i} was propagated through W{i + 1} after this step had already updated it.",
+                    f"compute every delta before updating any weight (or keep a copy of W{i + 1}).",
+                )
+            )
+        if W_next.shape[0] == W_next.shape[1]:
+            found.append(
+                Hypothesis(
+                    "wrong_upstream",
+                    activation.backward(z, a, delta_next @ W_next),
+                    f"delta{i} uses W{i + 1}, not its transpose: backprop needs delta{i + 1} W{i + 1}ᵀ "
+                    "(the layer is square, so the shapes did not catch it).",
+                    f"multiply delta{i + 1} by W{i + 1} transposed.",
+                )
+            )
+        for j, W in other_weights:
+            found.append(
+                Hypothesis(
+                    "wrong_upstream",
+                    activation.backward(z, a, delta_next @ W.T),
+                    f"delta{i} was propagated through W{j} instead of W{i + 1}.",
+                    f"use W{i + 1}, the weights between layer {i} and layer {i + 1}.",
+                )
+            )
+        if upstream_next is not None:
+            found.append(
+                Hypothesis(
+                    "wrong_upstream",
+                    activation.backward(z, a, upstream_next @ W_next.T),
+                    f"delta{i} propagates dL/da{i + 1} instead of delta{i + 1} = dL/dz{i + 1}: layer {i + 1}'s "
+                    "activation derivative is skipped on the way down.",
+                    f"propagate delta{i + 1} (after its activation derivative) through W{i + 1}ᵀ.",
+                )
+            )
+    return found
+
+
+def weight_gradient(delta: Array, inputs: Sequence[tuple[str, Array]], right: str, i: int) -> list[Hypothesis]:
+    """dW{i} = a{i-1}ᵀ delta{i}, transposed or built from another input (z, the layer's output, another layer)."""
+    correct = dict(inputs)[right]
+    found = [
+        Hypothesis(
+            "transposed",
+            (correct.T @ delta).T,
+            f"dW{i} is the gradient transposed: (out × in) where W{i} is (in × out).",
+            f"transpose dW{i} (or compute it as {right}ᵀ delta{i}) so it has W{i}'s shape.",
+        )
+    ]
+    for name, value in inputs:
+        if name == right or value.shape[0] != delta.shape[0]:
+            continue
+        kind = "forward_mismatch" if name.startswith("f′") else "wrong_input_in_weight_gradient"
+        why = (
+            f"dW{i} is built from {name}: {right} was overwritten by its derivative before dW{i} was formed."
+            if kind == "forward_mismatch"
+            else f"dW{i} is {name}ᵀ delta{i}, but the input to layer {i} is {right}."
+        )
+        found.append(Hypothesis(kind, value.T @ delta, why, f"use dW{i} = {right}ᵀ delta{i}."))
+    return found
+
+
+def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypothesis]:
+    """db{i} = Σ over the batch of delta{i}: a mean where the weights are summed, one sample, the wrong axis."""
+    loose = (1.0, float(batch), 1.0 / batch)
+    found = []
+    if batch > 1:
+        found += [
+            Hypothesis(
+                "bias_reduction",
+                delta[0],
+                f"db{i} is one sample's delta, not the sum over the batch.",
+                f"sum delta{i} over the samples.",
+                loose,
+            ),
+            Hypothesis(
+                "bias_reduction",
+                delta.sum(axis=1),
+                f"db{i} sums delta{i} over the units (the wrong axis), not over the samples.",
+                f"sum delta{i} over the samples (the batch axis).",
+                loose,
+            ),
+            Hypothesis(
+                "bias_reduction",
+                delta,
+                f"db{i} is delta{i} itself, not reduced over the batch.",
+                f"sum delta{i} over the samples.",
+                loose,
+            ),
+        ]
+    found.append(
+        Hypothesis(
+            "bias_reduction",
+            delta.sum().reshape(1),
+            f"db{i} is one number, delta{i} summed over the samples and the units (a sum without an axis).",
+            f"sum delta{i} over the samples only (axis 0 for rows), keeping one entry per unit.",
+            loose,
+        )
+    )
+    if reduction == "sum" and batch > 1:
+        found.append(
+            Hypothesis(
+                "bias_reduction",
+                delta.sum(axis=0) / batch,
+                f"db{i} is the mean of delta{i} over the batch while the weights' gradients are summed.",
+                f"sum delta{i} over the batch, as dW{i} does (or average both and say reduction mean).",
+            )
+        )
+    return found
+
+
+def scaled(c: float, batch: int, tensor: str, forward: bool) -> tuple[str, str, str]:
+    """(kind, explanation, fix) for a tensor that is c times the right one."""
+    if forward:
+        return "forward_mismatch", f"{tensor} is {c:.4g} times the right value.", f"recompute {tensor} as f(a W + b)."
+    if c < 0:
+        factor = "" if abs(c + 1) <= 1e-3 else f" (times {-c:.4g})"
+        return (
+            "sign",
+            f"{tensor} is the negative of the gradient{factor}: a step along it goes uphill.",
+            f"flip the sign of {tensor} (a − t, not t − a), and subtract lr·dW in the update.",
+        )
+    if batch > 1 and (abs(c / batch - 1) <= 1e-3 or abs(c * batch - 1) <= 1e-3):
+        way = "summed over the batch where the loss is a mean" if c > 1 else "divided by B once too often"
+        return (
+            "batch_scale",
+            f"{tensor} is {c:.4g} = {'B' if c > 1 else '1/B'} times the gradient: {way}.",
+            f"{'divide' if c > 1 else 'multiply'} {tensor} by B = {batch} (mean and sum must agree across W, b and "
+            "the loss), or set reduction in network.json to what the code does.",
+        )
+    return (
+        "constant_scale",
+        f"{tensor} is {c:.4g} times the gradient: a constant factor, such as 2 from a loss without its ½ or "
+        "n_out from averaging over the outputs.",
+        "nothing, if the factor is your convention (it scales the learning rate); otherwise remove it.",
+    )

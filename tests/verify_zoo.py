@@ -1,0 +1,234 @@
+"""A user's own NumPy MLP step, written independently of gradwise, with one bug injected by name, and a trace writer.
+
+``user_step`` is what someone writing backprop by hand would write: rows are samples, W is in × out, and every
+tensor it returns is what they would dump. ``bug`` names one slip (see BUGS); the rest of the step then follows
+from the wrong value, as it would in their code. ``write_trace`` stores the tensors in any of the trace's
+conventions (rows or columns, W in × out or out × in, txt / csv / npy / npz).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+REQUIRED = re.compile(r"x|t|(W|b|dW|db)\d+")
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def softmax(z, axis=1, stable=True):
+    e = np.exp(z - z.max(axis=axis, keepdims=True) if stable else z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+FORWARD = {
+    "sigmoid": sigmoid,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0),
+    "identity": lambda z: z,
+    "softmax": softmax,
+}
+DERIVATIVE = {  # f'(z), written from z
+    "sigmoid": lambda z: sigmoid(z) * (1 - sigmoid(z)),
+    "tanh": lambda z: 1 - np.tanh(z) ** 2,
+    "relu": lambda z: (z > 0).astype(z.dtype),
+    "identity": np.ones_like,
+}
+
+
+def problem(sizes, acts, loss, batch, seed=0, weight_scale=1.0, dtype=np.float64):
+    """x, t, W, b for a network: random normal inputs, one-hot (ce), binary (bce) or real (mse) targets."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, sizes[0]))
+    if loss == "ce":
+        t = np.eye(sizes[-1])[rng.integers(0, sizes[-1], batch)]
+    elif loss == "bce":
+        t = rng.integers(0, 2, (batch, sizes[-1])).astype(float)
+    else:
+        t = (
+            rng.uniform(0, 1, (batch, sizes[-1]))
+            if acts[-1] in ("sigmoid", "softmax")
+            else rng.normal(size=(batch, sizes[-1]))
+        )
+        if acts[-1] == "softmax":
+            t = t / t.sum(axis=1, keepdims=True)
+    W = [weight_scale * rng.normal(scale=1 / np.sqrt(n), size=(n, m)) for n, m in itertools.pairwise(sizes)]
+    b = [rng.normal(scale=0.3, size=m) for m in sizes[1:]]
+    cast = lambda v: np.asarray(v, dtype)  # noqa: E731
+    return cast(x), cast(t), [cast(w) for w in W], [cast(v) for v in b]
+
+
+def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1, per_sample_deltas=False):
+    """One hand-written step -> {name: tensor} in rows / in × out, with ``bug`` injected."""
+    B = len(x)
+    s = 1 / B if reduction == "mean" else 1.0
+    L = len(W)
+    zs, as_ = [], []
+    a = x
+    for i in range(L):
+        z = (
+            a @ W[i]
+            if bug == "no_bias" and i == 0
+            else (a @ W[i].T if bug == "transposed_forward" and i == 0 else a @ W[i])
+            + (0 if bug == "no_bias" and i == 0 else b[i])
+        )
+        name = acts[i]
+        if bug == "wrong_activation" and i == 0:
+            name = "sigmoid" if acts[i] != "sigmoid" else "tanh"
+        if name == "softmax":
+            axis = {"softmax_axis": 0, "softmax_all": None}.get(bug, 1)
+            a = softmax(z, axis=axis, stable=bug != "softmax_overflow")
+        else:
+            a = FORWARD[name](z)
+        zs.append(z)
+        as_.append(a)
+    y = as_[-1]
+    with np.errstate(all="ignore"):
+        if loss == "mse":
+            per = (0.5 if bug != "constant_scale" else 1.0) * ((y - t) ** 2).sum(axis=1)
+        elif loss == "ce":
+            per = -(t * np.log(y)).sum(axis=1)
+        else:
+            per = -(t * np.log(y) + (1 - t) * np.log(1 - y)).sum(axis=1)
+    out = {"x": x, "t": t, "loss": np.array(per.sum() * s)}
+    # --- the output delta, per sample ---
+    last = acts[-1]
+    fused = (last, loss) in (("softmax", "ce"), ("sigmoid", "bce"))
+    if loss == "mse":
+        dEda = (y - t) * (2 if bug == "constant_scale" else 1)
+    elif loss == "ce":
+        dEda = -t / y
+    else:
+        dEda = (y - t) / (y * (1 - y))
+    if bug == "missing_output_derivative" or last == "identity":
+        D = dEda
+    elif bug == "derivative_at_output" and last != "softmax":
+        D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
+    elif bug == "softmax_diagonal":
+        D = dEda * y * (1 - y)
+    elif bug == "derivative_at_output" and last != "softmax":
+        D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
+    elif bug == "softmax_diagonal":
+        D = dEda * y * (1 - y)
+    elif fused:
+        D = y - t
+        if bug == "extra_output_derivative":
+            D = D * y * (1 - y)
+    elif last == "softmax":
+        D = y * (dEda - (dEda * y).sum(axis=1, keepdims=True))
+    else:
+        D = dEda * DERIVATIVE[last](zs[-1])
+    if bug == "shape":  # (B, 1) output minus a flattened (B,) target broadcasts to (B, B)
+        D = y - t.ravel()
+    if bug == "sign_delta":
+        D = -D
+    deltas = [None] * L
+    deltas[-1] = s * D
+    dW, db = [None] * L, [None] * L
+    Wn = [w.copy() for w in W]
+    for i in range(L - 1, -1, -1):
+        inp = x if i == 0 else as_[i - 1]
+        if i < L - 1:
+            Wnext = Wn[i + 1] if bug == "updated_weights_in_backprop" else W[i + 1]
+            square = Wnext.shape[0] == Wnext.shape[1]
+            up = deltas[i + 1] @ (Wnext if bug == "wrong_upstream" and square else Wnext.T)
+            if bug == "wrong_upstream_da" and i == L - 2:
+                up = (s * dEda) @ Wnext.T
+            if bug == "derivative_at_output":
+                factor = DERIVATIVE[acts[i]](as_[i])
+            elif bug == "wrong_derivative":
+                factor = as_[i] * (1 - as_[i])  # sigmoid's formula on a tanh layer
+            elif bug == "next_layer_derivative" and i + 1 < L - 1:
+                factor = DERIVATIVE[acts[i + 1]](zs[i + 1])  # an index off by one
+            elif bug == "formula_of_a_at_z":
+                factor = 1 - zs[i] ** 2  # tanh′ written for a, given z
+            elif bug == "odd_derivative":
+                factor = 0.5 + np.cos(zs[i]) ** 2  # no known form
+            elif bug == "cache_overwritten":
+                as_[i][...] = zs[i] > 0  # the ReLU mask written in place over the activations
+                factor = as_[i]
+            elif bug == "derivatives_from_a":  # correct, written from the output: a(1 − a), 1 − a², a > 0
+                factor = {"sigmoid": as_[i] * (1 - as_[i]), "tanh": 1 - as_[i] ** 2}.get(acts[i], as_[i] > 0)
+            else:
+                factor = DERIVATIVE[acts[i]](zs[i])
+            deltas[i] = up * factor
+        d = deltas[i]
+        src = zs[i - 1] if bug == "wrong_input_in_weight_gradient" and i == L - 1 and i > 0 else inp
+        if bug == "cache_overwritten" and i == L - 1:
+            pass  # dW{L-1} is formed later, below, from the overwritten cache
+        dW[i] = src.T @ d
+        db[i] = d.sum(axis=0)
+        if bug == "transposed" and i == L - 1:
+            dW[i] = dW[i].T
+        if bug == "sign":
+            dW[i], db[i] = -dW[i], -db[i]
+        if bug == "batch_scale":
+            dW[i], db[i] = dW[i] * B, db[i] * B
+        if bug == "batch_scale_bias":
+            db[i] = db[i] * B
+        if bug == "bias_no_axis":
+            db[i] = np.array(d.sum())
+        if bug == "bias_wrong_axis":
+            db[i] = d.sum(axis=1)
+        if bug == "bias_no_axis":
+            db[i] = np.array(d.sum())
+        if bug == "bias_wrong_axis":
+            db[i] = d.sum(axis=1)
+        if bug == "bias_one_sample":
+            db[i] = d[0] / s if reduction == "mean" else d[0]
+        if bug == "bias_mean" and reduction == "sum":
+            db[i] = d.mean(axis=0)
+        if bug == "updated_weights_in_backprop":
+            Wn[i] = W[i] - lr * dW[i]
+    if bug == "cache_overwritten":
+        dW[L - 1] = as_[L - 2].T @ deltas[L - 1]
+    for i in range(L):
+        step = lr * dW[i] if dW[i].shape == W[i].shape else 0
+        factor = {"update_sign": -1, "update_none": 0, "update_twice": 2, "update_rate": 0.37}.get(bug, 1)
+        out[f"W{i}"], out[f"b{i}"], out[f"dW{i}"], out[f"db{i}"] = W[i], b[i], dW[i], db[i]
+        out[f"W{i}.after"] = W[i] - factor * step
+        out[f"b{i}.after"] = b[i] - factor * lr * db[i] if db[i].shape == b[i].shape else b[i]
+        out[f"z{i}"], out[f"a{i}"] = zs[i], as_[i]
+        out[f"delta{i}"] = deltas[i] / s if per_sample_deltas else deltas[i]
+    return out
+
+
+def write_trace(folder, network, tensors, *, fmt="txt", include=None, samples="rows", weights="in_out"):
+    """Store the tensors as a trace folder in the given format and conventions -> the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "network.json").write_text(json.dumps({**network, "samples": samples, "weights": weights}))
+    stored = {}
+    for name, value in tensors.items():
+        if include is not None and name not in include and not REQUIRED.fullmatch(name):
+            continue
+        value = np.asarray(value)
+        base = name.split(".")[0].rstrip("0123456789")
+        if samples == "columns" and base in ("x", "t", "z", "a", "delta") and value.ndim == 2:
+            value = value.T
+        if samples == "columns" and base in ("b", "db") and value.ndim == 1:
+            value = value.reshape(-1, 1)  # Nielsen's column vectors
+        if weights == "out_in" and base in ("W", "dW") and value.ndim == 2:
+            value = value.T
+        stored[name] = value
+    if fmt == "npz":
+        np.savez(folder / "trace.npz", **stored)
+        return folder
+    for name, value in stored.items():
+        if fmt == "npy":
+            np.save(folder / f"{name}.npy", value)
+        else:
+            sep = {"txt": " ", "csv": ",", "tsv": "\t", "dat": " "}[fmt]
+            np.savetxt(
+                folder / f"{name}.{fmt}",
+                np.atleast_2d(value),
+                fmt="%.17g" if value.dtype == np.float64 else "%.9g",
+                delimiter=sep,
+            )
+    return folder
