@@ -1,5 +1,6 @@
 """numpy's own BLAS for the optimizer's passes: bound where numpy has OpenBLAS, and equal to the plain numpy forms."""
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -25,6 +26,46 @@ def test_numpy_openblas_is_bound_when_numpy_has_one():
     # optimizer silently lost its fast path.
     assert numpy_has_mapped_openblas(), "this numpy loads no OpenBLAS: the test has nothing to check"
     assert blas.backend() == "openblas"
+    numpy_folder = Path(np.__file__).resolve().parents[1]  # site-packages: numpy/ and numpy.libs/ sit in it
+    assert Path(blas.library()).resolve().is_relative_to(numpy_folder)
+    assert "openblas" in Path(blas.library()).name
+
+
+def test_overlapping_views_take_the_numpy_path(rng):
+    # BLAS assumes x and y do not overlap; numpy computes y += a x as if x were copied first.
+    buffer = rng.standard_normal(LARGE + 1)
+    expected = buffer[1:] + 2.0 * buffer[:-1]
+    blas.axpy(2.0, buffer[:-1], buffer[1:])
+    np.testing.assert_array_equal(buffer[1:], expected)
+
+
+def test_a_count_the_integer_type_cannot_hold_takes_the_numpy_path(monkeypatch, rng):
+    def refuse(*args):
+        raise AssertionError("BLAS called with a count beyond its integer type")
+
+    functions = {(name, np.dtype(np.float64)): refuse for name in ("axpy", "axpby")}
+    monkeypatch.setattr(blas, "_BLAS", blas._Bound(functions, max_n=LARGE - 1, library="small-int"))
+    x, y = rng.standard_normal(LARGE), np.zeros(LARGE)
+    blas.axpby(3.0, x, 0.0, y)
+    np.testing.assert_array_equal(y, 3.0 * x)
+
+
+def test_the_self_test_rejects_a_binding_that_ignores_the_stride():
+    def axpy_unit_stride(n, a, x, incx, y, incy):
+        xs = np.ctypeslib.as_array(ctypes.cast(x, ctypes.POINTER(ctypes.c_double)), (n,))
+        ys = np.ctypeslib.as_array(ctypes.cast(y, ctypes.POINTER(ctypes.c_double)), (n,))
+        ys += a * xs
+
+    def axpby_unit_stride(n, a, x, incx, b, y, incy):
+        ys = np.ctypeslib.as_array(ctypes.cast(y, ctypes.POINTER(ctypes.c_double)), (n,))
+        ys *= b
+        axpy_unit_stride(n, a, x, incx, y, incy)
+
+    assert blas._BLAS is not None
+    wrong = {**blas._BLAS.functions, ("axpy", np.dtype(np.float64)): axpy_unit_stride}
+    wrong["axpby", np.dtype(np.float64)] = axpby_unit_stride
+    assert blas._passes_self_test(blas._BLAS.functions)
+    assert not blas._passes_self_test(wrong)
 
 
 def test_the_environment_can_force_the_numpy_path():
@@ -99,3 +140,38 @@ def test_optimizers_with_extra_links_keep_the_chain():
     assert optim.momentum(0.1, nesterov=True).step is None
     assert optim.sgd(0.1, clip_norm=1.0).step is None
     assert optim.adam(1e-3).step is None
+
+
+# 20 momentum steps on 784-500-10: the first weight matrix (392,000 elements) takes the BLAS path.
+MOMENTUM_STEPS = """
+{prelude}
+import hashlib
+import numpy as np
+from gradwise import blas, optim
+from gradwise.nn.network import grad, mlp
+net = mlp([784, 500, 10], rng=0)
+data = np.random.default_rng(1)
+x = data.standard_normal((64, 784)).astype(np.float32)
+t = np.eye(10, dtype=np.float32)[data.integers(0, 10, 64)]
+optimizer = optim.momentum(0.01, 0.9)
+state = optimizer.init(net.params)
+for _ in range(20):
+    _, grads = grad(net, "cross_entropy", x, t)
+    state = optim.move(net.params, grads, optimizer, state)
+digest = hashlib.sha256(b"".join(net.params[k].tobytes() for k in sorted(net.params))).hexdigest()
+print(blas.backend(), repr(float(net.params["0.W"].sum(dtype=np.float64))), digest)
+"""
+
+
+def momentum_steps(prelude: str) -> list[str]:
+    code = MOMENTUM_STEPS.format(prelude=prelude)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_the_same_steps_give_the_same_weights_whatever_was_imported_first():
+    # scikit-learn imports scipy, which maps its own OpenBLAS; gradwise must still bind numpy's.
+    alone = momentum_steps("")
+    after_scipy = momentum_steps("import scipy.linalg")
+    assert alone[0] == after_scipy[0] == "openblas"
+    assert alone == after_scipy

@@ -1,19 +1,23 @@
 """``y += a x`` and ``y = a x + b y`` in one pass: numpy's own BLAS when it can be reached, numpy ufuncs otherwise.
 
 Speed: numpy has no axpy, so a momentum step written with ufuncs (``m *= b; m += g; p -= lr * m``) makes
-five single-threaded passes over every weight matrix. The OpenBLAS that numpy already loaded has
-``axpby`` and ``axpy``: two passes, on numpy's BLAS threads. This module finds that library among the
-process's mapped files (Linux), binds the two functions with ctypes and checks them on a small case
-before use. Anywhere else, or with ``GRADWISE_BLAS=numpy`` in the environment, the same functions run as
-numpy ufuncs. The two paths agree to rounding (BLAS may fuse the multiply-add); one process always
-takes the same path, so a seed gives the same numbers.
+five single-threaded passes over every weight matrix. The OpenBLAS that numpy links has ``axpby`` and
+``axpy``: two passes, on numpy's BLAS threads. This module looks the two functions up among the
+libraries numpy's own extension module depends on (never another package's OpenBLAS that happens to be
+loaded, such as scipy's), binds them with ctypes through their real signatures and checks them on a
+small case before use. Where numpy's BLAS has neither, or with ``GRADWISE_BLAS=numpy`` in the
+environment, the same functions run as numpy ufuncs. The two paths agree to rounding (BLAS may fuse
+the multiply-add); the choice is made once, at import, so a process never changes path mid-run and a
+seed gives the same numbers whatever was imported before gradwise.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,22 +29,45 @@ _NAMINGS = (("scipy_cblas_{}64_", ctypes.c_int64), ("cblas_{}64_", ctypes.c_int6
 # Below this many elements the arrays sit in cache, numpy's ufuncs are as fast, and ctypes' call costs more.
 BLAS_MIN_SIZE = 1 << 17
 _CTYPE = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
+# numpy's extension module that links its BLAS (numpy 2 moved it from numpy.core to numpy._core).
+_NUMPY_EXTENSIONS = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
 
 
-def _mapped_openblas() -> Path | None:
-    """The OpenBLAS shared library this process has loaded (numpy loads its BLAS on import), if any."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return None
-    for line in maps.splitlines():
-        path = line.split(maxsplit=5)[-1]
-        if "openblas" in Path(path).name.lower() and ".so" in path:
-            return Path(path)
+@dataclass(frozen=True)
+class _Bound:
+    """numpy's BLAS functions, bound with their signatures, and what they were bound from."""
+
+    functions: dict[tuple[str, np.dtype], Callable[..., None]]
+    max_n: int  # the largest element count the library's integer type holds
+    library: str  # the file the functions live in
+
+
+def _numpy_extension() -> str | None:
+    """The file of numpy's own extension module, whose dependencies include the BLAS numpy links."""
+    for name in _NUMPY_EXTENSIONS:
+        try:
+            return str(importlib.import_module(name).__file__)
+        except (ImportError, AttributeError):
+            continue
     return None
 
 
-def _bind(library: ctypes.CDLL) -> dict[tuple[str, np.dtype], Callable[..., None]] | None:
+def _file_holding(address: int) -> str:
+    """The mapped file that holds ``address`` (Linux's /proc/self/maps); "" where that cannot be read."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return ""
+    for line in maps.splitlines():
+        fields = line.split(maxsplit=5)
+        low, _, high = fields[0].partition("-")
+        if int(low, 16) <= address < int(high, 16) and len(fields) == 6:
+            return fields[5]
+    return ""
+
+
+def _bind(library: ctypes.CDLL) -> tuple[dict[tuple[str, np.dtype], Callable[..., None]], type] | None:
+    """axpy and axpby for float32 and float64 under the first naming the library exports, with argtypes set."""
     for pattern, integer in _NAMINGS:
         bound: dict[tuple[str, np.dtype], Callable[..., None]] = {}
         try:
@@ -53,37 +80,51 @@ def _bind(library: ctypes.CDLL) -> dict[tuple[str, np.dtype], Callable[..., None
                 bound["axpy", dtype], bound["axpby", dtype] = axpy, axpby
         except AttributeError:
             continue
-        return bound
+        return bound, integer
     return None
 
 
-def _load() -> dict[tuple[str, np.dtype], Callable[..., None]] | None:
+def _passes_self_test(functions: dict[tuple[str, np.dtype], Callable[..., None]]) -> bool:
+    """A wrong integer width, argument order or calling convention shows here, not in a training run."""
+    for dtype in _CTYPE:
+        x, y = np.arange(1, 15, dtype=dtype), np.full(7, 2, dtype=dtype)
+        functions["axpby", dtype](7, 3, x.ctypes.data, 2, 0.5, y.ctypes.data, 1)  # y = 3 x[::2] + 1
+        functions["axpy", dtype](7, -1, x.ctypes.data, 2, y.ctypes.data, 1)  # y = 2 x[::2] + 1
+        if not np.array_equal(y, 2 * x[::2] + 1):
+            return False
+    return True
+
+
+def _load() -> _Bound | None:
     if os.environ.get("GRADWISE_BLAS", "").lower() == "numpy":
         return None
-    path = _mapped_openblas()
-    if path is None:
+    extension = _numpy_extension()
+    if extension is None:
         return None
     try:
-        bound = _bind(ctypes.CDLL(str(path)))  # the library is already loaded: this only looks up symbols
+        # Already loaded: this only opens a handle, and a handle's symbols are looked up in the module and
+        # the libraries it depends on, so another package's OpenBLAS in the process is never found.
+        found = _bind(ctypes.CDLL(extension))
     except OSError:
         return None
-    if bound is None:
+    if found is None or not _passes_self_test(found[0]):
         return None
-    for dtype in _CTYPE:  # a wrong integer width or calling convention shows here, not in a training run
-        x, y = np.arange(1, 8, dtype=dtype), np.full(7, 2, dtype=dtype)
-        bound["axpby", dtype](7, 3, x.ctypes.data, 1, 0.5, y.ctypes.data, 1)
-        bound["axpy", dtype](7, -1, x.ctypes.data, 1, y.ctypes.data, 1)
-        if not np.array_equal(y, 2 * x + 1):
-            return None
-    return bound
+    functions, integer = found
+    address = ctypes.cast(functions["axpy", np.dtype(np.float64)], ctypes.c_void_p).value or 0
+    return _Bound(functions, 2 ** (8 * ctypes.sizeof(integer) - 1) - 1, _file_holding(address))
 
 
 _BLAS = _load()
 
 
 def backend() -> str:
-    """Which path runs: ``"openblas"`` or ``"numpy"``."""
+    """Which path runs: ``"openblas"`` or ``"numpy"``. Chosen once, at import."""
     return "openblas" if _BLAS is not None else "numpy"
+
+
+def library() -> str:
+    """The file numpy's BLAS functions were bound from ("" on the numpy path)."""
+    return _BLAS.library if _BLAS is not None else ""
 
 
 def _blas(name: str, x: Array, y: Array) -> Callable[..., None] | None:
@@ -92,7 +133,9 @@ def _blas(name: str, x: Array, y: Array) -> Callable[..., None] | None:
         return None
     if not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable):
         return None
-    return _BLAS.get((name, x.dtype))
+    if x.size > _BLAS.max_n or np.may_share_memory(x, y):  # a count the int type cannot hold; BLAS assumes no overlap
+        return None
+    return _BLAS.functions.get((name, x.dtype))
 
 
 def axpy(a: float, x: Array, y: Array) -> None:
