@@ -79,3 +79,29 @@ def test_resume_errors(tmp_path, capsys):
     (tmp_path / "run" / "checkpoint.npz").write_bytes(b"junk")
     assert main(["train", "--resume", str(tmp_path / "run"), "--lr", "0.1"]) == 2
     assert capsys.readouterr().err == "error: --resume continues a run as it was configured; drop --lr\n"
+
+
+SMALL = ["--limit-train", "300", "--validation", "100", "--hidden", "16", "--batch-size", "50", "--seed", "1"]
+
+
+def run_state(folder):
+    with np.load(folder / "checkpoint.npz") as archive:
+        return json.loads(str(archive["__run__"]))
+
+
+def test_a_run_resumed_on_the_other_blas_path_says_so(tmp_path):
+    folder = tmp_path / "run"
+    first = gradwise("train", *SMALL, "--max-steps", "3", "--checkpoint-every", "2", "--out", str(folder))
+    assert first.returncode == 0, first.stderr
+    assert run_state(folder)["blas"] == "openblas"
+    resumed = gradwise("train", "--resume", str(folder), env={**os.environ, "GRADWISE_BLAS": "numpy"})
+    assert resumed.returncode == 0, resumed.stderr
+    expected = (
+        "resume: the checkpoint was written on the openblas BLAS path and this process takes the numpy path; "
+        "the numbers can differ from an uninterrupted run in the last bits"
+    )
+    assert expected in resumed.stdout.splitlines()
+    saved = run_state(folder)["blas"]
+    same = gradwise("train", "--resume", str(folder), env={**os.environ, "GRADWISE_BLAS": saved})
+    assert same.returncode == 0, same.stderr
+    assert "BLAS path" not in same.stdout

@@ -3,9 +3,11 @@
 ``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the optimizer state
 (``opt/<key>``, which includes the schedule's step count and any rollback's learning-rate
 scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
-the step, the current epoch's running totals, the dropout generator's state, the history and
-the health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run
-goes on judging as if it had never stopped).
+the step, the current epoch's running totals, the dropout generator's state, the history, the
+health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run goes on
+judging as if it had never stopped) and the BLAS path the run takes (``gradwise.blas.backend()``; a
+process never changes it mid-run, and a run resumed on another path continues with numbers that may
+differ in the last bits).
 Written atomically every ``--checkpoint-every`` steps; never with non-finite weights.
 """
 
@@ -15,11 +17,13 @@ import json
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradwise import blas
 from gradwise.files import atomic_open
 from gradwise.nn.network import Network
 from gradwise.train.checkpoint import CheckpointError
@@ -29,6 +33,15 @@ from gradwise.train.stopping import Progress
 
 CHECKPOINT_FILE = "checkpoint.npz"
 RUN_KEY = "__run__"
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint restores besides the weights: the run, the dropout generator's state, the BLAS path."""
+
+    run: Run
+    rng_state: dict[str, Any]
+    backend: str  # "openblas" or "numpy"; "" in a checkpoint that did not record it
 
 
 def save_checkpoint(
@@ -50,6 +63,7 @@ def save_checkpoint(
         "rng": rng.bit_generator.state,
         "history": [r.to_json() for r in run.history.epochs],
         "health": health,
+        "blas": blas.backend(),
     }
     arrays[RUN_KEY] = np.array(json.dumps(state))
     with atomic_open(path) as f:
@@ -57,8 +71,8 @@ def save_checkpoint(
     return True
 
 
-def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) -> tuple[Run, dict[str, Any]]:
-    """Put the checkpoint's weights into ``net`` and return the Run to continue and the generator state.
+def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) -> Checkpoint:
+    """Put the checkpoint's weights into ``net`` and return the Run to continue, the generator state and more.
 
     ``opt_state`` is a freshly initialized state of the same optimizer: it says which arrays to expect.
     """
@@ -87,7 +101,7 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
             seen=int(state["seen"]),
             discarded=int(state.get("discarded", 0)),  # absent from older checkpoints: none
         )
-        return run, state["rng"]
+        return Checkpoint(run, state["rng"], str(state.get("blas", "")))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its run state is incomplete ({error}); start the run again") from None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwise import blas
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.idx import IdxError
 from gradwise.data.stream import batch, shuffle, source
@@ -122,6 +123,14 @@ def targets(split: Split, data: Dataset, dtype: str) -> tuple[np.ndarray, np.nda
     return split.x, one_hot(split.y, data.num_classes, dtype)
 
 
+def backend_changed(saved: str) -> str:
+    """The line a resumed run prints when the checkpoint was written on the other BLAS path."""
+    return (
+        f"resume: the checkpoint was written on the {saved} BLAS path and this process takes the "
+        f"{blas.backend()} path; the numbers can differ from an uninterrupted run in the last bits"
+    )
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None,
@@ -191,9 +200,11 @@ def _attempt(
     if resume:
         assert folder is not None
         remove_temporaries(folder.path)  # what a kill left half-written
-        run, rng_state = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
+        checkpoint = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
         health_state = read_health_state(folder.path / CHECKPOINT_FILE)
-        rng.bit_generator.state = rng_state
+        run, rng.bit_generator.state = checkpoint.run, checkpoint.rng_state
+        if checkpoint.backend and checkpoint.backend != blas.backend() and on_event is not None:
+            on_event(backend_changed(checkpoint.backend))
         folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
 
     diagnoses: list[Diagnosis] = []
