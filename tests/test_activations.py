@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import torch_activation
-from gradwise.nn.activations import ACTIVATIONS, elu, get_activation, leaky_relu
+from gradwise.nn.activations import ACTIVATIONS, elu, get_activation, leaky_relu, relu
 
 ALL = [*ACTIVATIONS.values(), leaky_relu(0.2), elu(0.5)]
 IDS = [f"{a.name}{a.params or ''}" for a in ALL]
@@ -99,3 +99,17 @@ def test_shapes_preserved_and_softmax_rows_sum_to_one(rows, cols, scale, seed):
         assert a.shape == z.shape and a.dtype == np.float32
         assert act.backward(z, a, np.ones_like(z)).shape == z.shape
     np.testing.assert_allclose(ACTIVATIONS["softmax"](z).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_activations_compare_and_hash_by_what_they_compute():
+    assert leaky_relu(0.2) == leaky_relu(0.2) == get_activation("leaky_relu:0.2")
+    assert leaky_relu(0.2) != leaky_relu(0.3)
+    assert elu(np.float32(0.5)) == elu(0.5)
+    assert len({leaky_relu(0.2), leaky_relu(0.2), relu, get_activation("relu")}) == 2
+    assert {leaky_relu(0.2): "found"}[get_activation("leaky_relu:0.2")] == "found"
+
+
+def test_an_activation_spec_is_read_back_as_the_same_activation():
+    for activation in [*ACTIVATIONS.values(), leaky_relu(0.2), elu(0.5), leaky_relu(1 / 3)]:
+        assert get_activation(activation.spec) == activation, activation.spec
+    assert leaky_relu(0.2).spec == "leaky_relu:0.2"

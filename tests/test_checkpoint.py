@@ -31,6 +31,27 @@ def test_round_trip_is_exact(tmp_path, dtype):
     assert load_model(tmp_path)[0].params.keys() == net.params.keys()  # a run folder works too
 
 
+@pytest.mark.parametrize(("spec", "alpha"), [("leaky_relu:0.2", 0.2), ("elu:0.5", 0.5), ("leaky_relu", 0.01)])
+def test_activation_parameters_survive_the_round_trip(tmp_path, spec, alpha):
+    net = mlp([6, 5, 3], spec, "sigmoid", bias=-1.0, rng=0)  # the bias puts most units where alpha matters
+    path = tmp_path / "model.npz"
+    save_model(path, net, architecture(net, [6, 5, 3], 0.0))
+    loaded, meta = load_model(path)
+    assert meta["activation"] == f"{spec.partition(':')[0]}:{alpha}"
+    assert loaded.layers[0].activation.params == {"alpha": alpha}
+    x = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+
+
+@pytest.mark.parametrize(("name", "alpha"), [("leaky_relu", 0.01), ("elu", 1.0)])
+def test_older_files_with_a_bare_activation_name_load_with_its_default(tmp_path, name, alpha):
+    net = mlp([6, 5, 3], name, rng=0)
+    path = tmp_path / "model.npz"
+    save_model(path, net, {**architecture(net, [6, 5, 3], 0.0), "activation": name, "output": "softmax"})
+    loaded, _ = load_model(path)
+    assert loaded.layers[0].activation.params == {"alpha": alpha}
+
+
 def test_non_finite_weights_are_never_written(tmp_path):
     net = mlp([3, 2], rng=0)
     net.params["0.W"][0, 0] = np.nan

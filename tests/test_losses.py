@@ -86,3 +86,8 @@ def test_lookup():
     assert get_loss("quadratic") is mse
     with pytest.raises(ValueError, match="unknown loss 'hinge'; choose one of: mse, bce, ce"):
         get_loss("hinge")
+
+
+def test_losses_are_hashable():
+    assert len(set(LOSSES.values())) == len(LOSSES)
+    assert {get_loss("ce"): 1}[get_loss("cross_entropy")] == 1

@@ -21,6 +21,7 @@ sigmoid derivative got wrong.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ class Activation:
     ``family`` groups activations that need the same care: ``"relu"`` (units can die;
     He initialization), ``"saturating"`` (units can saturate; Glorot initialization),
     ``"linear"``, ``"softmax"``. ``kinks`` lists the inputs where the derivative jumps,
-    so a finite-difference check can keep away from them.
+    so a finite-difference check can keep away from them. Activations compare and hash by
+    their fields; ``leaky_relu(0.2)`` is one object however often it is asked for.
     """
 
     name: str
@@ -52,6 +54,14 @@ class Activation:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "takes_out", _takes_out(self.forward) and _takes_out(self.backward))
+
+    def __hash__(self) -> int:  # params is a dict, so the generated hash would fail
+        return hash((self.name, tuple(sorted(self.params.items()))))
+
+    @property
+    def spec(self) -> str:
+        """The text ``get_activation`` turns back into this activation: ``"relu"``, ``"leaky_relu:0.2"``."""
+        return ":".join([self.name, *(repr(value) for value in self.params.values())])
 
     def __call__(self, z: Array) -> Array:
         return self.forward(z)
@@ -114,7 +124,11 @@ def leaky_relu(alpha: float = 0.01) -> Activation:
     """Leaky ReLU: ``z`` for ``z > 0``, ``alpha * z`` otherwise; ``0 <= alpha < 1``."""
     if not 0 <= alpha < 1:
         raise ValueError(f"leaky_relu alpha must be in [0, 1), got {alpha}")
+    return _leaky_relu(float(alpha))
 
+
+@functools.cache  # one object per alpha: equal activations are the same functions, so they compare equal
+def _leaky_relu(alpha: float) -> Activation:
     def forward(z: Array, out: Array | None = None) -> Array:
         return np.where(z > 0, z, z * z.dtype.type(alpha))
 
@@ -129,7 +143,11 @@ def elu(alpha: float = 1.0) -> Activation:
     """ELU: ``z`` for ``z > 0``, ``alpha * (exp(z) - 1)`` otherwise; ``alpha > 0``."""
     if not alpha > 0:
         raise ValueError(f"elu alpha must be > 0, got {alpha}")
+    return _elu(float(alpha))
 
+
+@functools.cache  # as _leaky_relu
+def _elu(alpha: float) -> Activation:
     def forward(z: Array, out: Array | None = None) -> Array:
         # expm1 of min(z, 0) never overflows and is exact near 0.
         return np.where(z > 0, z, z.dtype.type(alpha) * np.expm1(np.minimum(z, 0)))

@@ -40,6 +40,9 @@ class Loss:
     fn: LossFn
     fused: dict[str, Loss] = field(default_factory=dict)
 
+    def __hash__(self) -> int:  # fused is a dict, so the generated hash would fail
+        return hash((self.name, self.fn))
+
     def __call__(self, y: Array, t: Array) -> tuple[float, Array]:
         return self.fn(y, t)
 

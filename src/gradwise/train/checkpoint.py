@@ -79,11 +79,14 @@ def save_model(path: str | Path, net: Network, meta: dict[str, Any]) -> None:
 
 
 def architecture(net: Network, sizes: list[int], dropout: float) -> dict[str, Any]:
-    """What ``load_model`` needs to rebuild ``net``."""
-    hidden = net.layers[0].activation.name if len(sizes) > 2 else None  # type: ignore[attr-defined]
+    """What ``load_model`` needs to rebuild ``net``; activations as their full spec (``"leaky_relu:0.2"``).
+
+    Older files hold a bare name (``"leaky_relu"``), which loads with that activation's default parameter.
+    """
+    hidden = net.layers[0].activation.spec if len(sizes) > 2 else None  # type: ignore[attr-defined]
     output = net.output_activation
     assert output is not None
-    return {"sizes": sizes, "activation": hidden, "output": output.name, "dropout": dropout, "dtype": str(net.dtype)}
+    return {"sizes": sizes, "activation": hidden, "output": output.spec, "dropout": dropout, "dtype": str(net.dtype)}
 
 
 def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
