@@ -105,3 +105,16 @@ def test_a_run_resumed_on_the_other_blas_path_says_so(tmp_path):
     same = gradwise("train", "--resume", str(folder), env={**os.environ, "GRADWISE_BLAS": saved})
     assert same.returncode == 0, same.stderr
     assert "BLAS path" not in same.stdout
+
+
+def test_a_finished_run_resumed_says_so_and_changes_nothing(tmp_path):
+    folder = tmp_path / "run"
+    first = gradwise("train", *SMALL, "--epochs", "2", "--checkpoint-every", "4", "--out", str(folder), "--json")
+    assert first.returncode == 0, first.stderr
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    resumed = gradwise("train", "--resume", str(folder))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resume: {folder} finished earlier (reached 2 epochs); nothing was trained or written" in resumed.stdout
+    assert "epoch 3/2" not in resumed.stdout
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert [m["epoch"] for m in metrics(folder)] == [1, 2]

@@ -139,3 +139,25 @@ def test_empty_stream_stops_instead_of_spinning():
     stream = from_epochs(lambda epoch: [], length=0)
     history = fit(mlp([2, 2], rng=0), "ce", optim.sgd(0.1), stream, max_epochs(5))
     assert history.stop_reason == "the data stream is empty" and len(history) == 1
+
+
+def test_epochs_are_numbered_by_data_passes_after_a_stop_inside_one():
+    x, t = blobs()
+    batches = source(x[:500], t[:500]) | shuffle(2) | batch(32)  # 16 steps an epoch
+    opt = optim.adam(0.01)
+
+    def start(seed: int):
+        net = mlp([5, 16, 3], dropout=0.2, rng=seed)
+        return net, Run(opt.init(net.params)), np.random.default_rng(seed)
+
+    straight, run, rng = start(5)
+    expected = fit(straight, "ce", opt, batches, max_epochs(3), validation=(x[500:], t[500:]), rng=rng, run=run)
+
+    stopped, run, rng = start(5)
+    first = fit(stopped, "ce", opt, batches, max_steps(20), validation=(x[500:], t[500:]), rng=rng, run=run)
+    assert [(r.epoch, r.step) for r in first.epochs] == [(1, 16), (2, 20)]  # the partial epoch is the second pass
+    history = fit(stopped, "ce", opt, batches, max_epochs(3), validation=(x[500:], t[500:]), rng=rng, run=run)
+    assert [(r.epoch, r.step) for r in history.epochs] == [(1, 16), (2, 32), (3, 48)]
+    assert history.numbers() == expected.numbers()  # the whole second epoch, as if it had never stopped
+    for name in straight.params:
+        np.testing.assert_array_equal(stopped.params[name], straight.params[name])

@@ -34,6 +34,7 @@ MODEL_FILE = "model.npz"
 METRICS_FILE = "metrics.jsonl"
 HEALTH_FILE = "health.jsonl"
 REPAIR_FILE = "repair.json"  # --repair's verdict and changes
+CHECKPOINT_FILE = "checkpoint.npz"  # written and read by gradwise.train.resume
 META_KEY = "__meta__"
 FORMAT = "gradwise-model-1"
 _META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON
@@ -305,6 +306,7 @@ class RunFolder:
             atomic_write_text(self.path / METRICS_FILE, "")
             atomic_write_text(self.path / HEALTH_FILE, "")
             (self.path / MODEL_FILE).unlink(missing_ok=True)
+            (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # --resume must never continue an earlier run
             remove_temporaries(self.path)  # half-written files of an earlier run killed mid-write
         except OSError as error:
             raise CheckpointError(

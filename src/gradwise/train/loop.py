@@ -34,6 +34,11 @@ class Run:
     seen: int = 0
     discarded: int = 0  # batches of the current epoch whose step a callback dropped (the guard's skip)
 
+    def drop_partial_record(self) -> None:
+        """Forget the record of the epoch the run stopped inside: it is recorded again, whole, when that epoch ends."""
+        if self.history.epochs and self.history.epochs[-1].epoch > self.epoch:
+            self.history.epochs.pop()
+
 
 @dataclass
 class Session:
@@ -100,6 +105,8 @@ def fit(
 
     ``validation`` is (x, one-hot t) for the ``val_*`` metrics. ``rng`` drives dropout. Pass a
     ``run`` to continue one (its optimizer state, position and history are updated in place).
+    A record's ``epoch`` is the data pass it closes (or stopped inside); a run continued inside an
+    epoch replaces that epoch's partial record with the whole one.
     """
     session = Session(
         net,
@@ -110,6 +117,7 @@ def fit(
         run if run is not None else Run(optimizer.init(net.params)),
     )
     run, history = session.run, session.run.history
+    run.drop_partial_record()
     restoring = _restoring_condition(stop)
     best_params: dict[str, Array] | None = None
     started = time.perf_counter()
@@ -142,13 +150,13 @@ def fit(
                     callback.on_step(p, value)
                 if (reason := session.stop or stop.reason(p)) is not None:
                     break
-            batches_done = run.position
+            batches_done, data_pass = run.position, run.epoch + 1
             if reason is None:
                 run.epoch += 1
                 run.position = 0
             val_loss, val_accuracy = evaluate(net, session.loss, *validation) if validation else (np.nan, np.nan)
             record = EpochRecord(
-                epoch=len(history.epochs) + 1,
+                epoch=data_pass,
                 step=run.step,
                 train_loss=run.loss_sum / max(batches_done - run.discarded, 1),
                 train_accuracy=run.correct / run.seen if run.seen else np.nan,

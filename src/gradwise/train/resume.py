@@ -5,9 +5,9 @@
 scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
 the step, the current epoch's running totals, the dropout generator's state, the history, the
 health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run goes on
-judging as if it had never stopped) and the BLAS path the run takes (``gradwise.blas.backend()``; a
-process never changes it mid-run, and a run resumed on another path continues with numbers that may
-differ in the last bits).
+judging as if it had never stopped), why the run stopped once it has (a finished run resumed changes
+nothing) and the BLAS path the run takes (``gradwise.blas.backend()``; a process never changes it
+mid-run, and a run resumed on another path continues with numbers that may differ in the last bits).
 Written atomically every ``--checkpoint-every`` steps; never with non-finite weights.
 """
 
@@ -26,12 +26,12 @@ import numpy as np
 from gradwise import blas
 from gradwise.files import atomic_open
 from gradwise.nn.network import Network
-from gradwise.train.checkpoint import CheckpointError
+from gradwise.train.checkpoint import CHECKPOINT_FILE, CheckpointError
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import Callback, Run, Session
 from gradwise.train.stopping import Progress
 
-CHECKPOINT_FILE = "checkpoint.npz"
+__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Checkpointer", "load_checkpoint", "read_health_state", "save_checkpoint"]
 RUN_KEY = "__run__"
 
 
@@ -42,12 +42,21 @@ class Checkpoint:
     run: Run
     rng_state: dict[str, Any]
     backend: str  # "openblas" or "numpy"; "" in a checkpoint that did not record it
+    finished: str | None  # why the run stopped, once it has; None while it can go on
 
 
 def save_checkpoint(
-    path: Path, net: Network, run: Run, rng: np.random.Generator, health: dict[str, Any] | None = None
+    path: Path,
+    net: Network,
+    run: Run,
+    rng: np.random.Generator,
+    health: dict[str, Any] | None = None,
+    finished: str | None = None,
 ) -> bool:
-    """Write the run's full state atomically; False (and nothing written) when a weight is not finite."""
+    """Write the run's full state atomically; False (and nothing written) when a weight is not finite.
+
+    ``finished`` is the stop reason of a run that has ended.
+    """
     if not all(np.isfinite(p).all() for p in net.params.values()):
         return False
     arrays: dict[str, np.ndarray] = {f"param/{k}": v for k, v in net.params.items()}
@@ -64,6 +73,7 @@ def save_checkpoint(
         "history": [r.to_json() for r in run.history.epochs],
         "health": health,
         "blas": blas.backend(),
+        "finished": finished,
     }
     arrays[RUN_KEY] = np.array(json.dumps(state))
     with atomic_open(path) as f:
@@ -101,7 +111,10 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
             seen=int(state["seen"]),
             discarded=int(state.get("discarded", 0)),  # absent from older checkpoints: none
         )
-        return Checkpoint(run, state["rng"], str(state.get("blas", "")))
+        finished = state.get("finished")
+        if finished is None:
+            run.drop_partial_record()  # the epoch the run stopped inside is recorded again when it ends
+        return Checkpoint(run, state["rng"], str(state.get("blas", "")), None if finished is None else str(finished))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its run state is incomplete ({error}); start the run again") from None
 
@@ -125,7 +138,7 @@ def _fill(path: Path, target: dict[str, np.ndarray], arrays: dict[str, np.ndarra
 
 
 class Checkpointer(Callback):
-    """Saves a checkpoint every ``every`` steps and at every epoch's end."""
+    """Saves a checkpoint every ``every`` steps, at every epoch's end, and when the run stops."""
 
     def __init__(self, folder: Path, every: int, health: Callable[[], dict[str, Any]] | None = None) -> None:
         self.path = folder / CHECKPOINT_FILE
@@ -143,7 +156,10 @@ class Checkpointer(Callback):
     def on_epoch(self, progress: Progress, record: EpochRecord) -> None:
         self._save()
 
-    def _save(self) -> None:
+    def on_end(self, history: History) -> None:
+        self._save(finished=history.stop_reason)
+
+    def _save(self, finished: str | None = None) -> None:
         assert self.session is not None
         health = self.health() if self.health is not None else None
-        save_checkpoint(self.path, self.session.net, self.session.run, self.session.rng, health)
+        save_checkpoint(self.path, self.session.net, self.session.run, self.session.rng, health, finished)

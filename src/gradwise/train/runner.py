@@ -43,7 +43,7 @@ from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import Callback, fit
 from gradwise.train.repair import MAX_ATTEMPTS, RepairReport, find_repair, probe_config, verdict
-from gradwise.train.resume import CHECKPOINT_FILE, Checkpointer, load_checkpoint, read_health_state
+from gradwise.train.resume import CHECKPOINT_FILE, Checkpoint, Checkpointer, load_checkpoint, read_health_state
 from gradwise.train.stopping import Progress
 
 
@@ -131,6 +131,24 @@ def backend_changed(saved: str) -> str:
     )
 
 
+def _already_finished(
+    config: TrainConfig,
+    data: Dataset,
+    net: Network,
+    checkpoint: Checkpoint,
+    folder: RunFolder,
+    on_event: Callable[[str], None] | None,
+    started: float,
+) -> Result:
+    """A resumed run that had already stopped: say so and report its saved weights; train and write nothing."""
+    if on_event is not None:
+        on_event(f"resume: {folder.path} finished earlier ({checkpoint.finished}); nothing was trained or written")
+    history = checkpoint.run.history
+    history.stop_reason = str(checkpoint.finished)
+    test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
+    return Result(config, history, net, test_loss, test_accuracy, time.perf_counter() - started, folder.path)
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None,
@@ -205,6 +223,8 @@ def _attempt(
         run, rng.bit_generator.state = checkpoint.run, checkpoint.rng_state
         if checkpoint.backend and checkpoint.backend != blas.backend() and on_event is not None:
             on_event(backend_changed(checkpoint.backend))
+        if checkpoint.finished is not None:
+            return _already_finished(config, data, net, checkpoint, folder, on_event, started)
         folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
 
     diagnoses: list[Diagnosis] = []
