@@ -118,3 +118,24 @@ def test_a_finished_run_resumed_says_so_and_changes_nothing(tmp_path):
     assert "epoch 3/2" not in resumed.stdout
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
     assert [m["epoch"] for m in metrics(folder)] == [1, 2]
+
+
+def test_a_checkpoint_from_before_the_spawned_streams_is_refused_in_one_line(tmp_path):
+    folder = tmp_path / "run"
+    first = gradwise("train", *SMALL, "--max-steps", "3", "--checkpoint-every", "2", "--out", str(folder))
+    assert first.returncode == 0, first.stderr
+    with np.load(folder / "checkpoint.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    state = json.loads(str(arrays["__run__"]))
+    for key in ("streams", "finished", "blas"):  # what older checkpoints did not hold
+        del state[key]
+    arrays["__run__"] = np.array(json.dumps(state))
+    np.savez(folder / "checkpoint.npz", **arrays)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    resumed = gradwise("train", "--resume", str(folder))
+    assert resumed.returncode == 2
+    assert resumed.stderr == (
+        f"error: {folder / 'checkpoint.npz'}: written by an older gradwise, whose data order came from other random "
+        "streams, so it cannot continue exactly; start the run again without --resume\n"
+    )
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before

@@ -34,6 +34,7 @@ from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
+from gradwise.seeds import dropout_rng
 from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer, settings_of
 from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
@@ -248,7 +249,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.classes_ = classes
         self.net_: Network = build_network(self.config_, X.shape[1], len(classes))
         self._run = Run({})  # the optimizer state is filled on the first pass
-        self._rng = np.random.default_rng([self.config_.seed, 1])  # dropout masks, apart from the init's stream
+        self._rng = dropout_rng(self.config_.seed)
         self.history_ = self._run.history
         self.diagnoses_: list[Diagnosis] = []
         self._start_health()

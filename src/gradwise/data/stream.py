@@ -29,6 +29,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from gradwise.seeds import order_rng
+
 T = TypeVar("T")
 U = TypeVar("U")
 V = TypeVar("V")
@@ -215,8 +217,8 @@ def shuffle(seed: int) -> Stage[Pair, Pair]:
         samples = _need_samples("shuffle", stream)
 
         def order(epoch: int) -> np.ndarray:
-            # Seeding from (seed, epoch) makes any epoch reproducible without replaying earlier ones.
-            rng = np.random.default_rng([seed, epoch])
+            # Drawn from (seed, epoch) alone: any epoch is reproducible without replaying earlier ones.
+            rng = order_rng(seed, epoch)
             upstream = samples.order(epoch)
             return upstream[rng.permutation(len(upstream))]
 

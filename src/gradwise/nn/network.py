@@ -18,6 +18,7 @@ from gradwise.nn.activations import Activation
 from gradwise.nn.init import Initializer
 from gradwise.nn.layers import Backprop, Dense, Dropout, Layer
 from gradwise.nn.losses import Loss, get_loss
+from gradwise.seeds import generator, weights_rng
 
 Array = np.ndarray
 
@@ -143,10 +144,13 @@ def mlp(
     rng: np.random.Generator | int | None = 0,
     dtype: np.dtype | type = np.float32,
 ) -> Network:
-    """A multilayer perceptron: ``mlp([784, 100, 10])`` is 784-100-10, ReLU hidden units, softmax output."""
+    """A multilayer perceptron: ``mlp([784, 100, 10])`` is 784-100-10, ReLU hidden units, softmax output.
+
+    An int ``rng`` is a seed: the weights come from its weights stream (``gradwise.seeds``).
+    """
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least input and output sizes, got {list(sizes)}")
-    rng = np.random.default_rng(rng)
+    rng = generator(rng, weights_rng)
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2

@@ -20,6 +20,7 @@ from gradwise.nn.network import Network, mlp
 from gradwise.optim import schedules
 from gradwise.optim.base import Transform
 from gradwise.optim.optimizers import OPTIMIZERS
+from gradwise.seeds import weights_rng
 from gradwise.train import stopping
 
 SCHEDULES = ("constant", "step", "exponential", "cosine")
@@ -256,7 +257,7 @@ def build_network(config: TrainConfig, n_in: int, n_out: int) -> Network:
             init=init,
             bias=config.bias_init,
             dropout=config.dropout,
-            rng=np.random.default_rng(config.seed),
+            rng=weights_rng(config.seed),
             dtype=np.dtype(config.dtype),
         )
     except MemoryError:

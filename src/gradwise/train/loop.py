@@ -12,6 +12,7 @@ from gradwise.data.stream import Stream
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, Probe, grad
 from gradwise.optim.base import State, Transform, move
+from gradwise.seeds import dropout_rng, generator
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.stopping import Progress, StopCondition, no_improvement
@@ -103,7 +104,8 @@ def fit(
 ) -> History:
     """Train ``net`` on ``batches`` (epochs of (x, one-hot t)) until ``stop``; return the History.
 
-    ``validation`` is (x, one-hot t) for the ``val_*`` metrics. ``rng`` drives dropout. Pass a
+    ``validation`` is (x, one-hot t) for the ``val_*`` metrics. ``rng`` drives dropout (an int is a
+    seed: its dropout stream, see ``gradwise.seeds``). Pass a
     ``run`` to continue one (its optimizer state, position and history are updated in place).
     A record's ``epoch`` is the data pass it closes (or stopped inside); a run continued inside an
     epoch replaces that epoch's partial record with the whole one.
@@ -113,7 +115,7 @@ def fit(
         get_loss(loss),
         optimizer,
         batches,
-        np.random.default_rng(rng),
+        generator(rng, dropout_rng),
         run if run is not None else Run(optimizer.init(net.params)),
     )
     run, history = session.run, session.run.history

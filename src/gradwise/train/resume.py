@@ -3,7 +3,8 @@
 ``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the optimizer state
 (``opt/<key>``, which includes the schedule's step count and any rollback's learning-rate
 scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
-the step, the current epoch's running totals, the dropout generator's state, the history, the
+the step, the current epoch's running totals, the dropout generator's state, the random streams'
+scheme (``gradwise.seeds.STREAMS``: a checkpoint from another scheme is refused), the history, the
 health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run goes on
 judging as if it had never stopped), why the run stopped once it has (a finished run resumed changes
 nothing) and the BLAS path the run takes (``gradwise.blas.backend()``; a process never changes it
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwise import blas
+from gradwise import blas, seeds
 from gradwise.files import atomic_open
 from gradwise.nn.network import Network
 from gradwise.train.checkpoint import CHECKPOINT_FILE, CheckpointError
@@ -74,6 +75,7 @@ def save_checkpoint(
         "health": health,
         "blas": blas.backend(),
         "finished": finished,
+        "streams": seeds.STREAMS,
     }
     arrays[RUN_KEY] = np.array(json.dumps(state))
     with atomic_open(path) as f:
@@ -96,6 +98,11 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
         raise CheckpointError(f"{path}: not a usable checkpoint ({error}); start the run again") from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         raise CheckpointError(f"{path}: damaged ({type(error).__name__}); start the run again") from None
+    if state.get("streams") != seeds.STREAMS:
+        raise CheckpointError(
+            f"{path}: written by an older gradwise, whose data order came from other random streams, so it "
+            "cannot continue exactly; start the run again without --resume"
+        )
     _fill(path, net.params, arrays, "param/")
     restored = {k: v.copy() for k, v in opt_state.items()}
     _fill(path, restored, arrays, "opt/")

@@ -21,6 +21,7 @@ from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
+from gradwise.seeds import dropout_rng
 from gradwise.train.checkpoint import (
     HEALTH_FILE,
     MODEL_FILE,
@@ -213,7 +214,7 @@ def _attempt(
     batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size, reuse_buffer=True)
     optimizer = build_optimizer(config, len(batches))
     settings = settings_of(config)
-    rng = np.random.default_rng([config.seed, 1])  # dropout masks: a stream apart from the init's
+    rng = dropout_rng(config.seed)
     run, health_state = None, None
     if resume:
         assert folder is not None
