@@ -3,6 +3,8 @@ import pytest
 
 from gradwise import mlp, optim
 from gradwise.data.stream import batch, from_epochs, shuffle, source
+from gradwise.nn.network import grad
+from gradwise.train.evaluation import evaluate
 from gradwise.train.loop import Callback, Run, fit
 from gradwise.train.stopping import max_epochs, max_steps, no_improvement, target
 
@@ -161,3 +163,18 @@ def test_epochs_are_numbered_by_data_passes_after_a_stop_inside_one():
     assert history.numbers() == expected.numbers()  # the whole second epoch, as if it had never stopped
     for name in straight.params:
         np.testing.assert_array_equal(stopped.params[name], straight.params[name])
+
+
+# One confident mistake: logits (80, 0) for a sample of class 1. Softmax cross-entropy is log(1 + e^80) = 80
+# (to float32); binary cross-entropy of two sigmoid units is softplus(80) + softplus(0) - 0 = 80 + log 2.
+# Clipping p at 1e-7 before the log would cap either near -log(1e-7) = 16.1 (15.94 in float32).
+@pytest.mark.parametrize(("output", "loss", "expected"), [("softmax", "ce", 80.0), ("sigmoid", "bce", 80 + np.log(2))])
+def test_evaluation_and_training_compute_one_loss(output, loss, expected):
+    net = mlp([2, 2], "identity", output, rng=0)
+    net.params["0.W"][...] = [[80.0, 0.0], [0.0, 0.0]]
+    net.params["0.b"][...] = 0.0
+    x, t = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    training_loss, _ = grad(net, loss, x, t)
+    validation_loss, _ = evaluate(net, loss, x, t)
+    assert training_loss == pytest.approx(expected, rel=1e-6)
+    assert validation_loss == training_loss

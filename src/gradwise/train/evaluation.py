@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwise.nn.losses import Loss, get_loss
-from gradwise.nn.network import Network
+from gradwise.nn.network import Network, fused_loss
 
 Array = np.ndarray
 
@@ -17,14 +17,20 @@ def accuracy(outputs: Array, targets: Array) -> float:
 
 
 def evaluate(net: Network, loss: str | Loss, x: Array, t: Array, batch_size: int = 4096) -> tuple[float, float]:
-    """(mean loss, accuracy) at evaluation (dropout off); t is one-hot (N, C)."""
+    """(mean loss, accuracy) at evaluation (dropout off); t is one-hot (N, C).
+
+    The loss is the one training minimizes: the fused form on the logits where the output and loss are a
+    matched pair (as ``grad``), so a confident mistake costs the same here as in a training step.
+    """
     loss = get_loss(loss)
     if len(x) == 0:
         return float("nan"), float("nan")
+    fused = fused_loss(net, loss)
     total, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
-        y = net.forward(x[i : i + batch_size])[0]
+        # Logits for a fused loss: their argmax is the output's (softmax and sigmoid keep the order).
+        y = net.forward(x[i : i + batch_size], logits=fused is not None)[0]
         tb = np.asarray(t[i : i + batch_size], dtype=net.dtype)
-        total += loss(y, tb)[0] * len(y)
+        total += (fused or loss)(y, tb)[0] * len(y)
         correct += int((y.argmax(axis=1) == tb.argmax(axis=1)).sum())
     return total / len(x), correct / len(x)
