@@ -158,3 +158,33 @@ def test_probe_sees_every_dense_layer_forward_then_backward(rng):
         (2, "delta", (2, 5)),
         (0, "delta", (2, 6)),
     ]
+
+
+def test_a_layer_that_appears_twice_is_refused(rng):
+    # Its work arrays would be overwritten by the second use and its grads assigned twice, not summed.
+    shared = Dense(4, 4, "tanh", rng=rng)
+    with pytest.raises(ValueError, match=r"^Network: layers 0 and 1 are the same Dense object; a layer "):
+        Network([shared, shared, Dense(4, 2, "softmax", rng=rng)])
+
+
+def test_a_trailing_dropout_is_refused(rng):
+    with pytest.raises(ValueError, match=r"^Network: the last layer is a Dropout, which would drop the outputs "):
+        Network([Dense(4, 3, "relu", rng=rng), Dense(3, 2, "softmax", rng=rng), Dropout(0.5)])
+
+
+def test_the_network_backprop_returns_dx_like_a_layer(rng):
+    first, last = Dense(4, 3, "tanh", rng=rng, dtype=np.float64), Dense(3, 2, "sigmoid", rng=rng, dtype=np.float64)
+    net = Network([first, last])
+    x, dy = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+    _, backprop = net.forward(x, train=True)
+    dx = backprop(dy)
+    h, back_first = first.forward(x, train=True)
+    _, back_last = last.forward(h, train=True)
+    np.testing.assert_allclose(dx, back_first(back_last(dy)), rtol=1e-12)
+    assert dx.shape == x.shape
+
+
+def test_predict_on_no_rows_gives_no_rows_of_the_output_width(rng):
+    net = mlp([5, 7, 3], dropout=0.5, rng=rng)
+    assert net.predict(np.empty((0, 5), np.float32)).shape == (0, 3)
+    assert net.predict(np.empty((0, 5), np.float32)).dtype == np.float32

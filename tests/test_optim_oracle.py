@@ -151,3 +151,22 @@ def test_bad_hyperparameters():
         optim.adam(weight_decay=-1)
     with pytest.raises(ValueError, match="clip norm must be > 0"):
         optim.sgd(0.1, clip_norm=0)
+
+
+@pytest.mark.parametrize("make", [optim.sgd, optim.momentum, optim.adam, optim.rmsprop])
+def test_a_numpy_scalar_learning_rate_is_a_number(make, rng):
+    net_numpy, net_float = mlp([4, 3], rng=0), mlp([4, 3], rng=0)
+    x, t = rng.normal(size=(5, 4)).astype(np.float32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    for net, lr in ((net_numpy, np.float32(0.1)), (net_float, float(np.float32(0.1)))):
+        optimizer = make(lr)
+        state = optimizer.init(net.params)
+        for _ in range(3):
+            state = optim.move(net.params, grad(net, "ce", x, t)[1], optimizer, state)
+    for name, value in net_numpy.params.items():
+        np.testing.assert_array_equal(value, net_float.params[name])
+
+
+@pytest.mark.parametrize("lr", [np.float32(0), np.float64(-1.0), 0, -0.5])
+def test_a_learning_rate_that_is_not_positive_is_refused_whatever_its_type(lr):
+    with pytest.raises(ValueError, match=f"learning rate must be > 0, got {lr}"):
+        optim.adam(lr)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,19 @@ def test_evaluation_and_training_compute_one_loss(output, loss, expected):
     validation_loss, _ = evaluate(net, loss, x, t)
     assert training_loss == pytest.approx(expected, rel=1e-6)
     assert validation_loss == training_loss
+
+
+@pytest.mark.parametrize(
+    ("stop", "name", "metric"),
+    [(no_improvement(2), "no_improvement", "val_loss"), (max_epochs(9) | target(0.9), "target", "val_accuracy")],
+)
+def test_a_condition_on_validation_metrics_without_validation_data_is_refused(stop, name, metric):
+    # It used to stop after `patience` epochs of NaN while the training loss still fell.
+    x, t = blobs(n=64)
+    train_metric = metric.replace("val_", "train_")
+    message = (
+        f"{name} watches {metric}, but fit was given no validation data; pass validation=(x, t), "
+        f"or watch the training data with metric='{train_metric}'"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        fit(mlp([5, 4, 3], rng=0), "ce", optim.sgd(0.1), source(x, t) | batch(32), stop)

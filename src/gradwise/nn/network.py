@@ -34,6 +34,7 @@ class Network:
 
     def __init__(self, layers: Sequence[Layer]) -> None:
         self.layers = list(layers)
+        _check_layout(self.layers)
         dtypes = {p.dtype for layer in self.layers for p in layer.params.values()}
         if len(dtypes) > 1:
             raise ValueError(f"all layers must share one dtype, got {sorted(map(str, dtypes))}")
@@ -82,7 +83,8 @@ class Network:
                 x, backprop = layer.forward(x, train, rng)
             backprops.append(backprop)
 
-        def backprop_all(dy: Array, need_dx: bool = False) -> Array | None:
+        def backprop_all(dy: Array, need_dx: bool = True) -> Array | None:
+            """Fill every layer's grads; return dx, as a layer's backprop does (None with ``need_dx=False``)."""
             for i in range(last, -1, -1):
                 dy = backprops[i](dy, need_dx or i > 0)  # type: ignore[assignment]  # None only from the last call
             return dy
@@ -93,10 +95,27 @@ class Network:
         """Outputs (batch, n_out) at evaluation (dropout off), computed in chunks to bound memory."""
         x = np.asarray(x, dtype=self.dtype)
         chunks = [self.forward(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)]
-        return np.concatenate(chunks) if chunks else np.empty((0, self.layers[-1].params["W"].shape[1]))
+        return np.concatenate(chunks) if chunks else self.forward(x)[0]  # no rows: (0, n_out) from the layers
 
     def __call__(self, x: Array) -> Array:
         return self.predict(x)
+
+
+def _check_layout(layers: list[Layer]) -> None:
+    """ValueError for layer sequences whose gradients or outputs would be silently wrong."""
+    first_position: dict[int, int] = {}
+    for i, layer in enumerate(layers):
+        j = first_position.setdefault(id(layer), i)
+        if j != i:
+            raise ValueError(
+                f"Network: layers {j} and {i} are the same {type(layer).__name__} object; a layer keeps one set of "
+                "work arrays and gradients, so it can appear once: give each position its own layer"
+            )
+    if layers and isinstance(layers[-1], Dropout):
+        raise ValueError(
+            "Network: the last layer is a Dropout, which would drop the outputs themselves; put Dropout between "
+            "layers, before the output layer"
+        )
 
 
 def fused_loss(net: Network, loss: Loss) -> Loss | None:
@@ -129,7 +148,7 @@ def grad(
     # Speed: forward and backward run in the layers' reused work arrays; backprop follows at once.
     y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None, probe=probe, reuse=True)
     value, dy = (fused or loss)(y, np.asarray(t, dtype=net.dtype))
-    backprop(dy)
+    backprop(dy, need_dx=False)  # speed: no product with the first layer's weights for an input gradient
     return (value, net.grads, y) if with_output else (value, net.grads)
 
 

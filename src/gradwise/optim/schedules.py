@@ -8,9 +8,15 @@ after ``T_max``; this one holds ``final``), ``warmup`` LinearLR chained with ano
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 Schedule = Callable[[int], float]
+
+
+def is_rate(lr: object) -> bool:
+    """True for a plain number (Python's or NumPy's, e.g. ``np.float32(0.1)``), False for a schedule."""
+    return isinstance(lr, numbers.Real) and not isinstance(lr, bool)
 
 
 def constant(lr: float) -> Schedule:
@@ -39,12 +45,12 @@ def cosine(lr: float, total_steps: int, final: float = 0.0) -> Schedule:
 
 def warmup(schedule: Schedule | float, steps: int, start: float = 0.0) -> Schedule:
     """Scale ``schedule`` by a factor rising linearly from ``start`` to 1 over the first ``steps`` steps."""
-    base = constant(schedule) if isinstance(schedule, int | float) else schedule
+    base = as_schedule(schedule)
     if steps < 1:
         return base
     return lambda t: base(t) * (start + (1 - start) * min(t, steps) / steps)
 
 
 def as_schedule(lr: Schedule | float) -> Schedule:
-    """A float is a constant schedule; a schedule passes through."""
-    return constant(float(lr)) if isinstance(lr, int | float) else lr
+    """A number is a constant schedule; a schedule passes through."""
+    return constant(float(lr)) if is_rate(lr) else lr  # type: ignore[arg-type]  # is_rate checked it

@@ -86,6 +86,19 @@ class Callback:
         """Once, when the run stops."""
 
 
+def _check_watched_metrics(stop: StopCondition, validation: tuple[Array, Array] | None) -> None:
+    """ValueError for a condition on a validation metric in a run without validation data (it would see NaN)."""
+    if validation is not None:
+        return
+    for condition in stop.parts():
+        metric = getattr(condition, "metric", "")
+        if metric.startswith("val_"):
+            raise ValueError(
+                f"{type(condition).__name__} watches {metric}, but fit was given no validation data; pass "
+                f"validation=(x, t), or watch the training data with metric='{metric.replace('val_', 'train_')}'"
+            )
+
+
 def _restoring_condition(stop: StopCondition) -> no_improvement | None:
     return next((c for c in stop.parts() if isinstance(c, no_improvement) and c.restore_best), None)
 
@@ -110,6 +123,7 @@ def fit(
     A record's ``epoch`` is the data pass it closes (or stopped inside); a run continued inside an
     epoch replaces that epoch's partial record with the whole one.
     """
+    _check_watched_metrics(stop, validation)
     session = Session(
         net,
         get_loss(loss),
