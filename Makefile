@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint browser train gradcheck bench clean
+.PHONY: test lint browser fashion-mnist train gradcheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
-test: lint browser
+# tests/test_datasets.py loads the real Fashion-MNIST: Debian's dataset-fashion-mnist package puts it in
+# /usr/share/datasets/fashion-mnist (installed once with apt-get, as for chromium above).
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+fashion-mnist:
+	@test -f $(FASHION_MNIST) || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist)
+
+test: lint browser fashion-mnist
 	$(BIN)/python -m pytest
 
 train: $(STAMP)

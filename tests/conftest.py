@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -14,8 +12,6 @@ from gradwise.nn.layers import Dense
 from gradwise.nn.network import Network
 
 torch.set_num_threads(1)
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def torch_activation(act: Activation, z: torch.Tensor) -> torch.Tensor:
