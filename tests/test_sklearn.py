@@ -13,7 +13,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gradwise.health.fixes import Fix
-from gradwise.sklearn import PARAMETER_OF_FIELD, GradwiseClassifier
+from gradwise.sklearn import GradwiseClassifier
 from gradwise.train.stopping import max_epochs
 
 # scikit-learn's array-API check only skips itself here (SCIPY_ARRAY_API unset; array-API inputs are not
@@ -52,12 +52,12 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 def small(**params: object) -> GradwiseClassifier:
     """A quick classifier: one layer of 16 units, 30 epochs, seeded."""
-    return GradwiseClassifier(**{"hidden_layer_sizes": (16,), "max_epochs": 30, "random_state": 0, **params})
+    return GradwiseClassifier(**{"hidden_layer_sizes": (16,), "max_iter": 30, "random_state": 0, **params})
 
 
 def test_learns_string_labels_and_reports_them(data):
     x, y = data
-    clf = small(learning_rate=0.01).fit(x, y)
+    clf = small(learning_rate_init=0.01).fit(x, y)
     assert list(clf.classes_) == ["blue", "green", "red"]
     assert clf.n_features_in_ == 8 and clf.n_iter_ == len(clf.history_) == len(clf.loss_curve_)
     assert set(clf.predict(x)) <= {"blue", "green", "red"}
@@ -70,7 +70,7 @@ def test_learns_string_labels_and_reports_them(data):
 
 def test_float32_input_trains_in_float32(data):
     x, y = data
-    clf = small(max_epochs=2).fit(x.astype(np.float32), y)
+    clf = small(max_iter=2).fit(x.astype(np.float32), y)
     assert clf.net_.dtype == np.float32 and clf.predict_proba(x).dtype == np.float32
 
 
@@ -86,10 +86,10 @@ def test_same_random_state_same_numbers(data):
 def test_pipeline_and_grid_search(data):
     x, y = data
     pipe = make_pipeline(StandardScaler(), small())
-    search = GridSearchCV(pipe, {"gradwiseclassifier__learning_rate": [1e-4, 1e-2]}, cv=2)
+    search = GridSearchCV(pipe, {"gradwiseclassifier__learning_rate_init": [1e-4, 1e-2]}, cv=2)
     search.fit(x, y)
     # 30 epochs of 1e-4 barely move the weights; 1e-2 learns.
-    assert search.best_params_ == {"gradwiseclassifier__learning_rate": 1e-2}
+    assert search.best_params_ == {"gradwiseclassifier__learning_rate_init": 1e-2}
     assert search.score(x, y) > 0.85
 
 
@@ -114,18 +114,18 @@ def test_partial_fit_continues_and_pickles(data):
 
 def test_early_stopping_and_stop_conditions(data):
     x, y = data
-    clf = small(early_stopping=True, n_iter_no_change=2, tol=0.0, max_epochs=200, learning_rate=0.05).fit(x, y)
+    clf = small(early_stopping=True, n_iter_no_change=2, tol=0.0, max_iter=200, learning_rate_init=0.05).fit(x, y)
     assert "val_loss did not improve for 2 epochs" in clf.history_.stop_reason
     assert not np.isnan(clf.history_.metric("val_loss")).any()
     assert small(stop=max_epochs(3)).fit(x, y).n_iter_ == 3
-    assert small(tol=None, max_epochs=4).fit(x, y).n_iter_ == 4
+    assert small(tol=None, max_iter=4).fit(x, y).n_iter_ == 4
 
 
 def test_the_seeds_mistakes_are_diagnosed_and_fixable(data):
     # The seed's network on pixel-like inputs: 100 features in [0, 1], so U(0, 1) weights give |z| ~ 25.
     pixels, labels = make_classification(n_samples=200, n_features=100, random_state=0)
     pixels = MinMaxScaler().fit_transform(pixels)
-    seed = small(activation="sigmoid", output="softmax", loss="mse", init="uniform", optimizer="sgd")
+    seed = small(activation="sigmoid", output="softmax", loss="mse", init="uniform", solver="sgd")
     seed.fit(pixels, labels)
     found = {d.symptom: d for d in seed.diagnoses_}
     assert {"output_loss_mismatch", "saturation"} <= set(found)
@@ -139,8 +139,8 @@ def test_the_seeds_mistakes_are_diagnosed_and_fixable(data):
 def test_fix_params_explains_what_is_no_parameter():
     # A fix is data: its changes map onto the estimator's parameters, no flag text is parsed.
     assert GradwiseClassifier.fix_params(Fix({"lr": 0.01, "hidden": (64, 32)})) == {
-        PARAMETER_OF_FIELD["lr"]: 0.01,
-        PARAMETER_OF_FIELD["hidden"]: (64, 32),
+        "learning_rate_init": 0.01,
+        "hidden_layer_sizes": (64, 32),
     }
     with pytest.raises(ValueError, match=r"--normalize has no GradwiseClassifier parameter; scale the inputs"):
         GradwiseClassifier.fix_params(Fix({"normalize": "unit"}))
@@ -151,13 +151,15 @@ def test_fix_params_explains_what_is_no_parameter():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1"),
-        ({"learning_rate": "fast"}, "learning_rate must be a number, got 'fast'"),
+        ({"learning_rate_init": -1.0}, "learning_rate_init must be > 0, got -1"),
+        ({"learning_rate_init": "fast"}, "learning_rate_init must be a number, got 'fast'"),
+        ({"learning_rate": 0.01}, "learning_rate names the schedule .* got 0.01; the rate itself is learning_rate_in"),
+        ({"learning_rate": "adaptive"}, "learning_rate: unknown 'adaptive'; choose one of: constant"),
         ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes: sizes must be >= 1, got \[0\]"),
         ({"activation": "swish"}, "activation: unknown activation 'swish'"),
-        ({"optimizer": "lbfgs"}, "optimizer: unknown 'lbfgs'; choose one of: sgd, momentum"),
+        ({"solver": "lbfgs"}, "solver: unknown 'lbfgs'; choose one of: sgd, momentum"),
         ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
-        ({"max_epochs": 2.5}, "max_epochs must be an integer, got 2.5"),
+        ({"max_iter": 2.5}, "max_iter must be an integer, got 2.5"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1"),
         ({"stop": "never"}, "stop must be a gradwise StopCondition"),
         ({"early_stopping": True, "validation_fraction": 1.5}, r"validation_fraction must be in \(0, 1\), got 1.5"),
@@ -176,6 +178,40 @@ def test_one_class_is_refused():
 
 def test_verbose_prints_epochs(data, capsys):
     x, y = data
-    small(max_epochs=2, tol=None, verbose=True).fit(x, y)
+    small(max_iter=2, tol=None, verbose=True).fit(x, y)
     out = capsys.readouterr().out
     assert "epoch 2: loss" in out and "stopped: reached 2 epochs" in out
+
+
+def test_code_written_for_mlpclassifier_runs_with_a_changed_import(data):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    x, y = data
+    shared = {
+        "hidden_layer_sizes": (16,),
+        "activation": "relu",
+        "solver": "adam",
+        "alpha": 1e-4,
+        "batch_size": 32,
+        "learning_rate": "constant",
+        "learning_rate_init": 0.01,
+        "max_iter": 5,
+        "momentum": 0.9,
+        "early_stopping": False,
+        "random_state": 0,
+    }
+    assert set(shared) <= set(MLPClassifier().get_params()) & set(GradwiseClassifier().get_params())
+    with pytest.warns(ConvergenceWarning):
+        theirs = MLPClassifier(**shared).fit(x, y)
+    ours = GradwiseClassifier(**shared).fit(x, y)
+    assert ours.n_iter_ == theirs.n_iter_ == 5
+    assert (ours.config_.optimizer, ours.config_.lr, ours.config_.weight_decay) == ("adam", 0.01, 1e-4)
+    assert ours.score(x, y) > 0.8
+    GradwiseClassifier(hidden_layer_sizes=(100,), learning_rate_init=0.01, max_iter=5).fit(x, y)
+
+
+def test_learning_rate_names_the_schedule(data):
+    x, y = data
+    clf = small(learning_rate="cosine", max_iter=2, tol=None).fit(x, y)
+    assert clf.config_.schedule == "cosine"

@@ -43,21 +43,23 @@ from gradwise.train.stopping import Progress, StopCondition, max_epochs, no_impr
 
 Array = np.ndarray
 
-# TrainConfig field (the CLI flag without "--", dashes as underscores) -> GradwiseClassifier parameter.
+# TrainConfig field (the CLI flag without "--", dashes as underscores) -> GradwiseClassifier parameter: where
+# MLPClassifier has the same concept, its name, so code written for it runs with a changed import.
 PARAMETER_OF_FIELD = {
     "hidden": "hidden_layer_sizes",
     "activation": "activation",
     "output": "output",
     "loss": "loss",
     "init": "init",
-    "optimizer": "optimizer",
-    "lr": "learning_rate",
+    "optimizer": "solver",
+    "lr": "learning_rate_init",
+    "schedule": "learning_rate",
     "momentum": "momentum",
-    "weight_decay": "weight_decay",
+    "weight_decay": "alpha",
     "clip_norm": "clip_norm",
     "dropout": "dropout",
     "batch_size": "batch_size",
-    "epochs": "max_epochs",
+    "epochs": "max_iter",
     "seed": "random_state",
     "dtype": "dtype",
     "monitor": "monitor",
@@ -70,7 +72,9 @@ STATIC_SAMPLE = 2000  # rows the checks before training look at (the runner's sa
 class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """A multilayer perceptron classifier trained by gradwise, with the health monitor's diagnoses.
 
-    Passes ``sklearn.utils.estimator_checks.check_estimator``. Left out: ``check_array_api_input``
+    Passes ``sklearn.utils.estimator_checks.check_estimator``. Parameters that ``MLPClassifier`` also has carry
+    its names (``solver``, ``alpha``, ``learning_rate_init``, ``max_iter`` ...), so code written for it runs
+    with a changed import; the defaults and solvers are gradwise's own. Left out: ``check_array_api_input``
     (array-API inputs are not supported) and the pandas half of ``check_classifier_data_not_an_array``
     (pandas is no dependency); both would only skip themselves here. ``predict_proba`` is in the
     network's dtype; binary problems get two softmax outputs.
@@ -87,30 +91,36 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     init : str or None, default=None
         Weight initializer (``"glorot_uniform"``, ``"he_normal"``, ``"uniform"`` ...); None is He for the
         ReLU family and Glorot otherwise.
-    optimizer : {"adam", "adamw", "sgd", "momentum", "nesterov", "rmsprop"}, default="adam"
-    learning_rate : float, default=1e-3
+    solver : {"adam", "adamw", "sgd", "momentum", "nesterov", "rmsprop"}, default="adam"
+        The optimizer. ``"sgd"`` is plain gradient descent (MLPClassifier's has Nesterov momentum: that is
+        ``"nesterov"`` here); there is no ``"lbfgs"``.
+    learning_rate : {"constant", "step", "exponential", "cosine"}, default="constant"
+        The learning-rate schedule over ``max_iter`` epochs (``gradwise train --schedule``).
+    learning_rate_init : float, default=1e-3
+        The learning rate (the schedule's starting value).
     momentum : float, default=0.9
         The momentum of ``momentum``, ``nesterov`` and ``rmsprop``; ignored by the others.
-    weight_decay : float, default=0.0
-        L2 decay added to the gradient (decoupled in ``adamw``).
+    alpha : float, default=0.0
+        L2 penalty: ``alpha * W`` added to the batch's mean gradient (decoupled in ``adamw``;
+        ``gradwise train --weight-decay``).
     clip_norm : float or None, default=None
         Clip the gradients' global norm to this value.
     dropout : float, default=0.0
         Dropout probability after each hidden layer, in [0, 1).
     batch_size : int or "auto", default="auto"
         Samples per step; "auto" is ``min(200, n_samples)``.
-    max_epochs : int, default=200
+    max_iter : int, default=200
         Passes over the training data in ``fit`` (``partial_fit`` makes one pass per call).
     tol : float or None, default=1e-4
         ``fit`` stops after ``n_iter_no_change`` epochs in which the training loss (the validation loss with
-        ``early_stopping``) did not improve by more than ``tol``; None trains all ``max_epochs``.
+        ``early_stopping``) did not improve by more than ``tol``; None trains all ``max_iter``.
     n_iter_no_change : int, default=10
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified), stop on its loss and restore
         the weights of the best epoch.
     validation_fraction : float, default=0.1
     stop : gradwise StopCondition or None, default=None
-        Replaces ``max_epochs``, ``tol`` and ``n_iter_no_change`` in ``fit``, e.g.
+        Replaces ``max_iter``, ``tol`` and ``n_iter_no_change`` in ``fit``, e.g.
         ``max_epochs(50) | time_budget(10)`` from ``gradwise.train.stopping``.
     monitor : bool, default=True
         Run the health monitor and the checks before training; what they find is ``diagnoses_``.
@@ -153,14 +163,15 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         output: str = "softmax",
         loss: str = "ce",
         init: str | None = None,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
+        solver: str = "adam",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
         momentum: float = 0.9,
-        weight_decay: float = 0.0,
+        alpha: float = 0.0,
         clip_norm: float | None = None,
         dropout: float = 0.0,
         batch_size: int | str = "auto",
-        max_epochs: int = 200,
+        max_iter: int = 200,
         tol: float | None = 1e-4,
         n_iter_no_change: int = 10,
         early_stopping: bool = False,
@@ -177,14 +188,15 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.output = output
         self.loss = loss
         self.init = init
-        self.optimizer = optimizer
+        self.solver = solver
         self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
         self.momentum = momentum
-        self.weight_decay = weight_decay
+        self.alpha = alpha
         self.clip_norm = clip_norm
         self.dropout = dropout
         self.batch_size = batch_size
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -336,15 +348,15 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 output=self.output,
                 loss=self.loss,
                 init=self.init,
-                optimizer=self.optimizer,
-                lr=_number("learning_rate", self.learning_rate),
-                schedule="constant",  # as MLPClassifier's default; partial_fit has no end to anneal towards
+                optimizer=self.solver,
+                lr=_number("learning_rate_init", self.learning_rate_init),
+                schedule=_schedule(self.learning_rate),
                 momentum=_number("momentum", self.momentum),
-                weight_decay=_number("weight_decay", self.weight_decay),
+                weight_decay=_number("alpha", self.alpha),
                 clip_norm=None if self.clip_norm is None else _number("clip_norm", self.clip_norm),
                 dropout=_number("dropout", self.dropout),
                 batch_size=min(AUTO_BATCH, len(X)) if auto else _count("batch_size", self.batch_size),
-                epochs=_count("max_epochs", self.max_epochs),
+                epochs=_count("max_iter", self.max_iter),
                 seed=_seed(self.random_state),
                 dtype=dtype,
                 monitor=bool(self.monitor),
@@ -449,6 +461,16 @@ def _count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     return int(value)
+
+
+def _schedule(learning_rate: Any) -> str:
+    """``learning_rate`` names the schedule, as in MLPClassifier; a number there is a rate in the wrong place."""
+    if not isinstance(learning_rate, str):
+        raise ValueError(
+            f"learning_rate names the schedule (constant, step, exponential or cosine), as in MLPClassifier, "
+            f"got {learning_rate!r}; the rate itself is learning_rate_init"
+        )
+    return learning_rate
 
 
 def _seed(random_state: Any) -> int:
