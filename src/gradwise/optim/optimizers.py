@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from gradwise.blas import axpby, axpy
 from gradwise.optim.base import Params, State, Transform, chain
-from gradwise.optim.schedules import Schedule, as_schedule, is_rate
+from gradwise.optim.schedules import Schedule, as_schedule
 from gradwise.optim.transforms import (
     add_decayed_weights,
     clip_by_global_norm,
@@ -30,7 +30,7 @@ def _assemble(
     decoupled: bool,
     clip_norm: float | None,
 ) -> Transform:
-    if is_rate(lr) and not lr > 0:  # type: ignore[operator]  # is_rate: a real number
+    if not callable(lr) and not lr > 0:  # a number of any type: np.float32(0) too
         raise ValueError(f"learning rate must be > 0, got {lr}")
     if weight_decay < 0:
         raise ValueError(f"weight decay must be >= 0, got {weight_decay}")

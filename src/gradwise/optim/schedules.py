@@ -8,15 +8,9 @@ after ``T_max``; this one holds ``final``), ``warmup`` LinearLR chained with ano
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 Schedule = Callable[[int], float]
-
-
-def is_rate(lr: object) -> bool:
-    """True for a plain number (Python's or NumPy's, e.g. ``np.float32(0.1)``), False for a schedule."""
-    return isinstance(lr, numbers.Real) and not isinstance(lr, bool)
 
 
 def constant(lr: float) -> Schedule:
@@ -52,5 +46,5 @@ def warmup(schedule: Schedule | float, steps: int, start: float = 0.0) -> Schedu
 
 
 def as_schedule(lr: Schedule | float) -> Schedule:
-    """A number is a constant schedule; a schedule passes through."""
-    return constant(float(lr)) if is_rate(lr) else lr  # type: ignore[arg-type]  # is_rate checked it
+    """A number (Python's or NumPy's, e.g. ``np.float32(0.1)``) is a constant schedule; a schedule passes through."""
+    return lr if callable(lr) else constant(float(lr))
