@@ -67,7 +67,9 @@ def test_report_shows_the_saturated_hidden_layer_and_the_diagnosis(seed_run):
     hist = run.probes.hist[0]
     assert run.probes.hist_range[0] == (0.0, 1.0, "linear")
     assert (hist[:, -1] == hist.sum(axis=1)).all() and hist.sum() > 0
-    assert (run.probes.columns["grad_norm"][0] == 0).all()  # drawn on the chart's floor, labelled 0
+    # Layer 0 learns nothing: its gradient is (nearly) zero, and exact zeros are drawn on the chart's floor, labelled 0.
+    grad_norm = run.probes.columns["grad_norm"][0]
+    assert (grad_norm < 1e-6).all() and (grad_norm == 0).any()
     assert {d["symptom"] for d in run.diagnoses} >= {"saturation", "output_loss_mismatch"}
 
 
