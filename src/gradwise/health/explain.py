@@ -60,8 +60,17 @@ def effective(settings: Settings) -> Settings:
     return resolved
 
 
+def _relu_family(activation: Any) -> bool:
+    from gradwise.nn.activations import get_activation
+
+    try:
+        return get_activation(str(activation)).family == "relu"
+    except ValueError:
+        return False
+
+
 def _scaled_init_name(settings: Settings) -> str:
-    return "he_normal" if settings.get("activation") in ("relu", "leaky_relu", "elu") else "glorot_uniform"
+    return "he_normal" if _relu_family(settings.get("activation")) else "glorot_uniform"
 
 
 def _lr(settings: Settings, factor: float, why: str) -> Fix:
@@ -109,7 +118,7 @@ def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
             found.append(Fix(rescaled, "scale the weights by the fan-in"))
         if abs(float(settings.get("bias_init") or 0.0)) >= LARGE_BIAS:
             found.append(Fix({"bias_init": 0.0}, "start the biases at 0"))
-    if "activation" in stages and settings.get("activation") in ("sigmoid", "tanh"):
+    if "activation" in stages and str(settings.get("activation")).split(":")[0] in ("sigmoid", "tanh"):
         found.append(
             Fix({"activation": "relu", "init": "he_normal", "init_scale": None}, "ReLU units do not saturate")
         )

@@ -214,6 +214,7 @@ def _probe(probe: Probe, config: TrainConfig, lineage: list[tuple[Diagnosis, Fix
     return Attempt(config, lineage, list(result.diagnoses), accuracy, result.test_accuracy, steps)
 
 
+LEARNED = 0.1  # a repaired run ends at least this far above chance (1 / classes)
 DEEP_AND_NARROW = (10, 16)  # at least 10 hidden layers of at most 16 units: hard to train from any start
 
 
@@ -243,7 +244,8 @@ def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     if not changes and not remaining:
         text = f"nothing to repair: no problem found (accuracy {after:.4f})"
         return RepairReport(False, text, before, after, count, changes)
-    if changes and not remaining and after > before:
+    classes = final.net.layers[-1].params["W"].shape[1]
+    if changes and not remaining and after >= before + BETTER and after >= 1 / classes + LEARNED:
         text = f"repaired: accuracy {before:.4f} -> {after:.4f} after {count} attempt{'s' * (count != 1)} ({flags})"
         return RepairReport(True, text, before, after, count, changes)
     tried = f"tried {flags}" if changes else "found no change to try"
