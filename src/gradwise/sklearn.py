@@ -301,6 +301,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             callbacks=[c for c in callbacks if c is not None],
             rng=self._rng,
             run=self._run,
+            progress=False,  # an estimator is quiet, as scikit-learn's are
         )
         self.n_iter_ = len(self.history_)
         self.loss_curve_ = self.history_.metric("train_loss")

@@ -15,7 +15,8 @@ from gradwise.optim.base import State, Transform, move
 from gradwise.seeds import dropout_rng, generator
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.stopping import Progress, StopCondition, no_improvement
+from gradwise.train.progress import EpochProgress, interactive
+from gradwise.train.stopping import Progress, StopCondition, max_epochs, no_improvement
 
 Array = np.ndarray
 
@@ -114,6 +115,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     rng: np.random.Generator | int | None = 0,
     run: Run | None = None,
+    progress: bool | None = None,
 ) -> History:
     """Train ``net`` on ``batches`` (epochs of (x, one-hot t)) until ``stop``; return the History.
 
@@ -121,9 +123,13 @@ def fit(
     seed: its dropout stream, see ``gradwise.seeds``). Pass a
     ``run`` to continue one (its optimizer state, position and history are updated in place).
     A record's ``epoch`` is the data pass it closes (or stopped inside); a run continued inside an
-    epoch replaces that epoch's partial record with the whole one.
+    epoch replaces that epoch's partial record with the whole one. ``progress`` shows a bar and a line
+    per epoch; None: only where output is watched (Jupyter, a terminal).
     """
     _check_watched_metrics(stop, validation)
+    if progress or (progress is None and interactive()):
+        epochs = min((c.n for c in stop.parts() if isinstance(c, max_epochs)), default=None)
+        callbacks = [*callbacks, EpochProgress(epochs)]
     session = Session(
         net,
         get_loss(loss),

@@ -270,6 +270,7 @@ def _attempt(
         callbacks=[*([MetricsLog(folder)] if folder else []), *health, *saving, *callbacks],
         rng=rng,
         run=run,
+        progress=False,  # the caller's callbacks show progress (the CLI's bar, gw.train's)
     )
     if monitor is not None and resume:
         diagnoses[:0] = [d for d in monitor.diagnoses if d not in diagnoses]  # found before the resume
