@@ -57,3 +57,14 @@ class Diagnosis:
     def headline(self) -> str:
         where = f"layer {self.layer}" if self.layer is not None else "network"
         return f"{self.symptom} in {where} since step {self.step}"
+
+    def __repr__(self) -> str:
+        """As the doctor prints it, the fix as ``TrainConfig`` arguments."""
+        from gradwise.display import diagnosis_panel, python_fix
+
+        return diagnosis_panel(self, python_fix)
+
+    def _repr_html_(self) -> str:
+        from gradwise.display import diagnosis_html
+
+        return diagnosis_html(self)

@@ -43,6 +43,7 @@ Array = np.ndarray
 # ~ 0.1 per Dense layer + 7e-7 per weight (the update's passes) + 1.8e-8 per multiply-add of its GEMMs
 # (3 B x weights). benchmarks/health_overhead.py measures what a choice costs.
 OVERHEAD_BUDGET = 0.015  # of the step time in the steady state, by the model; measured costs run 1.5-2x the model
+TIMELINE_PROBES = 5000  # probes kept in memory for plot(): a run of a few hundred thousand steps
 EARLY_STEPS = 1000  # the first steps, where most failures start, are probed at the early interval
 
 
@@ -136,6 +137,7 @@ class HealthMonitor:
         self.trend = LossTrend()
         self._dead = DeadUnits()
         self.probes: list[StepStats] = []
+        self.timeline: list[dict[str, Any]] = []  # every probe's statistics (the first TIMELINE_PROBES): plot()
         # (symptom, layer) -> [first step, probes] of the streak of consecutive probes where its rule holds
         self._streaks: dict[tuple[str, int | None], list[int]] = {}
         self._current: _StepProbe | None = None
@@ -194,8 +196,11 @@ class HealthMonitor:
         self.probes = [*self.probes[-(T.PERSISTENCE + 1) :], step_stats]
         if self._warmup_norms is None and progress.step >= T.WARMUP_STEPS:
             self._warmup_norms = [s.grad_norm for s in step_stats.layers]
+        line = step_stats.to_json()
+        if len(self.timeline) < TIMELINE_PROBES:
+            self.timeline.append(line)
         if self.log_path is not None:
-            append_line(self.log_path, json.dumps(step_stats.to_json()), durable=False)  # a probe is expendable
+            append_line(self.log_path, json.dumps(line), durable=False)  # a probe is expendable
         if len(self.losses) > 20 * T.WINDOW_STEPS:  # the rules read the first 10 and the newest WINDOW_STEPS
             del self.losses[10 : -T.WINDOW_STEPS]
         if progress.step >= T.WARMUP_STEPS:
@@ -287,6 +292,28 @@ class HealthMonitor:
     @property
     def healthy(self) -> bool:
         return not self.diagnoses
+
+    def plot(self) -> Any:
+        """The per-layer timelines of the report (gradient norms, saturated and dead share, update/weight ratio)
+        in one matplotlib Figure, the diagnoses marked at their onset."""
+        from gradwise.report import charts
+        from gradwise.report.notebook import nothing_to_draw, run_data, stacked
+
+        run = run_data(monitor=self)
+        figures = [f for f in (charts.gradient_norms(run), charts.saturation(run), charts.update_ratios(run)) if f]
+        if not figures:
+            raise nothing_to_draw("the monitor has probed no step (pass it to fit in callbacks=[...])")
+        return stacked(figures)
+
+    def __repr__(self) -> str:
+        from gradwise.display import monitor_text
+
+        return monitor_text(self)
+
+    def _repr_html_(self) -> str:
+        from gradwise.display import monitor_html
+
+        return monitor_html(self)
 
 
 def _jsonable(value: object) -> object:

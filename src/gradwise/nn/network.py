@@ -97,6 +97,16 @@ class Network:
         chunks = [self.forward(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)]
         return np.concatenate(chunks) if chunks else self.forward(x)[0]  # no rows: (0, n_out) from the layers
 
+    def __repr__(self) -> str:
+        from gradwise.display import network_text
+
+        return network_text(self)
+
+    def _repr_html_(self) -> str:
+        from gradwise.display import network_html
+
+        return network_html(self)
+
     def __call__(self, x: Array) -> Array:
         return self.predict(x)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,23 @@ class History:
 
     def numbers(self) -> list[tuple[float, ...]]:
         return [record.numbers() for record in self.epochs]
+
+    def plot(self) -> Figure:
+        """Loss and accuracy per epoch, the report's chart (a matplotlib Figure; a notebook shows it)."""
+        from gradwise.report import charts
+        from gradwise.report.notebook import inline, nothing_to_draw, run_data
+
+        figure = charts.loss_accuracy(run_data(self))
+        if figure is None:
+            raise nothing_to_draw("the history has no epochs")
+        return inline(figure)
+
+    def __repr__(self) -> str:
+        from gradwise.display import history_text
+
+        return history_text(self)
+
+    def _repr_html_(self) -> str:
+        from gradwise.display import history_html
+
+        return history_html(self)

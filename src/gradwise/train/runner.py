@@ -69,6 +69,16 @@ class Result:
         """The changes --repair applied, in order (empty without --repair)."""
         return self.repair.changes if self.repair is not None else []
 
+    def __repr__(self) -> str:
+        from gradwise.display import result_text
+
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        from gradwise.display import result_html
+
+        return result_html(self)
+
     def summary(self) -> dict[str, Any]:
         last = self.history.last
         return {

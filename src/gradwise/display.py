@@ -1,0 +1,207 @@
+"""How gradwise's objects read: as text (``__repr__``, the CLI's panels) and as HTML (Jupyter's ``_repr_html_``).
+
+One place for both, so a diagnosis reads the same in a terminal and in a notebook: symptom, layer, since
+when, evidence, cause and fix. A fix is written in the reader's terms: flags for the CLI
+(``Fix.flags()``), ``TrainConfig`` arguments for Python (``Fix.python()``). The classes' repr methods
+import this module when called, so it may use the report's HTML helpers without a cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gradwise.health.fixes import Fix
+from gradwise.report import html as H
+
+if TYPE_CHECKING:
+    from gradwise.health.diagnosis import Diagnosis
+    from gradwise.health.monitor import HealthMonitor
+    from gradwise.nn.network import Network
+    from gradwise.train.history import History
+    from gradwise.train.runner import Result
+
+FixText = Callable[[Fix], str]
+BOX = "border-left:5px solid {edge};background:{fill};padding:8px 12px;margin:8px 0;font-family:system-ui,sans-serif"
+DIAGNOSIS_BOX = BOX.format(edge="#6a1b9a", fill="#f3e5f5")
+HEALTHY_BOX = BOX.format(edge="#2e7d32", fill="#e8f5e9")
+
+
+def python_fix(fix: Fix) -> str:
+    """A fix as Python: ``config.with_overrides(init='glorot_uniform')``, or its advice when it changes nothing."""
+    return f"config.with_overrides({fix.python()})" if fix.changes else fix.advice
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def diagnosis_parts(d: Diagnosis, fix_text: FixText) -> list[tuple[str, str]]:
+    """(label, text) lines of a diagnosis after its headline: where, evidence, cause, fix (and alternatives)."""
+    evidence = ", ".join(f"{k} {_number(v)}" for k, v in d.evidence.items() if k != "first_bad")
+    parts = [("where", str(d.evidence["first_bad"]))] if "first_bad" in d.evidence else []
+    parts += [("evidence", evidence)] if evidence else []
+    parts += [("cause", d.cause)] if d.cause else []
+    if d.fix:
+        parts.append(("fix", fix_text(d.fix[0])))
+        parts += [("or", fix_text(f)) for f in d.fix[1:]]
+    return parts
+
+
+def headline(d: Diagnosis) -> str:
+    """``saturation in layer 0 since step 0 (before training)``."""
+    return d.headline() + (" (before training)" if d.step == 0 else "")
+
+
+def diagnosis_panel(d: Diagnosis, fix_text: FixText = Fix.flags) -> str:
+    """A few lines: the headline, then where, evidence, cause and fix (flags by default: the CLI's panel)."""
+    lines = [f"!! {headline(d)}"]
+    lines += [f"   {label + ':':<9} {text}" for label, text in diagnosis_parts(d, fix_text)]
+    return "\n".join(lines)
+
+
+def diagnosis_html(d: Diagnosis) -> str:
+    """The panel as an HTML box, the fix as Python code."""
+    rows = "".join(
+        f"<tr><td style='color:#616161;padding:1px 10px 1px 0;vertical-align:top'>{H.escape(label)}</td>"
+        f"<td style='padding:1px 0'>{_cell(label, text)}</td></tr>"
+        for label, text in diagnosis_parts(d, python_fix)
+    )
+    return (
+        f'<div class="gradwise-diagnosis" style="{DIAGNOSIS_BOX}"><b style="color:#4a148c">{H.escape(d.symptom)}</b>'
+        f" in {H.escape(_where(d))} since step {d.step}{' (before training)' if d.step == 0 else ''}"
+        f"<table style='border-collapse:collapse;margin-top:4px'>{rows}</table></div>"
+    )
+
+
+def _cell(label: str, text: str) -> str:
+    return f"<code>{H.escape(text)}</code>" if label in ("fix", "or") else H.escape(text)
+
+
+def _where(d: Diagnosis) -> str:
+    return f"layer {d.layer}" if d.layer is not None else "the network"
+
+
+def diagnoses_text(diagnoses: Sequence[Diagnosis], fix_text: FixText = python_fix) -> str:
+    if not diagnoses:
+        return "health: no problems found"
+    count = f"{len(diagnoses)} diagnos{'is' if len(diagnoses) == 1 else 'es'}"
+    return "\n".join([f"health: {count}", *(diagnosis_panel(d, fix_text) for d in diagnoses)])
+
+
+def diagnoses_html(diagnoses: Sequence[Diagnosis]) -> str:
+    if not diagnoses:
+        return f'<div style="{HEALTHY_BOX}">health: no problems found</div>'
+    return "".join(diagnosis_html(d) for d in diagnoses)
+
+
+# -- History, Result, Network, HealthMonitor ----------------------------------------------------------------
+
+HISTORY_HEADER = ("epoch", "step", "train loss", "train acc", "val loss", "val acc", "seconds")
+
+
+def _history_rows(history: History) -> list[tuple[str, ...]]:
+    def metric(v: float) -> str:
+        return "-" if math.isnan(v) else f"{v:.4f}"
+
+    return [
+        (str(r.epoch), f"{r.step:,}", metric(r.train_loss), metric(r.train_accuracy), metric(r.val_loss),
+         metric(r.val_accuracy), f"{r.seconds:.1f}")
+        for r in history.epochs
+    ]  # fmt: skip
+
+
+def history_text(history: History, shown: int = 10) -> str:
+    """A heading, then the epochs as a table (the first and last few of a long run)."""
+    n = len(history)
+    head = f"History: {n} epoch{'s' * (n != 1)}" + (f", stopped: {history.stop_reason}" if history.stop_reason else "")
+    rows = _history_rows(history)
+    if len(rows) > shown:
+        rows = [*rows[: shown // 2], ("...",) * len(HISTORY_HEADER), *rows[-(shown // 2) :]]
+    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(HISTORY_HEADER)] if rows else []
+    table = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in [HISTORY_HEADER, *rows]]
+    return "\n".join([head, *(table if rows else [])])
+
+
+def history_html(history: History) -> str:
+    n = len(history)
+    stopped = f" · stopped: {H.escape(history.stop_reason)}" if history.stop_reason else ""
+    return f"<div><b>History</b>: {n} epoch{'s' * (n != 1)}{stopped}" + _table(HISTORY_HEADER, _history_rows(history))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cell = "border:1px solid #e0e0e0;padding:2px 8px;text-align:right"
+    head = "".join(f"<th style='{cell};background:#f5f5f5'>{H.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td style='{cell}'>{H.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table style='border-collapse:collapse;margin:6px 0'><tr>{head}</tr>{body}</table></div>"
+
+
+def result_facts(result: Result) -> list[tuple[str, str]]:
+    """(label, text) pairs: what ran, how long, how well, and the repair's verdict."""
+    c, last = result.config, result.history.last
+    pairs = [
+        ("network", f"hidden {','.join(map(str, c.hidden))} {c.activation}, output {c.output}, loss {c.loss}, "
+                    f"init {c.init}"),
+        ("optimizer", f"{c.optimizer}, lr {c.lr:g}, batch {c.batch_size}"),
+        ("trained", f"{len(result.history)} epochs, {last.step if last else 0:,} steps, {result.seconds:.1f} s"),
+        ("stopped", result.history.stop_reason),
+        ("test accuracy", f"{result.test_accuracy:.4f}"),
+        ("test loss", f"{result.test_loss:.4f}"),
+    ]  # fmt: skip
+    pairs += [("run folder", str(result.run_dir))] if result.run_dir is not None else []
+    pairs += [("repair", result.repair.verdict)] if result.repair is not None else []
+    pairs += [("warning", result.model_error)] if result.model_error else []
+    return pairs
+
+
+def result_text(result: Result) -> str:
+    facts = [f"  {label + ':':<14} {text}" for label, text in result_facts(result)]
+    return "\n".join([f"Result: test accuracy {result.test_accuracy:.4f}", *facts, diagnoses_text(result.diagnoses)])
+
+
+def result_html(result: Result) -> str:
+    facts = "".join(
+        f"<tr><td style='color:#616161;padding:1px 12px 1px 0'>{H.escape(k)}</td><td>{H.escape(v)}</td></tr>"
+        for k, v in result_facts(result)
+    )
+    return (
+        f"<div><b>Result</b>: test accuracy {result.test_accuracy:.4f}<table>{facts}</table>"
+        f"{diagnoses_html(result.diagnoses)}<details><summary>epochs</summary>{history_html(result.history)}"
+        "</details></div>"
+    )
+
+
+def _layer_rows(net: Network) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for i, layer in enumerate(net.layers):
+        shape = getattr(layer, "shape", None)
+        if shape is not None:
+            weights = sum(p.size for p in layer.params.values())
+            rows.append((str(i), f"Dense {shape[0]} -> {shape[1]}", layer.activation.name, f"{weights:,}"))
+        else:
+            rows.append((str(i), f"{type(layer).__name__} {getattr(layer, 'p', '')}".strip(), "", "0"))
+    return rows
+
+
+def network_text(net: Network) -> str:
+    total = sum(p.size for p in net.params.values())
+    layers = ", ".join(f"{kind} {activation}".strip() for _, kind, activation, _ in _layer_rows(net))
+    return f"Network({layers}; {total:,} parameters, {net.dtype})"
+
+
+def network_html(net: Network) -> str:
+    total = sum(p.size for p in net.params.values())
+    return f"<div><b>Network</b>: {total:,} parameters, {net.dtype}" + _table(
+        ("layer", "kind", "activation", "parameters"), _layer_rows(net)
+    )
+
+
+def monitor_text(monitor: HealthMonitor) -> str:
+    probes = f"{len(monitor.timeline)} probes" if monitor.timeline else "no probes yet"
+    return f"HealthMonitor: {probes}\n{diagnoses_text(monitor.diagnoses)}"
+
+
+def monitor_html(monitor: HealthMonitor) -> str:
+    probes = f"{len(monitor.timeline)} probes" if monitor.timeline else "no probes yet"
+    return f"<div><b>HealthMonitor</b>: {probes}{diagnoses_html(monitor.diagnoses)}</div>"
