@@ -2,10 +2,14 @@
 
 The names below are the public API (``mypy --strict`` checks the modules they come from; see
 ``tests/test_typing.py``). ``gradwise.sklearn.GradwiseClassifier`` needs scikit-learn and is imported
-from its own module. A whole run from a configuration is ``gradwise.train.runner.train(config, out)``.
+from its own module. ``doctor``, ``train`` and ``report`` do what the CLI's commands do and return what they print
+(``gradwise.notebook``); ``gw.train(config)`` calls the ``gradwise.train`` package, which runs that ``train``.
 """
 
-from gradwise import optim
+from gradwise import (
+    optim,
+    train,  # the package, callable: gw.train(config) runs gradwise.notebook.train
+)
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.stream import Stream, batch, shuffle, source
 from gradwise.health.diagnosis import Diagnosis
@@ -25,6 +29,7 @@ from gradwise.nn import (
     grad,
     mlp,
 )
+from gradwise.notebook import doctor, report
 from gradwise.optim import move
 from gradwise.train.checkpoint import load_model
 from gradwise.train.config import TrainConfig, preset
@@ -66,6 +71,7 @@ __all__ = [
     "__version__",
     "batch",
     "close_enough",
+    "doctor",
     "evaluate",
     "fit",
     "get_activation",
@@ -83,10 +89,12 @@ __all__ = [
     "one_hot",
     "optim",
     "preset",
+    "report",
     "shuffle",
     "source",
     "static_checks",
     "target",
     "time_budget",
+    "train",
     "verify",
 ]

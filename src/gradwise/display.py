@@ -127,24 +127,25 @@ def history_text(history: History, shown: int = 10) -> str:
 def history_html(history: History) -> str:
     n = len(history)
     stopped = f" · stopped: {H.escape(history.stop_reason)}" if history.stop_reason else ""
-    return f"<div><b>History</b>: {n} epoch{'s' * (n != 1)}{stopped}" + _table(HISTORY_HEADER, _history_rows(history))
+    rows = _table(HISTORY_HEADER, _history_rows(history))
+    return f"<div><b>History</b>: {n} epoch{'s' * (n != 1)}{stopped}{rows}</div>"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cell = "border:1px solid #e0e0e0;padding:2px 8px;text-align:right"
     head = "".join(f"<th style='{cell};background:#f5f5f5'>{H.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td style='{cell}'>{H.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table style='border-collapse:collapse;margin:6px 0'><tr>{head}</tr>{body}</table></div>"
+    return f"<table style='border-collapse:collapse;margin:6px 0'><tr>{head}</tr>{body}</table>"
 
 
 def result_facts(result: Result) -> list[tuple[str, str]]:
     """(label, text) pairs: what ran, how long, how well, and the repair's verdict."""
-    c, last = result.config, result.history.last
+    c, last, epochs = result.config, result.history.last, len(result.history)
     pairs = [
         ("network", f"hidden {','.join(map(str, c.hidden))} {c.activation}, output {c.output}, loss {c.loss}, "
-                    f"init {c.init}"),
+                    f"init {c.init or 'the default for ' + c.activation}"),
         ("optimizer", f"{c.optimizer}, lr {c.lr:g}, batch {c.batch_size}"),
-        ("trained", f"{len(result.history)} epochs, {last.step if last else 0:,} steps, {result.seconds:.1f} s"),
+        ("trained", f"{epochs} epoch{'s' * (epochs != 1)}, {last.step if last else 0:,} steps, {result.seconds:.1f} s"),
         ("stopped", result.history.stop_reason),
         ("test accuracy", f"{result.test_accuracy:.4f}"),
         ("test loss", f"{result.test_loss:.4f}"),
@@ -192,9 +193,8 @@ def network_text(net: Network) -> str:
 
 def network_html(net: Network) -> str:
     total = sum(p.size for p in net.params.values())
-    return f"<div><b>Network</b>: {total:,} parameters, {net.dtype}" + _table(
-        ("layer", "kind", "activation", "parameters"), _layer_rows(net)
-    )
+    rows = _table(("layer", "kind", "activation", "parameters"), _layer_rows(net))
+    return f"<div><b>Network</b>: {total:,} parameters, {net.dtype}{rows}</div>"
 
 
 def monitor_text(monitor: HealthMonitor) -> str:
@@ -205,3 +205,43 @@ def monitor_text(monitor: HealthMonitor) -> str:
 def monitor_html(monitor: HealthMonitor) -> str:
     probes = f"{len(monitor.timeline)} probes" if monitor.timeline else "no probes yet"
     return f"<div><b>HealthMonitor</b>: {probes}{diagnoses_html(monitor.diagnoses)}</div>"
+
+
+# -- the doctor ---------------------------------------------------------------------------------------------
+
+
+def _attempt_rows(found: Any) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for number, attempt in enumerate(found.plan.attempts):
+        changed = "; ".join(f.python() for _, f in attempt.applied) or "as given"
+        verdict = "healthy" if attempt.healthy else ", ".join(d.headline() for d in attempt.diagnoses)
+        rows.append((str(number), changed, str(attempt.steps), f"{attempt.accuracy:.4f}",
+                     verdict + ("  (kept)" if attempt.kept else "")))  # fmt: skip
+    return rows
+
+
+def doctor_verdict(found: Any) -> str:
+    """One line: healthy, or how many problems; with repair, the changes that probed healthy."""
+    if found.plan is None:
+        return "healthy: no problems found" if found.healthy else f"unhealthy: {len(found.diagnoses)} problem(s)"
+    changes = ", ".join(f"{k}={v!r}" for k, v in found.changes.items())
+    if found.healthy:
+        return f"repaired: config.with_overrides({changes}) probed healthy" if changes else "healthy as given"
+    return f"not repaired: tried {changes or 'nothing'}; what remains is " + ", ".join(
+        d.headline() for d in found.plan.chosen.diagnoses
+    )
+
+
+def doctor_text(found: Any) -> str:
+    lines = [f"Doctor: {doctor_verdict(found)}", diagnoses_text(found.diagnoses)]
+    if found.plan is not None:
+        lines += [f"attempt {n} ({changed}): {steps} steps, accuracy {acc}: {verdict}"
+                  for n, changed, steps, acc, verdict in _attempt_rows(found)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def doctor_html(found: Any) -> str:
+    parts = [f"<div><b>Doctor</b>: {H.escape(doctor_verdict(found))}", diagnoses_html(found.diagnoses)]
+    if found.plan is not None:
+        parts.append(_table(("attempt", "changes", "steps", "accuracy", "found"), _attempt_rows(found)))
+    return "".join(parts) + "</div>"

@@ -10,8 +10,7 @@ import argparse
 import json
 from typing import Any
 
-PROBE_STEPS = 600  # enough for the loss-trend rules (a 200-step window, 3 probes in a row)
-PROBE_SECONDS = 20.0
+from gradwise.train.doctor import PROBE_SECONDS, PROBE_STEPS
 
 
 def add_parser(commands: Any) -> None:
@@ -34,48 +33,50 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gradwise.cli.errors import UsageError
-    from gradwise.cli.panels import diagnosis_panel
     from gradwise.cli.train_command import config_from_args, describe
-    from gradwise.train.repair import probe_config
+    from gradwise.train.doctor import doctor
 
     if args.steps < 1 or args.seconds <= 0:
         raise UsageError("--steps must be >= 1 and --seconds > 0")
     config = config_from_args(args)
+    as_json = getattr(args, "json", False)
     steps = min(args.steps, config.max_steps or args.steps)
     seconds = min(args.seconds, config.time_budget or args.seconds)
-    as_json = getattr(args, "json", False)
     if config.repair:
-        return _repair(config.with_overrides(repair=False), steps, seconds, as_json)
+        def announce(candidate: Any) -> None:
+            if not as_json:
+                print(f"probing {describe(candidate)} for up to {steps} steps", flush=True)
+
+        found = doctor(config, steps=steps, seconds=seconds, repair=True, on_probe=announce,
+                       on_event=None if as_json else print)  # fmt: skip
+        return _print_repair(found, as_json)
     if not as_json:
         print(f"probing {describe(config)} for up to {steps} steps / {seconds:g} s", flush=True)
-    from gradwise.train.runner import probe
-
-    result = probe(probe_config(config, steps, seconds))
-    healthy = not result.diagnoses
+    found = doctor(config, steps=steps, seconds=seconds)
     if as_json:
-        print(json.dumps({"healthy": healthy, "diagnoses": [d.to_json() for d in result.diagnoses]}, default=str))
+        print(json.dumps({"healthy": found.healthy, "diagnoses": [d.to_json() for d in found.diagnoses]}, default=str))
     else:
-        last = result.history.last
-        print(f"probed {last.step if last else 0} steps: training loss {last.train_loss if last else float('nan'):.4f}")
-        for d in result.diagnoses:
-            print(diagnosis_panel(d))
-        print("healthy: no problems found" if healthy else f"unhealthy: {len(result.diagnoses)} problem(s)")
-    return 0 if healthy else 1
+        for line in probe_lines(found):
+            print(line)
+    return 0 if found.healthy else 1
 
 
-def _repair(config: Any, steps: int, seconds: float, as_json: bool) -> int:
-    """Probe, fix in the repair order, probe again; print each attempt and the command line that worked."""
+def probe_lines(found: Any) -> list[str]:
+    """The probe's loss, a panel per diagnosis and the verdict, as the doctor prints them."""
     from gradwise.cli.panels import diagnosis_panel
-    from gradwise.cli.train_command import describe, train_command_line
-    from gradwise.train.repair import find_repair, probe_config
-    from gradwise.train.runner import probe
 
-    def probe_briefly(candidate: Any, stop_for: Any) -> Any:
-        if not as_json:
-            print(f"probing {describe(candidate)} for up to {steps} steps", flush=True)
-        return probe(probe_config(candidate, steps, seconds), stop_for)
+    last = found.probe.history.last
+    lines = [f"probed {last.step if last else 0} steps: training loss {last.train_loss if last else float('nan'):.4f}"]
+    lines += [diagnosis_panel(d) for d in found.diagnoses]
+    return [*lines, "healthy: no problems found" if found.healthy else f"unhealthy: {len(found.diagnoses)} problem(s)"]
 
-    plan = find_repair(config, probe_briefly, on_event=None if as_json else print)
+
+def _print_repair(found: Any, as_json: bool) -> int:
+    """Each attempt and the command line that worked, or what it tried and what remains."""
+    from gradwise.cli.panels import diagnosis_panel
+    from gradwise.cli.train_command import train_command_line
+
+    plan = found.plan
     final = plan.chosen
     command = train_command_line(plan.config)
     attempts = [
