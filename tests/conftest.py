@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -87,3 +91,37 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["GRADWISE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by selenium, for the report's and the notebook's pages; fails, never skips."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
+    if missing:
+        pytest.fail(
+            f"headless Chromium is needed for this test but {', '.join(missing)} is missing: run `make test` (it "
+            "installs it) or `apt-get install -y chromium chromium-driver`"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                 "--window-size=1100,900"):  # fmt: skip
+        options.add_argument(flag)  # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """build/screenshots (or $GRADWISE_SCREENSHOTS): the browser tests' screenshots, for a person to look at."""
+    folder = Path(os.environ.get("GRADWISE_SCREENSHOTS", Path(__file__).resolve().parents[1] / "build" / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,47 +1,16 @@
 """report.html in a real browser: headless Chromium (Debian's chromium and chromium-driver) driven by selenium.
 
-``make test`` installs both. Without them this test fails, never skips: the page is only known to work when a
-browser has shown it. The screenshot goes to build/screenshots/report.png (or $GRADWISE_SCREENSHOTS) for a
-person to look at.
+``make test`` installs both; conftest.py's ``browser`` drives them. Without them this test fails, never skips: the
+page is only known to work when a browser has shown it. The screenshot goes to build/screenshots/report.png (or
+$GRADWISE_SCREENSHOTS) for a person to look at.
 """
-
-import os
-import shutil
-from pathlib import Path
-
-import pytest
 
 from gradwise.cli.main import main
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = Path(os.environ.get("GRADWISE_SCREENSHOTS", REPO / "build" / "screenshots"))
 SEED = ["--preset", "seed-2017", "--epochs", "1", "--limit-train", "1200", "--validation", "100", "--hidden", "32"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
-    if missing:
-        pytest.fail(
-            f"headless Chromium is needed for this test but {', '.join(missing)} is missing: run `make test` (it "
-            "installs it) or `apt-get install -y chromium chromium-driver`"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                 "--window-size=1100,900"):  # fmt: skip
-        options.add_argument(flag)  # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def test_report_opens_in_chromium_without_errors_and_every_image_loads(browser, tmp_path, capsys):
+def test_report_opens_in_chromium_without_errors_and_every_image_loads(browser, screenshots, tmp_path, capsys):
     out = tmp_path / "seed"
     assert main(["train", *SEED, "--out", str(out), "--report", "--json"]) == 0
     browser.get((out / "report.html").as_uri())
@@ -58,5 +27,4 @@ def test_report_opens_in_chromium_without_errors_and_every_image_loads(browser, 
     assert "saturation" in browser.find_element("tag name", "body").text
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(1100, height)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOTS / "report.png"))
+    assert browser.save_screenshot(str(screenshots / "report.png"))
