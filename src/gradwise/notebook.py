@@ -15,6 +15,7 @@ from gradwise.train import runner
 from gradwise.train.config import TrainConfig
 from gradwise.train.doctor import PROBE_SECONDS, PROBE_STEPS, DoctorReport
 from gradwise.train.doctor import doctor as _doctor
+from gradwise.train.loop import Callback
 from gradwise.train.progress import EpochProgress, interactive
 
 
@@ -27,7 +28,8 @@ def as_config(config_or_flags: TrainConfig | str | Sequence[str]) -> TrainConfig
     from gradwise.cli.train_command import config_from_flags  # the CLI owns its flags; only their parser is used
 
     words = shlex.split(config_or_flags) if isinstance(config_or_flags, str) else list(config_or_flags)
-    return config_from_flags(words)
+    config: TrainConfig = config_from_flags(words)
+    return config
 
 
 def doctor(
@@ -53,7 +55,7 @@ def train(
     ``report``. ``progress`` as in ``fit``: a bar and a line per epoch where output is watched."""
     config = as_config(config_or_flags)
     shown = progress or (progress is None and interactive())
-    callbacks = [EpochProgress(config.epochs)] if shown else []
+    callbacks: list[Callback] = [EpochProgress(config.epochs)] if shown else []
     return runner.train(config, out, callbacks, on_event=print if shown else None)
 
 

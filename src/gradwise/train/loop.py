@@ -15,7 +15,6 @@ from gradwise.optim.base import State, Transform, move
 from gradwise.seeds import dropout_rng, generator
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.progress import EpochProgress, interactive
 from gradwise.train.stopping import Progress, StopCondition, max_epochs, no_improvement
 
 Array = np.ndarray
@@ -126,6 +125,8 @@ def fit(
     epoch replaces that epoch's partial record with the whole one. ``progress`` shows a bar and a line
     per epoch; None: only where output is watched (Jupyter, a terminal).
     """
+    from gradwise.train.progress import EpochProgress, interactive  # progress.py subclasses Callback
+
     _check_watched_metrics(stop, validation)
     if progress or (progress is None and interactive()):
         epochs = min((c.n for c in stop.parts() if isinstance(c, max_epochs)), default=None)
@@ -146,7 +147,7 @@ def fit(
     for callback in callbacks:
         callback.on_begin(session)
 
-    def progress(epoch_done: bool) -> Progress:
+    def progress_at(epoch_done: bool) -> Progress:
         return Progress(run.epoch, run.step, time.perf_counter() - started, history, epoch_done)
 
     reason: str | None = session.stop  # a callback may refuse to start (a resumed run that had stopped)
@@ -167,7 +168,7 @@ def fit(
                 run.opt_state = move(net.params, grads, optimizer, run.opt_state)
                 run.step += 1
                 run.position += 1
-                p = progress(epoch_done=False)
+                p = progress_at(epoch_done=False)
                 for callback in callbacks:
                     callback.on_step(p, value)
                 if (reason := session.stop or stop.reason(p)) is not None:
@@ -191,7 +192,7 @@ def fit(
                 run.loss_sum, run.correct, run.seen, run.discarded = 0.0, 0, 0, 0
             if restoring is not None and restoring.best_epoch(history) == len(history.epochs) - 1:
                 best_params = {k: v.copy() for k, v in net.params.items()}
-            p = progress(epoch_done=True)
+            p = progress_at(epoch_done=True)
             for callback in callbacks:
                 callback.on_epoch(p, record)
             if reason is None:

@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from gradwise.train.history import EpochRecord, History
+from gradwise.train.loop import Callback, Session
 from gradwise.train.stopping import Progress
 
 LOSS_EVERY = 50  # steps between updates of the bar's loss figure: formatting it every step would cost more
@@ -26,7 +27,7 @@ def interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-class EpochProgress:
+class EpochProgress(Callback):
     """A training callback: a tqdm bar over each epoch's batches and a summary line per epoch.
 
     ``epochs`` and ``steps_per_epoch`` may be None when unknown: the bar then counts without a total
@@ -37,18 +38,12 @@ class EpochProgress:
         self.epochs, self.steps_per_epoch, self.stream = epochs, steps_per_epoch, stream
         self.bar: Any = None
 
-    def on_begin(self, session: Any) -> None:
+    def on_begin(self, session: Session) -> None:
         if self.steps_per_epoch is None:
             try:
                 self.steps_per_epoch = len(session.batches)
             except TypeError:
                 pass  # a stream that does not know its length: the bar counts without a total
-
-    def probe(self, step: int) -> None:
-        return None
-
-    def on_gradients(self, step: int, grads: Any) -> None:
-        """Nothing: progress never looks inside a step."""
 
     def _open_bar(self, epoch: int) -> None:
         with warnings.catch_warnings():
