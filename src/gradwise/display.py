@@ -26,6 +26,7 @@ FixText = Callable[[Fix], str]
 BOX = "border-left:5px solid {edge};background:{fill};padding:8px 12px;margin:8px 0;font-family:system-ui,sans-serif"
 DIAGNOSIS_BOX = BOX.format(edge="#6a1b9a", fill="#f3e5f5")
 HEALTHY_BOX = BOX.format(edge="#2e7d32", fill="#e8f5e9")
+LEFT = "text-align:left"  # JupyterLab right-aligns table cells; sentences read from the left
 
 
 def python_fix(fix: Fix) -> str:
@@ -64,8 +65,8 @@ def diagnosis_panel(d: Diagnosis, fix_text: FixText = Fix.flags) -> str:
 def diagnosis_html(d: Diagnosis) -> str:
     """The panel as an HTML box, the fix as Python code."""
     rows = "".join(
-        f"<tr><td style='color:#616161;padding:1px 10px 1px 0;vertical-align:top'>{H.escape(label)}</td>"
-        f"<td style='padding:1px 0'>{_cell(label, text)}</td></tr>"
+        f"<tr><td style='{LEFT};color:#616161;padding:1px 10px 1px 0;vertical-align:top'>{H.escape(label)}</td>"
+        f"<td style='{LEFT};padding:1px 0'>{_cell(label, text)}</td></tr>"
         for label, text in diagnosis_parts(d, python_fix)
     )
     return (
@@ -163,7 +164,8 @@ def result_text(result: Result) -> str:
 
 def result_html(result: Result) -> str:
     facts = "".join(
-        f"<tr><td style='color:#616161;padding:1px 12px 1px 0'>{H.escape(k)}</td><td>{H.escape(v)}</td></tr>"
+        f"<tr><td style='{LEFT};color:#616161;padding:1px 12px 1px 0'>{H.escape(k)}</td>"
+        f"<td style='{LEFT}'>{H.escape(v)}</td></tr>"
         for k, v in result_facts(result)
     )
     return (
