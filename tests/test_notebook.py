@@ -174,6 +174,17 @@ def test_report_of_a_result_without_a_folder_says_what_to_do():
         gw.report(result)
 
 
+def test_a_sweeps_results_show_as_counts_and_as_the_reports_table(tmp_path):
+    from gradwise.sweep.results import Results
+
+    results = Results(tmp_path)
+    for key, outcome in (("a" * 16, "healthy"), ("b" * 16, "diverged"), ("c" * 16, "healthy")):
+        results.append({"key": key, "axes": {"lr": key[0]}, "outcome": outcome, "val_accuracy": 0.5, "steps": 10})
+    assert repr(results) == f"Results({str(tmp_path)!r}): 3 trials (1 diverged, 2 healthy)"
+    html = results._repr_html_()
+    assert html.startswith('<iframe class="gradwise-report"') and "Trials (3)" in html and "diverged" in html
+
+
 # -- the example notebook, in a real kernel and a real browser ---------------------------------------------------
 
 

@@ -74,6 +74,22 @@ def nothing_to_draw(what: str) -> ValueError:
     return ValueError(f"nothing to plot yet: {what}")
 
 
+def framed(page: str) -> str:
+    """A whole HTML page inside an iframe: srcdoc keeps it self-contained and its stylesheet out of the notebook's."""
+    return (
+        f'<iframe class="gradwise-report" srcdoc="{html.escape(page, quote=True)}" '
+        f'style="width:100%;height:{REPORT_HEIGHT}px;border:1px solid #e0e0e0"></iframe>'
+    )
+
+
+def sweep_html(folder: Path) -> str:
+    """A sweep folder's trials and map as the report shows them, without writing report.html."""
+    from gradwise.report.data import read_sweep
+    from gradwise.report.write import sweep_page
+
+    return framed(sweep_page(read_sweep(folder))[0])
+
+
 class InlineReport:
     """A run's or a sweep's report.html, shown inline by a notebook (``_repr_html_``); ``path`` is the file."""
 
@@ -82,11 +98,7 @@ class InlineReport:
         self.page = path.read_text(encoding="utf-8")
 
     def _repr_html_(self) -> str:
-        # srcdoc keeps the page self-contained and its stylesheet out of the notebook's.
-        return (
-            f'<iframe class="gradwise-report" srcdoc="{html.escape(self.page, quote=True)}" '
-            f'style="width:100%;height:{REPORT_HEIGHT}px;border:1px solid #e0e0e0"></iframe>'
-        )
+        return framed(self.page)
 
     def __repr__(self) -> str:
         return f"InlineReport({str(self.path)!r})"

@@ -71,6 +71,20 @@ class Results:
                 records[record["key"]] = record
         return records
 
+    def __repr__(self) -> str:
+        records = self.load().values()
+        outcomes: dict[str, int] = {}
+        for record in records:
+            outcomes[str(record.get("outcome"))] = outcomes.get(str(record.get("outcome")), 0) + 1
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        return f"Results({str(self.path.parent)!r}): {len(records)} trials" + (f" ({counts})" if counts else "")
+
+    def _repr_html_(self) -> str:
+        """The sweep's map and trials, as its report page shows them."""
+        from gradwise.report.notebook import sweep_html
+
+        return sweep_html(self.path.parent)
+
     def append(self, record: dict[str, Any]) -> None:
         """Add one finished trial; non-finite numbers are written as null (see ``jsonable``)."""
         line = json.dumps(jsonable(record), allow_nan=False, separators=(",", ":"))
