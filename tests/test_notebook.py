@@ -8,6 +8,7 @@ import io
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +197,7 @@ def executed(tmp_path_factory):
 
     assert all(not cell.get("outputs") for cell in nbformat.read(NOTEBOOK, 4).cells), "commit it without outputs"
     folder = tmp_path_factory.mktemp("notebook")
+    shutil.copy(NOTEBOOK.parent / "seed_2017_port.py", folder)  # the notebook reads it from beside itself
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
     with pytest.MonkeyPatch.context() as patch:  # the kernel inherits the environment
@@ -216,6 +218,7 @@ def test_the_notebook_runs_and_shows_the_diagnosis_and_the_fixed_run(executed):
     assert any("gradwise-diagnosis" in h and "since step 0 (before training)" in h for h in html)
     assert any("config.with_overrides(" in h for h in html)
     assert sum(h.startswith('<iframe class="gradwise-report"') for h in html) == 1
+    assert any("missing_output_derivative" in h for h in html), "verify's finding on the seed's port"
     assert len(outputs(notebook, "image/png")) >= 3  # history.plot twice, monitor.plot
     printed = "".join("".join(o.get("text", "")) for c in notebook.cells for o in c.get("outputs", ()))
     accuracy = float(re.findall(r"test accuracy: (\d\.\d+)", printed)[-1])
