@@ -3,11 +3,13 @@
 The names below are the public API (``mypy --strict`` checks the modules they come from; see
 ``tests/test_typing.py``). ``gradwise.sklearn.GradwiseClassifier`` needs scikit-learn and is imported
 from its own module. ``doctor``, ``train`` and ``report`` do what the CLI's commands do and return what they print
-(``gradwise.notebook``); ``gw.train(config)`` calls the ``gradwise.train`` package, which runs that ``train``.
+(``gradwise.notebook``); ``gw.train(config)`` and ``gw.report(run)`` call the packages of those names, which
+run them.
 """
 
 from gradwise import (
     optim,
+    report,  # the package, callable: gw.report(result) runs gradwise.notebook.report
     train,  # the package, callable: gw.train(config) runs gradwise.notebook.train
 )
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
@@ -29,7 +31,7 @@ from gradwise.nn import (
     grad,
     mlp,
 )
-from gradwise.notebook import doctor, report
+from gradwise.notebook import doctor
 from gradwise.optim import move
 from gradwise.train.checkpoint import load_model
 from gradwise.train.config import TrainConfig, preset

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gradwise.health.fixes import Fix
+from gradwise.nn.layers import Dense
 from gradwise.report import html as H
 
 if TYPE_CHECKING:
@@ -178,10 +179,10 @@ def result_html(result: Result) -> str:
 def _layer_rows(net: Network) -> list[tuple[str, str, str, str]]:
     rows = []
     for i, layer in enumerate(net.layers):
-        shape = getattr(layer, "shape", None)
-        if shape is not None:
+        if isinstance(layer, Dense):
             weights = sum(p.size for p in layer.params.values())
-            rows.append((str(i), f"Dense {shape[0]} -> {shape[1]}", layer.activation.name, f"{weights:,}"))
+            n_in, n_out = layer.shape
+            rows.append((str(i), f"Dense {n_in} -> {n_out}", layer.activation.name, f"{weights:,}"))
         else:
             rows.append((str(i), f"{type(layer).__name__} {getattr(layer, 'p', '')}".strip(), "", "0"))
     return rows

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gradwise.report.notebook import InlineReport
-from gradwise.report.notebook import report as _inline_report
 from gradwise.train import runner
 from gradwise.train.config import TrainConfig
 from gradwise.train.doctor import PROBE_SECONDS, PROBE_STEPS, DoctorReport
 from gradwise.train.doctor import doctor as _doctor
 from gradwise.train.loop import Callback
 from gradwise.train.progress import EpochProgress, interactive
+
+if TYPE_CHECKING:
+    from gradwise.report.notebook import InlineReport
 
 
 def as_config(config_or_flags: TrainConfig | str | Sequence[str]) -> TrainConfig:
@@ -61,7 +62,9 @@ def train(
 
 def report(run: runner.Result | str | Path) -> InlineReport:
     """``gradwise report``: write the report of a run folder, a sweep folder or a Result with one, shown inline."""
-    return _inline_report(run)
+    from gradwise.report.notebook import report as inline_report  # matplotlib only when a report is drawn
+
+    return inline_report(run)
 
 
 __all__: list[Any] = ["as_config", "doctor", "report", "train"]
