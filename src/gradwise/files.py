@@ -1,14 +1,40 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half of either."""
+"""Crash-safe file writes (a reader sees the old file or the new one, never half of either), and what reading
+a damaged archive can raise."""
 
 from __future__ import annotations
 
 import contextlib
+import lzma
 import os
 import re
+import struct
+import tokenize
 import uuid
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+# Everything zipfile, zlib, bz2, lzma and numpy's .npy header parser raise on damaged input (RuntimeError covers an
+# encrypted member, NotImplementedError an unknown compression method, RecursionError a deeply nested header,
+# TokenError a header numpy retries as Python 2 text).
+DAMAGED_ARCHIVE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    MemoryError,
+    RuntimeError,
+    SyntaxError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,
+    tokenize.TokenError,
+)
 
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # the names atomic_open gives its temporaries
 

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import lzma
 import math
-import struct
-import tokenize
 import warnings
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.lib import format as npy_format
 
-from gradwise.files import append_line, atomic_open, atomic_write_text, remove_temporaries
+from gradwise.files import DAMAGED_ARCHIVE_ERRORS, append_line, atomic_open, atomic_write_text, remove_temporaries
 from gradwise.nn.activations import get_activation
 from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network, mlp
@@ -39,25 +35,7 @@ META_KEY = "__meta__"
 FORMAT = "gradwise-model-1"
 _META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON
 _MAX_SIZE = 2**31 - 1  # a layer size beyond this is a damaged file, not a network
-# Everything zipfile, zlib, bz2, lzma and numpy's .npy header parser raise on damaged input (RuntimeError covers an
-# encrypted member, NotImplementedError an unknown compression method, RecursionError a deeply nested header,
-# TokenError a header numpy retries as Python 2 text).
-_DAMAGED_ERRORS = (
-    OSError,
-    EOFError,
-    ValueError,
-    TypeError,
-    LookupError,
-    ArithmeticError,
-    MemoryError,
-    RuntimeError,
-    SyntaxError,
-    struct.error,
-    zlib.error,
-    lzma.LZMAError,
-    zipfile.BadZipFile,
-    tokenize.TokenError,
-)
+_DAMAGED_ERRORS = DAMAGED_ARCHIVE_ERRORS
 
 
 class CheckpointError(ValueError):

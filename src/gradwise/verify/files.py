@@ -7,37 +7,18 @@ Octave's ``save -ascii`` write: one row per line, numbers separated by spaces, t
 
 from __future__ import annotations
 
-import lzma
 import re
-import struct
-import tokenize
 import warnings
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from gradwise.files import DAMAGED_ARCHIVE_ERRORS
+
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
 NPZ_NAME = "trace.npz"
 _SEPARATORS = re.compile(r"[\s,;]+")
-# Everything zipfile, zlib and numpy's .npy parser raise on damaged bytes (as in train/checkpoint.py).
-_DAMAGED = (
-    OSError,
-    EOFError,
-    ValueError,
-    TypeError,
-    LookupError,
-    ArithmeticError,
-    MemoryError,
-    RuntimeError,
-    SyntaxError,
-    struct.error,
-    zlib.error,
-    lzma.LZMAError,
-    zipfile.BadZipFile,
-    tokenize.TokenError,
-)
+_DAMAGED = DAMAGED_ARCHIVE_ERRORS
 
 
 class TraceError(ValueError):
