@@ -59,7 +59,9 @@ def test_saturation_needs_saturated_units_and_a_stalled_loss():
     saturated = [layer(0, "sigmoid", saturated=0.97, z_mean=40.0, z_max_abs=90.0), layer(1, "softmax")]
     [(where, evidence)] = rules.saturation(context(saturated, stuck_losses()))
     assert where == 0 and evidence["saturated_fraction"] == 0.97
-    assert rules.saturation(context(saturated, learning_losses()))  # 97 %: an alarm even while learning
+    assert rules.saturation(context(saturated, learning_losses()))  # 97 %: an alarm even while learning, early
+    late = rules.Context([probe(step=3384, layers=saturated)], learning_losses(), trend=trend_of(learning_losses()))
+    assert rules.saturation(late) == []  # late in a learning run: confident features, not a disease (Nielsen)
     half = [layer(0, "sigmoid", saturated=0.65), layer(1, "softmax")]
     assert rules.saturation(context(half, learning_losses())) == []  # Nielsen's 65 %, learning: no alarm
     assert rules.saturation(context(half, stuck_losses()))

@@ -79,11 +79,14 @@ Rule = Callable[[Context], list[Finding]]
 
 def saturation(ctx: Context) -> list[Finding]:
     failing = ctx.failing()
+    # Heavy saturation counts while learning only early on (a bad start); later it is what a network that
+    # learned confident features looks like (Nielsen's N(0, 1) sigmoid network reaches 95 % that way).
+    early = ctx.now.step <= T.SATURATED_EARLY_STEPS
     return [
         (s.layer, {"saturated_fraction": round(s.saturated, 4), "mean_abs_z": round(abs(s.z_mean), 3),
                    "max_abs_z": round(s.z_max_abs, 3)})
         for s in ctx.now.layers[:-1]
-        if s.saturated >= T.SATURATED_HEAVILY or (failing and s.saturated >= T.SATURATED_FRACTION)
+        if (s.saturated >= T.SATURATED_HEAVILY and early) or (failing and s.saturated >= T.SATURATED_FRACTION)
     ]  # fmt: skip
 
 

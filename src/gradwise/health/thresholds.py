@@ -13,7 +13,8 @@ WINDOW_STEPS = 100  # the loss trend is read over this many steps
 
 # --- activations -----------------------------------------------------------------------------
 SATURATION_Z = 5.0  # |z| > 5: sigmoid' < 0.0067, tanh' < 0.00018 (Glorot & Bengio 2010, fig. 2)
-SATURATED_HEAVILY = 0.8  # four in five saturated: little gradient passes even while the loss still falls
+SATURATED_HEAVILY = 0.8  # four in five saturated: little gradient passes even while the loss still falls ...
+SATURATED_EARLY_STEPS = 1000  # ... in the first 1000 steps; after them heavy saturation needs a failing loss too
 SATURATED_FRACTION = 0.5  # half of a layer's unit-samples saturated (DeepDiagnosis "saturated activation")
 SATURATED_AT_INIT = 0.9  # nearly every unit saturated before the first update: it cannot start to learn
 DEAD_AT_INIT = 0.9  # nearly every ReLU unit silent before the first update (e.g. a bias of -5)
