@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-FASHION = str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist")
+FASHION = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist, which `make test` installs
 DEEP_SIGMOID = ",".join(["256"] * 8)
 
 # (flags, expected symptoms: any one of them is right). Empty expectations mark a healthy case.

@@ -30,21 +30,18 @@ STEMS = [
 ]
 
 
-# The real Fashion-MNIST: Debian's dataset-fashion-mnist package (`make test` installs it when missing), or a copy
-# in shared/ beside the repository where a machine has one (a shortcut, never a requirement).
+# The real Fashion-MNIST: Debian's dataset-fashion-mnist package, which `make test` installs when missing.
 DEBIAN_COPY = datasets.DEBIAN_FASHION_MNIST_DIR
-SHARED_COPY = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fashion-mnist"
 
 
 @pytest.fixture
 def fashion_dir() -> Path:
-    """A folder holding the real Fashion-MNIST."""
-    for folder in (SHARED_COPY, DEBIAN_COPY):
-        if all(any((folder / f"{stem}{suffix}").is_file() for suffix in ("", ".gz")) for stem in STEMS):
-            return folder
+    """The folder of Debian's Fashion-MNIST."""
+    if all(any((DEBIAN_COPY / f"{stem}{suffix}").is_file() for suffix in ("", ".gz")) for stem in STEMS):
+        return DEBIAN_COPY
     raise AssertionError(
-        f"Fashion-MNIST is in neither {DEBIAN_COPY} nor {SHARED_COPY}: `make test` installs Debian's "
-        "dataset-fashion-mnist (or run `apt-get install dataset-fashion-mnist`)"
+        f"Fashion-MNIST is not in {DEBIAN_COPY}: `make test` installs Debian's dataset-fashion-mnist "
+        "(or run `apt-get install dataset-fashion-mnist`)"
     )
 
 
@@ -367,7 +364,7 @@ def test_labels_out_of_range_name_the_file(tmp_path: Path) -> None:
 # --- Fashion-MNIST lookup --------------------------------------------------------------------------------
 
 
-def test_fashion_mnist_loads_from_the_shared_copy(fashion_dir: Path) -> None:
+def test_fashion_mnist_loads_from_the_debian_package(fashion_dir: Path) -> None:
     data = load_dataset("fashion_mnist", data_dir=fashion_dir)
     assert (data.name, data.num_classes, data.image_shape) == ("fashion-mnist", 10, (28, 28))
     assert [len(data.train), len(data.val), len(data.test)] == [50000, 10000, 10000]
