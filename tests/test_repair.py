@@ -137,7 +137,6 @@ def test_doctor_repair_json(capsys):
 
 
 def test_the_verdict_says_when_the_architecture_is_the_limit():
-    assert "15 hidden layers of at most 5 units" not in (architecture_limit((5,) * 15, 10) or "")
     assert architecture_limit((5,) * 15, 10).endswith("a hidden layer of 5 units is narrower than the 10 classes")
     assert architecture_limit((16,) * 12, 10).endswith("12 hidden layers of at most 16 units")
     assert architecture_limit((100,), 10) is None

@@ -43,10 +43,6 @@ STAGE_OF_SETTING = {
     "dropout": "dropout",
 }
 
-# Structural changes build a different network or data: the run restarts from fresh weights.
-STRUCTURAL = {"pairing", "input", "init", "activation", "dropout"}
-
-
 @dataclass(frozen=True)
 class Fix:
     """Settings to change, most important first (its first setting names its stage), and a sentence why.
@@ -80,10 +76,6 @@ class Fix:
     @property
     def rank(self) -> int:
         return REPAIR_ORDER.index(self.stage)
-
-    @property
-    def structural(self) -> bool:
-        return any(STAGE_OF_SETTING.get(k) in STRUCTURAL for k in self.changes)
 
     def in_effect(self, settings: Mapping[str, Any]) -> bool:
         """True when the run already has every one of these settings: proposing it would change nothing."""
@@ -139,8 +131,3 @@ def flag(name: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{option} {value:g}"
     return f"{option} {value}"
-
-
-def merged(settings: Mapping[str, Any], fix: Fix) -> dict[str, Any]:
-    """The settings with the fix applied."""
-    return {**settings, **fix.changes}

@@ -66,7 +66,7 @@ class FirstNonFinite:
         if largest > T.OVERFLOW:
             self._record(layer, tensor, direction, {"max_abs": largest, "overflow_threshold": T.OVERFLOW})
 
-    def check_loss(self, loss: float, loss_name: str = "") -> None:
+    def check_loss(self, loss: float) -> None:
         if self.found is None and not math.isfinite(loss):
             self._record(None, "loss", "forward", {"loss": loss if math.isfinite(loss) else str(loss)})
 
