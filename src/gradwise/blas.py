@@ -1,13 +1,16 @@
-"""``y += a x`` and ``y = a x + b y`` in one pass: numpy's own BLAS when it can be reached, numpy ufuncs otherwise.
+"""``y += a x``, ``y = a x + b y`` and ``C = alpha A B + beta C`` in one pass: numpy's own BLAS when it can be
+reached, numpy otherwise.
 
 Speed: numpy has no axpy, so a momentum step written with ufuncs (``m *= b; m += g; p -= lr * m``) makes
 five single-threaded passes over every weight matrix. The OpenBLAS that numpy links has ``axpby`` and
 ``axpy``: two passes, on numpy's BLAS threads. This module looks the two functions up among the
 libraries numpy's own extension module depends on (never another package's OpenBLAS that happens to be
 loaded, such as scipy's), binds them with ctypes through their real signatures and checks them on a
-small case before use. Where numpy's BLAS has neither, or with ``GRADWISE_BLAS=numpy`` in the
-environment, the same functions run as numpy ufuncs. The two paths agree to rounding (BLAS may fuse
-the multiply-add); the choice is made once, at import, so a process never changes path mid-run and a
+small case before use. ``gemm`` is the product numpy's ``matmul`` runs, plus what ``matmul`` cannot say:
+add into the output (``beta``), which lets an optimizer's momentum take the weight gradient straight from
+the product, with no gradient array written and read back. Where numpy's BLAS lacks these, or with
+``GRADWISE_BLAS=numpy`` in the environment, the same functions run as numpy ufuncs. The two paths agree to
+rounding (BLAS may fuse the multiply-add); the choice is made once, at import, so a process never changes path mid-run and a
 seed gives the same numbers whatever was imported before gradwise.
 """
 
@@ -29,6 +32,7 @@ _NAMINGS = (("scipy_cblas_{}64_", ctypes.c_int64), ("cblas_{}64_", ctypes.c_int6
 # Below this many elements the arrays sit in cache, numpy's ufuncs are as fast, and ctypes' call costs more.
 BLAS_MIN_SIZE = 1 << 17
 _CTYPE = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enum values
 # numpy's extension module that links its BLAS (numpy 2 moved it from numpy.core to numpy._core).
 _NUMPY_EXTENSIONS = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
 
@@ -76,8 +80,13 @@ def _bind(library: ctypes.CDLL) -> tuple[dict[tuple[str, np.dtype], Callable[...
                 axpy.argtypes = [integer, scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
                 axpby = getattr(library, pattern.format(prefix + "axpby"))
                 axpby.argtypes = [integer, scalar, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer]
-                axpy.restype = axpby.restype = None
-                bound["axpy", dtype], bound["axpby", dtype] = axpy, axpby
+                gemm = getattr(library, pattern.format(prefix + "gemm"))
+                gemm.argtypes = [
+                    ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer,
+                    scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer,
+                ]  # fmt: skip
+                axpy.restype = axpby.restype = gemm.restype = None
+                bound["axpy", dtype], bound["axpby", dtype], bound["gemm", dtype] = axpy, axpby, gemm
         except AttributeError:
             continue
         return bound, integer
@@ -91,6 +100,15 @@ def _passes_self_test(functions: dict[tuple[str, np.dtype], Callable[..., None]]
         functions["axpby", dtype](7, 3, x.ctypes.data, 2, 0.5, y.ctypes.data, 1)  # y = 3 x[::2] + 1
         functions["axpy", dtype](7, -1, x.ctypes.data, 2, y.ctypes.data, 1)  # y = 2 x[::2] + 1
         if not np.array_equal(y, 2 * x[::2] + 1):
+            return False
+        a, b, c = (
+            np.arange(6, dtype=dtype).reshape(3, 2),
+            np.arange(12, dtype=dtype).reshape(3, 4),
+            np.ones((2, 4), dtype),
+        )
+        functions["gemm", dtype](_ROW_MAJOR, _TRANS, _NO_TRANS, 2, 4, 3, 2, a.ctypes.data, 2, b.ctypes.data, 4, 3,
+                                 c.ctypes.data, 4)  # fmt: skip
+        if not np.array_equal(c, 2 * a.T @ b + 3):
             return False
     return True
 
@@ -158,3 +176,41 @@ def axpby(a: float, x: Array, b: float, y: Array) -> None:
     if b != 1:
         y *= y.dtype.type(b)
     axpy(a, x, y)
+
+
+def _operand(m: Array) -> tuple[int, int] | None:
+    """(CBLAS transpose flag, leading dimension) of a matrix that is C-contiguous or the transpose of one."""
+    if m.flags.c_contiguous:
+        return _NO_TRANS, m.shape[1]
+    if m.T.flags.c_contiguous:
+        return _TRANS, m.shape[0]
+    return None
+
+
+def _gemm(a: Array, b: Array, out: Array) -> Callable[..., None] | None:
+    """The BLAS gemm for these matrices, or None when they need the numpy path."""
+    if _BLAS is None or not a.dtype == b.dtype == out.dtype or 0 in (*a.shape, b.shape[1]):
+        return None
+    if not (out.flags.c_contiguous and out.flags.writeable and out.shape == (a.shape[0], b.shape[1])):
+        return None
+    if max(a.size, b.size, out.size) > _BLAS.max_n or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return None
+    return _BLAS.functions.get(("gemm", out.dtype))
+
+
+def gemm(a: Array, b: Array, out: Array, alpha: float = 1.0, beta: float = 0.0) -> Array:
+    """``out = alpha * a @ b + beta * out`` in place; ``a`` and ``b`` may be transposed views (``x.T``)."""
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
+    fn, left, right = _gemm(a, b, out), _operand(a), _operand(b)
+    if fn is not None and left is not None and right is not None:
+        (m, k), n = a.shape, b.shape[1]
+        fn(_ROW_MAJOR, left[0], right[0], m, n, k, alpha, a.ctypes.data, left[1], b.ctypes.data, right[1], beta,
+           out.ctypes.data, n)  # fmt: skip
+        return out
+    product = np.matmul(a, b)
+    if beta == 0:  # as BLAS: the output's old contents are not read, so a NaN there does not survive
+        return np.multiply(product, out.dtype.type(alpha), out=out)
+    out *= out.dtype.type(beta)
+    out += out.dtype.type(alpha) * product
+    return out

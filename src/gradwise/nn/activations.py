@@ -50,6 +50,9 @@ class Activation:
     family: str
     kinks: tuple[float, ...] = ()
     params: dict[str, float] = field(default_factory=dict)
+    # backward(z, a, da, out=da) is correct: every function here reads da before it writes out. A function
+    # written elsewhere may not, so its derivative goes into a buffer of its own.
+    backward_in_place: bool = field(default=False, compare=False)
     takes_out: bool = field(init=False, repr=False, compare=False, default=False)  # read from the signatures
 
     def __post_init__(self) -> None:
@@ -136,7 +139,9 @@ def _leaky_relu(alpha: float) -> Activation:
         # alpha >= 0 keeps the sign of z in a, so the slope is readable from the output.
         return np.multiply(da, np.where(a > 0, 1, a.dtype.type(alpha)), out=out)
 
-    return Activation("leaky_relu", forward, backward, "relu", kinks=(0.0,), params={"alpha": alpha})
+    return Activation(
+        "leaky_relu", forward, backward, "relu", kinks=(0.0,), params={"alpha": alpha}, backward_in_place=True
+    )
 
 
 def elu(alpha: float = 1.0) -> Activation:
@@ -156,7 +161,7 @@ def _elu(alpha: float) -> Activation:
         # d/dz alpha (e^z - 1) = a + alpha
         return np.multiply(da, np.where(a > 0, 1, a + a.dtype.type(alpha)), out=out)
 
-    return Activation("elu", forward, backward, "relu", kinks=(0.0,), params={"alpha": alpha})
+    return Activation("elu", forward, backward, "relu", kinks=(0.0,), params={"alpha": alpha}, backward_in_place=True)
 
 
 def _softplus_forward(z: Array, out: Array | None = None) -> Array:
@@ -180,12 +185,12 @@ def _softmax_backward(z: Array, a: Array, da: Array, out: Array | None = None) -
     return np.multiply(a, da - (da * a).sum(axis=-1, keepdims=True), out=out)
 
 
-identity = Activation("identity", _identity_forward, _identity_backward, "linear")
-sigmoid = Activation("sigmoid", _sigmoid_forward, _sigmoid_backward, "saturating")
-tanh = Activation("tanh", _tanh_forward, _tanh_backward, "saturating")
-relu = Activation("relu", _relu_forward, _relu_backward, "relu", kinks=(0.0,))
-softplus = Activation("softplus", _softplus_forward, _softplus_backward, "relu")
-softmax = Activation("softmax", _softmax_forward, _softmax_backward, "softmax")
+identity = Activation("identity", _identity_forward, _identity_backward, "linear", backward_in_place=True)
+sigmoid = Activation("sigmoid", _sigmoid_forward, _sigmoid_backward, "saturating", backward_in_place=True)
+tanh = Activation("tanh", _tanh_forward, _tanh_backward, "saturating", backward_in_place=True)
+relu = Activation("relu", _relu_forward, _relu_backward, "relu", kinks=(0.0,), backward_in_place=True)
+softplus = Activation("softplus", _softplus_forward, _softplus_backward, "relu", backward_in_place=True)
+softmax = Activation("softmax", _softmax_forward, _softmax_backward, "softmax", backward_in_place=True)
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a for a in (identity, sigmoid, tanh, relu, leaky_relu(), elu(), softplus, softmax)

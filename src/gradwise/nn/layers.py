@@ -10,21 +10,40 @@ then captures views of those arrays, so one rule holds: call ``backprop`` of a r
 forward before the next reused forward of the same layer (a training step does), and copy
 any output you want to keep. A forward without ``reuse`` (``predict``, evaluation) allocates
 as before and leaves those arrays alone, so it may run between a step's forward and backprop.
+
+Speed: ``backprop`` may be given a ``GradientSink``: the weight gradient then goes straight from the GEMM
+into an optimizer's array (``momentum = x^T dz + beta momentum``, or ``W = -lr x^T dz + W`` for plain SGD),
+so no gradient array is written and read back. ``grads`` is then left as it was. And where ``backprop`` may
+overwrite ``da`` (the network says so for the arrays it passes between layers), the activation's
+derivative is applied to it in place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from gradwise.blas import gemm
 from gradwise.nn.activations import Activation, get_activation
 from gradwise.nn.init import Initializer, default_initializer, get_initializer
 
 Array = np.ndarray
 Backprop = Callable[..., Array | None]  # backprop(dy, need_dx=True) -> dx, or None when need_dx is False
 Observer = Callable[[str, Array], None]  # observe(tensor name, value): how the health monitor looks inside
+
+
+class GradientSink(NamedTuple):
+    """Where a backward pass puts each gradient g instead of ``grads``: ``into[name] = scale g + decay into[name]``."""
+
+    into: Mapping[str, Array]  # by parameter name: the layer's own ("W") or the network's ("0.W")
+    scale: float = 1.0
+    decay: float = 0.0
+
+    def of_layer(self, position: int, names: list[str]) -> GradientSink:
+        """The part of a network's sink (named "0.W", ...) that belongs to the layer at ``position``."""
+        return GradientSink({name: self.into[f"{position}.{name}"] for name in names}, self.scale, self.decay)
 
 
 class Layer(Protocol):
@@ -90,23 +109,36 @@ class Dense:
             observe("z", z)
             observe("a", a)
 
-        def backprop(da: Array, need_dx: bool = True) -> Array | None:
-            # dL/dz = dL/da * da/dz
-            dz = da if logits else self.activation.backward_into(z, a, da, self._buffer("dz", n, reuse))
+        def backprop(
+            da: Array, need_dx: bool = True, *, sink: GradientSink | None = None, overwrite: bool = False
+        ) -> Array | None:
+            # dL/dz = dL/da * da/dz; in da's own memory where the caller allows it
+            in_place = overwrite and self.activation.backward_in_place
+            out = da if in_place else self._buffer("dz", n, reuse)
+            dz = da if logits else self.activation.backward_into(z, a, da, out)
             if observe is not None:
                 observe("delta", dz)
-            if n == 1:
-                # Speed: OpenBLAS's sgemm is ~10x slower at k=1 than at k=2 (784x1000: 1.7 ms), and numpy's
-                # outer product ~2x; a zero second sample adds nothing: x^T dz = [x; 0]^T [dz; 0].
-                np.matmul(self._padded("x", x).T, self._padded("dz", dz), out=self.grads["W"])
-            else:
-                np.matmul(x.T, dz, out=self.grads["W"])  # dL/dW = x^T dz (summed over the batch)
-            np.sum(dz, axis=0, out=self.grads["b"])  # dL/db = sum over the batch of dz
-            if not need_dx:
-                return None  # the input layer needs no dx
-            return np.matmul(dz, W.T, out=self._buffer("dx", n, reuse))  # dL/dx = dz W^T
+            # dL/dx = dz W^T, before a sink may write W itself (plain SGD updates the weights in the GEMM)
+            dx = np.matmul(dz, W.T, out=self._buffer("dx", n, reuse)) if need_dx else None
+            self._weight_gradients(x, dz, sink)
+            return dx  # None for the input layer, which needs no dx
 
         return a, backprop
+
+    def _weight_gradients(self, x: Array, dz: Array, sink: GradientSink | None) -> None:
+        """dL/dW = x^T dz and dL/db = the batch's sum of dz, into ``grads`` or through ``sink``."""
+        if len(x) == 1:
+            # Speed: OpenBLAS's sgemm is ~10x slower at k=1 than at k=2 (784x1000: 1.7 ms), and numpy's
+            # outer product ~2x; a zero second sample adds nothing: x^T dz = [x; 0]^T [dz; 0].
+            x, dz = self._padded("x", x), self._padded("dz", dz)
+        if sink is None:
+            np.matmul(x.T, dz, out=self.grads["W"])
+            np.sum(dz, axis=0, out=self.grads["b"])
+            return
+        gemm(x.T, dz, sink.into["W"], sink.scale, sink.decay)
+        bias = sink.into["b"]
+        bias *= bias.dtype.type(sink.decay)
+        bias += bias.dtype.type(sink.scale) * dz.sum(axis=0)
 
     def _padded(self, name: str, row: Array) -> Array:
         """``row`` (1, n) on top of a zero row: a (2, n) work array whose second row is never written."""
@@ -137,9 +169,7 @@ class Dropout:
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
 
-    def forward(
-        self, x: Array, train: bool = False, rng: np.random.Generator | None = None
-    ) -> tuple[Array, Backprop]:
+    def forward(self, x: Array, train: bool = False, rng: np.random.Generator | None = None) -> tuple[Array, Backprop]:
         if not train or self.p == 0:
             return x, lambda dy, need_dx=True: dy  # identity at evaluation
         if rng is None:

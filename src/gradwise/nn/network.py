@@ -16,7 +16,7 @@ import numpy as np
 
 from gradwise.nn.activations import Activation
 from gradwise.nn.init import Initializer
-from gradwise.nn.layers import Backprop, Dense, Dropout, Layer
+from gradwise.nn.layers import Backprop, Dense, Dropout, GradientSink, Layer
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.seeds import generator, weights_rng
 
@@ -83,10 +83,20 @@ class Network:
                 x, backprop = layer.forward(x, train, rng)
             backprops.append(backprop)
 
-        def backprop_all(dy: Array, need_dx: bool = True) -> Array | None:
-            """Fill every layer's grads; return dx, as a layer's backprop does (None with ``need_dx=False``)."""
+        def backprop_all(dy: Array, need_dx: bool = True, *, sink: GradientSink | None = None) -> Array | None:
+            """Fill every layer's grads (or put them through ``sink``, named as ``params``); return dx, as a
+            layer's backprop does (None with ``need_dx=False``)."""
             for i in range(last, -1, -1):
-                dy = backprops[i](dy, need_dx or i > 0)  # type: ignore[assignment]  # None only from the last call
+                layer, need = self.layers[i], need_dx or i > 0
+                own = sink.of_layer(i, list(layer.params)) if sink is not None and layer.params else None
+                if isinstance(layer, Dense):
+                    # Below the last layer, dy is a work array of the layer above: it may be overwritten.
+                    dy = backprops[i](dy, need, sink=own, overwrite=i < last)  # type: ignore[assignment]
+                    continue
+                dy = backprops[i](dy, need)  # type: ignore[assignment]  # None only from the last call
+                if own is not None:  # a layer of another kind fills its grads: they go through the sink here
+                    for name, g in layer.grads.items():
+                        own.into[name][...] = own.scale * g + own.decay * own.into[name]
             return dy
 
         return x, backprop_all
@@ -144,6 +154,7 @@ def grad(
     fuse: bool = True,
     with_output: bool = False,
     probe: Probe | None = None,
+    sink: GradientSink | None = None,
 ) -> Any:
     """Loss value and gradients of every parameter for one batch (the seed's ``grad``).
 
@@ -151,15 +162,17 @@ def grad(
     belong to the layers and are overwritten by the next call: copy them to keep them.
     ``fuse=False`` runs a matched pair unfused (same gradient, used to test the fusion).
     ``with_output`` also returns the network's output (the logits when the loss is fused).
-    A ``probe`` sees every layer's tensors (see ``Network.forward``).
+    A ``probe`` sees every layer's tensors (see ``Network.forward``). With a ``sink`` the gradients go
+    through it (``sink.into`` named as ``net.params``) and the gradients returned are ``{}``.
     """
     loss = get_loss(loss)
     fused = fused_loss(net, loss) if fuse else None
     # Speed: forward and backward run in the layers' reused work arrays; backprop follows at once.
     y, backprop = net.forward(x, train=True, rng=rng, logits=fused is not None, probe=probe, reuse=True)
     value, dy = (fused or loss)(y, np.asarray(t, dtype=net.dtype))
-    backprop(dy, need_dx=False)  # speed: no product with the first layer's weights for an input gradient
-    return (value, net.grads, y) if with_output else (value, net.grads)
+    backprop(dy, need_dx=False, sink=sink)  # speed: no product with the first layer's weights for an input gradient
+    grads = net.grads if sink is None else {}
+    return (value, grads, y) if with_output else (value, grads)
 
 
 def mlp(
@@ -183,9 +196,7 @@ def mlp(
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2
-        layers.append(
-            Dense(n_in, n_out, output if last else activation, init, rng=rng, bias=bias, dtype=dtype)
-        )
+        layers.append(Dense(n_in, n_out, output if last else activation, init, rng=rng, bias=bias, dtype=dtype))
         if dropout and not last:
             layers.append(Dropout(dropout))
     return Network(layers)

@@ -29,11 +29,18 @@ class Transform:
 
     ``step(params, grads, state) -> state``, when present, is ``update`` and ``apply_updates`` in one
     (fewer passes over memory); it keeps the same state and must give the same parameters, to rounding.
+
+    ``sink(params, state) -> (into, scale, decay)``, when present, says where the gradient g of each
+    parameter may be written as it is computed, ``into[name] = scale g + decay into[name]`` (its momentum,
+    say), and ``after_sink(params, state) -> state`` finishes that step: together they are ``step``, to
+    rounding, without a gradient array (see ``gradwise.nn.layers.GradientSink``).
     """
 
     init: Callable[[Params], State]
     update: Callable[[Params, State, Params], tuple[Params, State]]
     step: Callable[[Params, Params, State], State] | None = None
+    sink: Callable[[Params, State], tuple[Params, float, float]] | None = None
+    after_sink: Callable[[Params, State], State] | None = None
 
 
 def chain(*transforms: Transform) -> Transform:

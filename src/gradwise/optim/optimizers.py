@@ -50,7 +50,8 @@ def _assemble(
 
 def _descent(lr: Schedule | float, beta: float | None) -> Transform:
     """SGD (``beta`` None) or heavy-ball momentum, with ``step`` fused: the same chain and state as
-    ``_assemble``, but one BLAS pass per parameter for SGD and two for momentum, instead of two and five."""
+    ``_assemble``, but one BLAS pass per parameter for SGD and two for momentum, instead of two and five.
+    Through ``sink``, the gradient GEMM does the momentum's pass (SGD's whole update) itself."""
     links = [trace(beta)] if beta is not None else []
     optimizer = _assemble(links, lr, 0.0, False, None)
     schedule, lr_key = as_schedule(lr), f"{len(links)}/"
@@ -67,7 +68,20 @@ def _descent(lr: Schedule | float, beta: float | None) -> Transform:
         state[lr_key + "count"] += 1
         return state
 
-    return Transform(optimizer.init, optimizer.update, step)
+    def sink(params: Params, state: State) -> tuple[Params, float, float]:
+        if beta is None:
+            return params, descent_rate(schedule, state, lr_key), 1.0  # p = -lr g + p, in the gradient's GEMM
+        return {name: state[f"0/momentum/{name}"] for name in params}, 1.0, beta  # m = g + beta m
+
+    def after_sink(params: Params, state: State) -> State:
+        if beta is not None:
+            rate = descent_rate(schedule, state, lr_key)
+            for name, p in params.items():
+                axpy(rate, state[f"0/momentum/{name}"], p)  # p -= lr m
+        state[lr_key + "count"] += 1
+        return state
+
+    return Transform(optimizer.init, optimizer.update, step, sink, after_sink)
 
 
 def sgd(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradwise.data.stream import Stream
+from gradwise.nn.layers import GradientSink
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, Probe, grad
 from gradwise.optim.base import State, Transform, move
@@ -99,6 +100,13 @@ def _check_watched_metrics(stop: StopCondition, validation: tuple[Array, Array] 
             )
 
 
+def _sink(optimizer: Transform, net: Network, state: State) -> GradientSink | None:
+    """Where this step's gradients go, when the optimizer can take them straight from the GEMMs."""
+    if optimizer.sink is None or optimizer.after_sink is None:
+        return None
+    return GradientSink(*optimizer.sink(net.params, state))
+
+
 def _restoring_condition(stop: StopCondition) -> no_improvement | None:
     return next((c for c in stop.parts() if isinstance(c, no_improvement) and c.restore_best), None)
 
@@ -156,7 +164,12 @@ def fit(
             epoch_started = time.perf_counter()
             for x, t in batches.epoch(run.epoch, start=run.position):
                 probe = next((found for c in callbacks if (found := c.probe(run.step + 1)) is not None), None)
-                value, grads, y = grad(net, session.loss, x, t, rng=session.rng, with_output=True, probe=probe)
+                # Speed: a step no probe looks at puts its gradients straight into the optimizer's arrays.
+                # Which steps those are depends on the step number alone, so a resumed run repeats it.
+                sink = _sink(optimizer, net, run.opt_state) if probe is None else None
+                value, grads, y = grad(
+                    net, session.loss, x, t, rng=session.rng, with_output=True, probe=probe, sink=sink
+                )
                 if probe is not None:
                     for callback in callbacks:
                         callback.on_gradients(run.step + 1, grads)
@@ -165,7 +178,10 @@ def fit(
                 run.correct += int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
                 run.seen += len(x)
                 run.loss_sum += value
-                run.opt_state = move(net.params, grads, optimizer, run.opt_state)
+                if sink is None:
+                    run.opt_state = move(net.params, grads, optimizer, run.opt_state)
+                else:
+                    run.opt_state = optimizer.after_sink(net.params, run.opt_state)  # type: ignore[misc]
                 run.step += 1
                 run.position += 1
                 p = progress_at(epoch_done=False)
