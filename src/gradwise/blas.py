@@ -10,8 +10,8 @@ small case before use. ``gemm`` is the product numpy's ``matmul`` runs, plus wha
 add into the output (``beta``), which lets an optimizer's momentum take the weight gradient straight from
 the product, with no gradient array written and read back. Where numpy's BLAS lacks these, or with
 ``GRADWISE_BLAS=numpy`` in the environment, the same functions run as numpy ufuncs. The two paths agree to
-rounding (BLAS may fuse the multiply-add); the choice is made once, at import, so a process never changes path mid-run and a
-seed gives the same numbers whatever was imported before gradwise.
+rounding (BLAS may fuse the multiply-add); the choice is made once, at import, so a process never changes
+path mid-run and a seed gives the same numbers whatever was imported before gradwise.
 """
 
 from __future__ import annotations
