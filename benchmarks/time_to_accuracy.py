@@ -5,11 +5,22 @@ SGD with momentum 0.9 at lr 0.05, batch 128, the last 10 000 training images hel
 (50 000 left to train on), float32, at most 20 epochs. All three start from gradwise's initial weights and
 visit the batches in gradwise's order (``shuffle(0)``), so they run the same computation and differ in speed.
 
-Each framework runs in its own process (so its peak RSS is its own), with the same thread count. Every
-epoch ends with the validation accuracy (gradwise's loop computes it, so the others do too; it counts as
-training time) and then the test accuracy, which is not counted: the clock stops while it is measured.
-gradwise runs ``gradwise.train.runner.train`` as ``gradwise train --preset default`` does, health monitor and
-non-finite guard included. Run with ``make bench``; it prints a table and, last, one summary line.
+Each run is a fresh process (so its peak RSS is its own), with the same thread count, started after a
+0.2 s pause so the previous process's BLAS and OpenMP threads are gone. Every epoch ends with the validation
+accuracy (gradwise's loop computes it, so the others do too; it counts as training time) and then the test
+accuracy, which is not counted: the clock stops while it is measured. gradwise runs
+``gradwise.train.runner.train`` as ``gradwise train --preset default`` does, health monitor and non-finite
+guard included.
+
+A single run on a busy or small machine is decided by noise, so every framework runs ``--repeats`` times
+(default 3), alternating: one round runs each framework once, and each round rotates the order (gradwise,
+torch, sklearn; then torch, sklearn, gradwise; ...) so none always goes first. The table gives, per
+framework, how many runs reached 98 %, the median seconds to 98 % over those runs with their spread
+(min-max), the median seconds per epoch and last test accuracy, and the largest peak RSS; a run that failed
+or never reached 98 % is shown as such and left out of the median. torch/gradwise is given per round (round
+r's torch time over round r's gradwise time), as the median and spread of those paired ratios, and as the
+ratio of the medians. Run with ``make bench``; it prints a line per round, the table and, last, one summary
+line.
 """
 
 from __future__ import annotations
@@ -18,17 +29,20 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 TARGET = 0.98
 FRAMEWORKS = ("gradwise", "torch", "sklearn")
+SETTLE_SECONDS = 0.2  # before each run, so the previous process's BLAS/OpenMP threads have left the cores
 
 
 class Clock:
@@ -207,11 +221,171 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {kernel}"
 
 
+@dataclass
+class Run:
+    """One framework's run in one round: its (training seconds, test accuracy) per epoch, or why it failed."""
+
+    log: list[tuple[float, float]] = field(default_factory=list)
+    peak_rss_mib: float = 0.0
+    failure: str | None = None
+
+    @property
+    def epochs_to_target(self) -> int | None:
+        return summarize(self.log)[0]
+
+    @property
+    def seconds_to_target(self) -> float | None:
+        return summarize(self.log)[1]
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.log[-1][0] / len(self.log)
+
+
+def run_once(name: str, args: argparse.Namespace) -> Run:
+    """One fresh worker process for one framework, started after a short settle."""
+    time.sleep(SETTLE_SECONDS)
+    argv = [sys.executable, __file__, "--worker", name, "--epochs", str(args.epochs),
+            "--threads", str(args.threads), "--limit", str(args.limit)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        return Run(failure=why)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if not report["log"]:
+        return Run(failure="no epoch ran")
+    return Run([(seconds, acc) for seconds, acc in report["log"]], report["peak_rss_mib"])
+
+
+def round_order(frameworks: Sequence[str], round_index: int) -> list[str]:
+    """The frameworks rotated by one place per round, so that none always runs first."""
+    shift = round_index % len(frameworks)
+    return [*frameworks[shift:], *frameworks[:shift]]
+
+
+def describe(run: Run) -> str:
+    if run.failure is not None:
+        return "failed"
+    seconds = run.seconds_to_target
+    return f"{seconds:.1f} s" if seconds is not None else f"not reached ({run.log[-1][1]:.4f})"
+
+
+def run_rounds(frameworks: Sequence[str], args: argparse.Namespace) -> dict[str, list[Run]]:
+    """Every framework once per round, in a rotated order; runs[name][r] is round r's run."""
+    runs: dict[str, list[Run]] = {name: [] for name in frameworks}
+    for round_index in range(args.repeats):
+        order = round_order(frameworks, round_index)
+        for name in order:
+            runs[name].append(run_once(name, args))
+        done = ", ".join(f"{name} {describe(runs[name][-1])}" for name in order)
+        print(f"round {round_index + 1}/{args.repeats}: {done}", flush=True)
+    return runs
+
+
+def reached_seconds(runs: list[Run]) -> list[float]:
+    return [run.seconds_to_target for run in runs if run.seconds_to_target is not None]
+
+
+def with_spread(values: list[float], digits: int, unit: str = "") -> str:
+    """The median, then (min-max) when there is more than one value."""
+    middle = f"{statistics.median(values):.{digits}f}{unit}"
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def table_row(name: str, runs: list[Run]) -> str:
+    completed = [run for run in runs if run.failure is None]
+    if not completed:
+        return f"{name:<10} failed in all {len(runs)} runs: {runs[-1].failure}"
+    seconds = reached_seconds(runs)
+    epochs = [run.epochs_to_target for run in runs if run.epochs_to_target is not None]
+    if epochs:
+        epochs_text = f"{min(epochs)}" if min(epochs) == max(epochs) else f"{min(epochs)}-{max(epochs)}"
+    else:
+        epochs_text = f"{max(len(run.log) for run in completed)}"
+    seconds_text = with_spread(seconds, 1) if seconds else "not reached"
+    per_epoch = statistics.median(run.seconds_per_epoch for run in completed)
+    last_acc = statistics.median(run.log[-1][1] for run in completed)
+    peak = max(run.peak_rss_mib for run in completed)
+    return (
+        f"{name:<10} {f'{len(seconds)}/{len(runs)}':>7} {epochs_text:>6} {seconds_text:>20} {per_epoch:8.2f} "
+        f"{last_acc:14.4f} {peak:6.0f} MiB"
+    )
+
+
+def failure_notes(runs: list[Run]) -> list[str]:
+    if all(run.failure is not None for run in runs):
+        return []
+    return [f"{'':<10} round {r}: failed: {run.failure}" for r, run in enumerate(runs, 1) if run.failure is not None]
+
+
+def paired_ratios(numerators: list[Run], denominators: list[Run]) -> list[float | None]:
+    """Round r's numerator time over round r's denominator time; None where either did not reach the target."""
+    ratios: list[float | None] = []
+    for top, bottom in zip(numerators, denominators, strict=True):
+        top_seconds, bottom_seconds = top.seconds_to_target, bottom.seconds_to_target
+        ratios.append(None if top_seconds is None or bottom_seconds is None else top_seconds / bottom_seconds)
+    return ratios
+
+
+def ratio_of_medians(numerators: list[Run], denominators: list[Run]) -> float | None:
+    top, bottom = reached_seconds(numerators), reached_seconds(denominators)
+    return statistics.median(top) / statistics.median(bottom) if top and bottom else None
+
+
+def ratio_report(runs: dict[str, list[Run]]) -> str:
+    ratios = paired_ratios(runs["torch"], runs["gradwise"])
+    rounds = ", ".join("n/a" if ratio is None else f"{ratio:.2f}x" for ratio in ratios)
+    paired = [ratio for ratio in ratios if ratio is not None]
+    median_paired = with_spread(paired, 2, "x") if paired else "n/a"
+    medians = ratio_of_medians(runs["torch"], runs["gradwise"])
+    of_medians = f"{medians:.2f}x" if medians is not None else "n/a"
+    return f"torch/gradwise time per round: {rounds}; median of paired {median_paired}, ratio of medians {of_medians}"
+
+
+def summary_time(runs: list[Run] | None) -> str:
+    if runs is None:
+        return "not run"
+    seconds = reached_seconds(runs)
+    if not seconds:
+        return "not reached" if len(runs) == 1 else f"not reached (0 of {len(runs)})"
+    text = f"{statistics.median(seconds):.1f} s"
+    details = [f"{min(seconds):.1f}-{max(seconds):.1f}"] if len(seconds) > 1 else []
+    if len(seconds) < len(runs):
+        details.append(f"{len(seconds)} of {len(runs)} reached")
+    return f"{text} ({'; '.join(details)})" if details else text
+
+
+def summary_ratio(runs: dict[str, list[Run]], repeats: int) -> str:
+    if "torch" not in runs or "gradwise" not in runs:
+        return "n/a"
+    medians = ratio_of_medians(runs["torch"], runs["gradwise"])
+    if medians is None:
+        return "n/a"
+    if repeats == 1:
+        return f"{medians:.2f}x"
+    paired = [ratio for ratio in paired_ratios(runs["torch"], runs["gradwise"]) if ratio is not None]
+    if not paired:
+        return f"{medians:.2f}x (no round paired)"
+    spread = f"{min(paired):.2f}" if len(paired) == 1 else f"{min(paired):.2f}-{max(paired):.2f}"
+    rounds = f", {len(paired)} of {repeats} rounds" if len(paired) < repeats else ""
+    return f"{medians:.2f}x (paired {spread}{rounds})"
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20, help="at most this many epochs each (default 20)")
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
     parser.add_argument("--limit", type=float, default=200, help="stop a framework after this many seconds")
+    parser.add_argument("--repeats", type=positive, default=3, help="alternating runs of each framework (default 3)")
     parser.add_argument("--only", choices=FRAMEWORKS, nargs="+", default=FRAMEWORKS)
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -219,40 +393,24 @@ def main() -> None:
         worker(args.worker, args.epochs, args.threads, args.limit)
         return
 
+    frameworks = list(dict.fromkeys(args.only))
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}; {args.threads} threads")
     print("784-1000-10 relu, softmax CE, He init, momentum SGD 0.9 lr 0.05, batch 128, 50k train, float32\n")
-    columns = ("epochs", 6), ("seconds to 98%", 15), ("s/epoch", 8), ("last test acc", 14), ("peak RSS", 9)
-    print(f"{'framework':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
-    results: dict[str, float | None] = {}
-    for name in args.only:
-        argv = [sys.executable, __file__, "--worker", name, "--epochs", str(args.epochs),
-                "--threads", str(args.threads), "--limit", str(args.limit)]  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-            print(f"{name:<10} failed: {why}")
-            results[name] = None
-            continue
-        report = json.loads(done.stdout.strip().splitlines()[-1])
-        log = report["log"]
-        epochs, seconds = summarize(log)
-        results[name] = seconds
-        per_epoch = log[-1][0] / len(log)
-        reached = f"{seconds:15.1f}" if seconds is not None else f"{'not reached':>15}"
-        print(
-            f"{name:<10} {epochs or len(log):>6} {reached} {per_epoch:8.2f} {log[-1][1]:14.4f} "
-            f"{report['peak_rss_mib']:6.0f} MiB",
-            flush=True,
-        )
+    runs = run_rounds(frameworks, args)
 
-    def show(name: str) -> str:
-        seconds = results.get(name)
-        return f"{seconds:.1f} s" if seconds is not None else "not reached"
+    columns = ("reached", 7), ("epochs", 6), ("median s to 98%", 20), ("s/epoch", 8), ("last test acc", 14)
+    columns += (("peak RSS", 10),)
+    print(f"\n{'framework':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    for name in frameworks:
+        print(table_row(name, runs[name]))
+        for note in failure_notes(runs[name]):
+            print(note)
+    if "torch" in runs and "gradwise" in runs:
+        print(f"\n{ratio_report(runs)}")
 
-    gw, th = results.get("gradwise"), results.get("torch")
-    verdict = "n/a" if gw is None or th is None else f"{th / gw:.2f}x"
-    print(f"\n98% test accuracy: gradwise {show('gradwise')}, torch {show('torch')}, sklearn {show('sklearn')}; "
-          f"torch/gradwise time {verdict}")  # fmt: skip
+    how = f"median of {args.repeats} alternating runs" if args.repeats > 1 else "one run"
+    times = ", ".join(f"{name} {summary_time(runs.get(name))}" for name in FRAMEWORKS)
+    print(f"\n98% test accuracy, {how}: {times}; torch/gradwise time {summary_ratio(runs, args.repeats)}")
 
 
 if __name__ == "__main__":
