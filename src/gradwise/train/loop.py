@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,11 +100,34 @@ def _check_watched_metrics(stop: StopCondition, validation: tuple[Array, Array] 
             )
 
 
-def _sink(optimizer: Transform, net: Network, state: State) -> GradientSink | None:
-    """Where this step's gradients go, when the optimizer can take them straight from the GEMMs."""
-    if optimizer.sink is None or optimizer.after_sink is None:
-        return None
-    return GradientSink(*optimizer.sink(net.params, state))
+def train_step(
+    net: Network,
+    loss: Loss,
+    optimizer: Transform,
+    state: State,
+    x: Array,
+    t: Array,
+    *,
+    rng: np.random.Generator | None = None,
+    probe: Probe | None = None,
+    show: Callable[[dict[str, Array]], None] | None = None,
+) -> tuple[float, Array, State]:
+    """One step of ``fit`` on the batch (x, t): ``grad``, then ``move``; returns (loss, output, new state).
+
+    A step with a ``probe`` computes the gradients into ``net.grads`` and ``show``s them before the update.
+    Speed: a step without one puts them straight into the optimizer's arrays where the optimizer offers a
+    sink (``Transform.sink``), so which path a step takes depends on whether it is probed: on its number.
+    The output is the network's work array (the logits for a fused loss): read it before the next step.
+    """
+    sink = None
+    if probe is None and optimizer.sink is not None and optimizer.after_sink is not None:
+        sink = GradientSink(*optimizer.sink(net.params, state))
+    value, grads, y = grad(net, loss, x, t, rng=rng, with_output=True, probe=probe, sink=sink)
+    if sink is not None:
+        return value, y, optimizer.after_sink(net.params, state)  # type: ignore[misc]  # checked above
+    if probe is not None and show is not None:
+        show(grads)
+    return value, y, move(net.params, grads, optimizer, state)
 
 
 def _restoring_condition(stop: StopCondition) -> no_improvement | None:
@@ -164,24 +187,19 @@ def fit(
             epoch_started = time.perf_counter()
             for x, t in batches.epoch(run.epoch, start=run.position):
                 probe = next((found for c in callbacks if (found := c.probe(run.step + 1)) is not None), None)
-                # Speed: a step no probe looks at puts its gradients straight into the optimizer's arrays.
-                # Which steps those are depends on the step number alone, so a resumed run repeats it.
-                sink = _sink(optimizer, net, run.opt_state) if probe is None else None
-                value, grads, y = grad(
-                    net, session.loss, x, t, rng=session.rng, with_output=True, probe=probe, sink=sink
-                )
-                if probe is not None:
+
+                def show(grads: dict[str, Array], step: int = run.step + 1) -> None:
                     for callback in callbacks:
-                        callback.on_gradients(run.step + 1, grads)
-                # Accuracy from the training forward pass: free, and argmax of logits is argmax of p.
+                        callback.on_gradients(step, grads)
+
                 session._totals = (run.loss_sum, run.correct, run.seen)
+                value, y, run.opt_state = train_step(
+                    net, session.loss, optimizer, run.opt_state, x, t, rng=session.rng, probe=probe, show=show
+                )
+                # Accuracy from the training forward pass: free, and argmax of logits is argmax of p.
                 run.correct += int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
                 run.seen += len(x)
                 run.loss_sum += value
-                if sink is None:
-                    run.opt_state = move(net.params, grads, optimizer, run.opt_state)
-                else:
-                    run.opt_state = optimizer.after_sink(net.params, run.opt_state)  # type: ignore[misc]
                 run.step += 1
                 run.position += 1
                 p = progress_at(epoch_done=False)
