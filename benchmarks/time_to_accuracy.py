@@ -4,6 +4,8 @@ The configuration is the default preset's: 784-1000-10, ReLU, softmax cross-entr
 SGD with momentum 0.9 at lr 0.05, batch 128, the last 10 000 training images held out for validation
 (50 000 left to train on), float32, at most 20 epochs. All three start from gradwise's initial weights and
 visit the batches in gradwise's order (``shuffle(0)``), so they run the same computation and differ in speed.
+All three also follow gradwise's learning-rate schedule step by step (the preset's cosine over ``--epochs``,
+built by ``gradwise.train.config.build_schedule``), not a constant rate.
 
 Each run is a fresh process (so its peak RSS is its own), with the same thread count, started after a
 0.2 s pause so the previous process's BLAS and OpenMP threads are gone. Every epoch ends with the validation
@@ -88,6 +90,17 @@ def epoch_orders(config: Any, data: Any) -> Callable[[int], np.ndarray]:
     return samples.order  # type: ignore[attr-defined]
 
 
+def learning_rates(config: Any, data: Any, epochs: int) -> Callable[[int], float]:
+    """gradwise's learning rate at each 0-based step, over the ``epochs`` the gradwise worker trains for.
+
+    As in ``gradwise.train.runner``: ``len(batches)`` steps an epoch, the last batch shorter, not dropped.
+    """
+    from gradwise.train.config import build_schedule
+
+    steps_per_epoch = -(-len(data.train.x) // config.batch_size)
+    return build_schedule(config.with_overrides(epochs=epochs), steps_per_epoch)
+
+
 def run_gradwise(epochs: int, threads: int, limit: float) -> list[tuple[float, float]]:
     from gradwise.train.evaluation import accuracy
     from gradwise.train.loop import Callback
@@ -130,12 +143,13 @@ def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, floa
     x_val, y_val = torch.from_numpy(data.val.x), torch.from_numpy(data.val.y)
     x_test, y_test = torch.from_numpy(data.test.x), torch.from_numpy(data.test.y)
     order = epoch_orders(config, data)
+    schedule = learning_rates(config, data, epochs)
 
     def accuracy(xs: torch.Tensor, ys: torch.Tensor) -> float:
         with torch.no_grad():
             return float((model(xs).argmax(dim=1) == ys).float().mean())
 
-    clock, log = Clock(), []
+    clock, log, step = Clock(), [], 0
     for epoch in range(epochs):
         idx = torch.from_numpy(order(epoch))
         for start in range(0, len(idx), config.batch_size):
@@ -145,7 +159,11 @@ def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, floa
             loss = torch.nn.functional.cross_entropy(logits, y[batch])
             loss.backward()
             float(loss)  # gradwise's loop reads the loss every step too
+            # torch's buf = momentum * buf + g; p -= lr * buf: gradwise's heavy ball, so a per-step lr matches it.
+            for group in optimizer.param_groups:
+                group["lr"] = schedule(step)
             optimizer.step()
+            step += 1
         accuracy(x_val, y_val)
         acc = clock.untimed(lambda: accuracy(x_test, y_test))
         log.append((clock.training_seconds(), acc))
@@ -166,6 +184,7 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, fl
         nesterovs_momentum=False, shuffle=False, random_state=0,
     )  # fmt: skip
     warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.filterwarnings("ignore", message="Got `batch_size`")  # the epoch's last, shorter batch: one step still
     classes = np.arange(data.num_classes)
     # partial_fit builds the layers and takes one step; then gradwise's weights go in and the momentum restarts.
     clf.partial_fit(data.train.x[:1], data.train.y[:1], classes=classes)
@@ -174,11 +193,25 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, fl
     clf._optimizer.params = clf.coefs_ + clf.intercepts_
     clf._optimizer.velocities = [np.zeros_like(p) for p in clf._optimizer.params]
     order = epoch_orders(config, data)
+    schedule = learning_rates(config, data, epochs)
+    optimizer = clf._optimizer
 
-    clock, log = Clock(), []
+    clock, log, step = Clock(), [], 0
     for epoch in range(epochs):
         idx = order(epoch)
-        clf.partial_fit(data.train.x[idx], data.train.y[idx])  # one pass in batches of 128, in this order
+        for start in range(0, len(idx), config.batch_size):
+            batch = idx[start : start + config.batch_size]
+            # scikit-learn's SGD keeps v = momentum * v - lr * g (p += v), the rate inside the velocity; gradwise
+            # (and torch) keep m = momentum * m + g, p -= lr * m. With v = -lr_prev * m, rescaling v by
+            # lr / lr_prev before the step gives v = -lr * m afterwards: gradwise's step exactly. (The cosine
+            # stays above 0 within the run; v is 0 before the first step.)
+            rate = schedule(step)
+            if step:
+                for v in optimizer.velocities:
+                    v *= rate / optimizer.learning_rate
+            optimizer.learning_rate = rate  # what SGDOptimizer._get_updates reads
+            clf.partial_fit(data.train.x[batch], data.train.y[batch])  # one step: the batch is <= batch_size
+            step += 1
         clf.score(data.val.x, data.val.y)
         acc = clock.untimed(lambda: float(clf.score(data.test.x, data.test.y)))
         log.append((clock.training_seconds(), acc))
