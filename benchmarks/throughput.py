@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import gradwise as gw
 from gradwise.data.stream import batch, source
 from gradwise.health.monitor import HealthMonitor, probe_interval
-from gradwise.train.loop import Run, fit
+from gradwise.train.loop import Run, fit, train_step
 from gradwise.train.stopping import max_steps
 
 BATCHES = (1, 10, 32, 128, 512)
@@ -80,6 +80,19 @@ class Cell:
     monitor_overhead: float | None = None  # fraction: the monitor's own time over the rest of the run
     monitor_paired: float | None = None  # fraction: time with the monitor over time without, paired runs
     peak_samples: list[float] = dataclasses.field(default_factory=list)  # GFLOP/s of the sgemm between rounds
+    # Where one step's time goes (ms), each part timed alone on the cell's shapes: see measure_parts.
+    gemm_ms: float = math.nan
+    update_ms: float = math.nan
+    elementwise_ms: float = math.nan
+
+    @property
+    def step_ms(self) -> float:
+        return 1e3 * self.batch / self.gw_rate
+
+    @property
+    def ceiling_fraction(self) -> float:
+        """The step's speed over its own GEMMs' speed alone: 1 if nothing but those GEMMs took time."""
+        return self.gemm_ms / self.step_ms
 
 
 def gemm_flops(batch_size: int, hidden: tuple[int, ...]) -> float:
@@ -117,17 +130,17 @@ def make_data(batch_size: int, count: int, rng: np.random.Generator) -> list[tup
 
 
 def gradwise_step(hidden: tuple[int, ...], seed: int) -> tuple[gw.Network, Callable[[np.ndarray, np.ndarray], int]]:
+    """The body of ``fit``'s loop on a step no probe looks at: ``train_step`` and the accuracy's argmax."""
     net = gw.mlp([N_IN, *hidden, N_OUT], "relu", "softmax", rng=seed)
     optimizer = gw.optim.momentum(LR, BETA)
     state = optimizer.init(net.params)
     rng = np.random.default_rng(seed)
+    loss = gw.nn.get_loss("ce")
 
     def step(x: np.ndarray, t: np.ndarray) -> int:
         nonlocal state
-        _value, grads, y = gw.grad(net, "ce", x, t, rng=rng, with_output=True)
-        correct = int((y.argmax(axis=1) == t.argmax(axis=1)).sum())  # what fit() does for train accuracy
-        state = gw.move(net.params, grads, optimizer, state)
-        return correct
+        _value, y, state = train_step(net, loss, optimizer, state, x, t, rng=rng)
+        return int((y.argmax(axis=1) == t.argmax(axis=1)).sum())  # what fit() does for train accuracy
 
     return net, step
 
@@ -233,9 +246,23 @@ def measure_cell(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: 
     return Cell(batch_size, hidden, n * batch_size / g, n * batch_size / t, statistics.median(ratios), gflops, finite)
 
 
-def gemm_ceiling(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak) -> float:
-    """GFLOP/s of a step's GEMMs alone (forward, weight gradients, input gradients; same shapes and
-    layouts as gradwise's step, into preallocated outputs): the most any step could reach with this BLAS."""
+def median_ms(fn: Callable[[], object], rounds: int, budget: float, peak: Peak) -> float:
+    """Milliseconds per call of ``fn``, the median of ``rounds`` timed blocks of about ``budget`` seconds."""
+    fn()
+    n = steps_for(timed(fn), budget)
+    times = []
+    for _ in range(rounds):
+        time.sleep(SETTLE)
+        fn()
+        times.append(timed(lambda: [fn() for _ in range(n)]) / n)
+        time.sleep(SETTLE)
+        peak.sample()
+    return 1e3 * statistics.median(times)
+
+
+def step_gemms(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
+    """A step's GEMMs alone (forward, weight gradients, input gradients but the first layer's), at gradwise's
+    shapes and layouts, into preallocated outputs: the most any step could reach with this BLAS."""
     rng = np.random.default_rng(3)
     sizes = [N_IN, *hidden, N_OUT]
     weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in itertools.pairwise(sizes)]
@@ -250,16 +277,50 @@ def gemm_ceiling(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: 
             if i > 0:
                 np.matmul(deltas[i + 1], w.T, out=deltas[i])  # dL/dx
 
-    gemms()
-    n = steps_for(timed(gemms), budget)
-    times = []
-    for _ in range(rounds):
-        time.sleep(SETTLE)
-        gemms()
-        times.append(timed(lambda: [gemms() for _ in range(n)]))
-        time.sleep(SETTLE)
-        peak.sample()
-    return gemm_flops(batch_size, hidden) * n / statistics.median(times) / 1e9
+    return gemms
+
+
+def step_update(hidden: tuple[int, ...]) -> Callable[[], None]:
+    """The optimizer's own passes on a step whose gradients went into the momentum: p -= lr m, per parameter."""
+    net = gw.mlp([N_IN, *hidden, N_OUT], rng=0)
+    optimizer = gw.optim.momentum(LR, BETA)
+    state = optimizer.init(net.params)
+    return lambda: optimizer.after_sink(net.params, state)  # type: ignore[misc]
+
+
+def step_elementwise(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
+    """A step's element-wise work alone, with gradwise's own functions on its shapes: per layer the bias and
+    the activation forward, the fused loss, the activation's derivative in place, the bias gradient; the
+    accuracy's argmax."""
+    rng = np.random.default_rng(4)
+    net = gw.mlp([N_IN, *hidden, N_OUT], rng=0)
+    dense = [layer for layer in net.layers if isinstance(layer, gw.Dense)]
+    zs = [rng.standard_normal((batch_size, layer.shape[1]), dtype=np.float32) for layer in dense]
+    acts = [np.empty_like(z) for z in zs]
+    deltas = [rng.standard_normal(z.shape, dtype=np.float32) for z in zs]
+    t = np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, batch_size)]
+    loss = gw.nn.get_loss("ce").fused["softmax"]
+
+    def elementwise() -> None:
+        for layer, z, a in zip(dense[:-1], zs, acts, strict=False):
+            z += layer.params["b"]
+            layer.activation.forward_into(z, a)
+        zs[-1] += dense[-1].params["b"]
+        loss(zs[-1], t)
+        for layer, z, a, delta in zip(dense[:-1], zs, acts, deltas, strict=False):
+            layer.activation.backward_into(z, a, delta, delta)
+        for layer, delta in zip(dense, deltas, strict=True):
+            np.sum(delta, axis=0, out=layer.grads["b"])
+        int((zs[-1].argmax(axis=1) == t.argmax(axis=1)).sum())
+
+    return elementwise
+
+
+def measure_parts(cell: Cell, rounds: int, budget: float, peak: Peak) -> None:
+    """Each part of a step timed alone: its GEMMs (the ceiling), the update, the element-wise work."""
+    cell.gemm_ms = median_ms(step_gemms(cell.batch, cell.hidden), rounds, budget, peak)
+    cell.update_ms = median_ms(step_update(cell.hidden), rounds, budget / 2, peak)
+    cell.elementwise_ms = median_ms(step_elementwise(cell.batch, cell.hidden), rounds, budget / 2, peak)
 
 
 class TimedMonitor(HealthMonitor):
@@ -378,9 +439,25 @@ def run_one_cell(spec: list[str], args: argparse.Namespace) -> None:
     with threadpool_limits(limits=args.threads, user_api="blas"):
         peak = Peak()
         cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak)
+        measure_parts(cell, args.rounds, args.budget, peak)
         measure_monitor(cell, args.rounds, args.budget)
     cell.peak_samples = peak.samples
     print(json.dumps(dataclasses.asdict(cell)))
+
+
+def print_parts(cells: list[Cell]) -> None:
+    """Where each cell's step goes: its GEMMs alone (the ceiling), the update and the element-wise work alone,
+    and the rest (Python, and GEMMs or passes slower inside the step than alone, as they share the caches)."""
+    print("\nwhere a gradwise step goes, ms per step; ceiling: the step's GEMMs alone; fraction: GEMMs alone / step")
+    columns = ("step", 7), ("GEMMs", 7), ("update", 7), ("elem.", 7), ("rest", 7), ("ceiling", 8), ("fraction", 8)
+    print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    for c in cells:
+        rest = c.step_ms - c.gemm_ms - c.update_ms - c.elementwise_ms
+        ceiling = gemm_flops(c.batch, c.hidden) / c.gemm_ms / 1e6
+        print(
+            f"{'-'.join(map(str, c.hidden)):>11} {c.batch:>4} {c.step_ms:7.3f} {c.gemm_ms:7.3f} {c.update_ms:7.3f} "
+            f"{c.elementwise_ms:7.3f} {rest:7.3f} {ceiling:8.1f} {c.ceiling_fraction:8.2f}"
+        )
 
 
 def main() -> None:
@@ -424,9 +501,8 @@ def main() -> None:
                     f"{cell.ratio:6.2f} {cell.gflops:8.1f} {fit_s} {mon}",
                     flush=True,
                 )
-        ceiling = gemm_ceiling(128, (1000,), rounds, args.budget, peak)
+        print_parts(cells)
         print(f"\nGEMM peak: {PEAK_N}^3 sgemm, median of {len(peak.samples)} between rounds: {peak.gflops:.1f} GFLOP/s")
-        print(f"the step's GEMMs alone, B=128, H=1000: {ceiling:.1f} GFLOP/s, {ceiling / peak.gflops:.2f} of the peak")
         sk = {h: measure_sklearn(h, rounds, args.budget) for h in WIDTHS}
         gw128 = {c.hidden: c.gw_rate for c in cells if c.batch == 128}
         for h, rate in sk.items():
@@ -439,9 +515,10 @@ def main() -> None:
     geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
     ref = next(c for c in cells if c.batch == 128 and c.hidden == (1000,))
     monitor = f"{100 * max(c.monitor_overhead or 0.0 for c in cells):.1f}%"
+    print(f"B=128, H=1000: the step at {ref.gflops:.1f} GFLOP/s, {ref.gflops / peak.gflops:.2f} of the sgemm peak")
     print(
         f"min ratio vs torch {min(ratios):.2f}, geo-mean {geo:.2f}, "
-        f"peak fraction (B=128,H=1000) {ref.gflops / peak.gflops:.2f}, monitor overhead {monitor}"
+        f"ceiling fraction (B=128,H=1000) {ref.ceiling_fraction:.2f}, monitor overhead {monitor}"
     )
 
 
