@@ -260,6 +260,21 @@ def median_ms(fn: Callable[[], object], rounds: int, budget: float, peak: Peak) 
     return 1e3 * statistics.median(times)
 
 
+def with_step_threads(fn: Callable[[], object], batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
+    """``fn`` on the BLAS threads ``train_step`` gives a step of this size (one, for a small step)."""
+    sizes = [N_IN, *hidden, N_OUT]
+    largest = batch_size * max(a * b for a, b in itertools.pairwise(sizes))
+
+    def run() -> None:
+        threads = gw.blas.limit_threads(largest)
+        try:
+            fn()
+        finally:
+            gw.blas.restore_threads(threads)
+
+    return run
+
+
 def step_gemms(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
     """A step's GEMMs alone (forward, weight gradients, input gradients but the first layer's), at gradwise's
     shapes and layouts, into preallocated outputs: the most any step could reach with this BLAS."""
@@ -269,11 +284,16 @@ def step_gemms(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
     acts = [rng.random((batch_size, n), dtype=np.float32) for n in sizes]
     deltas = [rng.standard_normal((batch_size, n), dtype=np.float32) for n in sizes]
     grads = [np.empty_like(w) for w in weights]
+    # At batch 1 the layers pad x and dz with a zero row for dL/dW (OpenBLAS is slow at k = 1): so here.
+    rows = 2 if batch_size == 1 else batch_size
+    padded_acts = [np.zeros((rows, n), np.float32) for n in sizes]
+    padded_deltas = [np.zeros((rows, n), np.float32) for n in sizes]
 
     def gemms() -> None:
         for i, w in enumerate(weights):
             np.matmul(acts[i], w, out=acts[i + 1])  # forward
-            np.matmul(acts[i].T, deltas[i + 1], out=grads[i])  # dL/dW
+            x, dz = (padded_acts[i], padded_deltas[i + 1]) if batch_size == 1 else (acts[i], deltas[i + 1])
+            np.matmul(x.T, dz, out=grads[i])  # dL/dW
             if i > 0:
                 np.matmul(deltas[i + 1], w.T, out=deltas[i])  # dL/dx
 
@@ -318,8 +338,9 @@ def step_elementwise(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], N
 
 def measure_parts(cell: Cell, rounds: int, budget: float, peak: Peak) -> None:
     """Each part of a step timed alone: its GEMMs (the ceiling), the update, the element-wise work."""
-    cell.gemm_ms = median_ms(step_gemms(cell.batch, cell.hidden), rounds, budget, peak)
-    cell.update_ms = median_ms(step_update(cell.hidden), rounds, budget / 2, peak)
+    b, h = cell.batch, cell.hidden
+    cell.gemm_ms = median_ms(with_step_threads(step_gemms(b, h), b, h), rounds, budget, peak)
+    cell.update_ms = median_ms(with_step_threads(step_update(h), b, h), rounds, budget / 2, peak)
     cell.elementwise_ms = median_ms(step_elementwise(cell.batch, cell.hidden), rounds, budget / 2, peak)
 
 

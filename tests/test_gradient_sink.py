@@ -187,3 +187,30 @@ def test_gemm_on_the_numpy_path_computes_the_same(monkeypatch, rng):
     monkeypatch.setattr(blas, "_BLAS", None)
     blas.gemm(a.T, b, out, 2.0, 0.25)
     np.testing.assert_allclose(out, expected, rtol=1e-14)
+
+
+class ThreadWatcher:
+    """A probe that records OpenBLAS's thread count while the step runs."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def observe(self, layer, tensor, value):
+        self.seen.add(blas._BLAS.get_threads())
+
+
+@pytest.mark.parametrize(("sizes", "batch_size", "inside"), [([20, 30, 5], 4, 1), ([400, 2000, 10], 16, 2)])
+def test_a_small_step_runs_on_one_blas_thread_and_gives_the_count_back(sizes, batch_size, inside, rng):
+    from threadpoolctl import threadpool_limits
+
+    from gradwise.nn.losses import get_loss
+    from gradwise.train.loop import train_step
+
+    assert blas._BLAS is not None and blas._BLAS.get_threads is not None, "numpy's OpenBLAS exports no thread control"
+    net, optimizer = mlp(sizes, rng=0), optim.momentum(0.01, 0.9)
+    (x, t), watcher = batches(rng, sizes, batch_size, 1, np.float32)[0], ThreadWatcher()
+    assert (batch_size * net.largest_layer <= blas.SINGLE_THREAD_MACS) == (inside == 1)
+    with threadpool_limits(limits=2, user_api="blas"):
+        train_step(net, get_loss("ce"), optimizer, optimizer.init(net.params), x, t, probe=watcher)
+        assert watcher.seen == {inside}
+        assert blas._BLAS.get_threads() == 2  # given back

@@ -29,6 +29,16 @@ Array = np.ndarray
 # (symbol pattern, integer type): scipy-openblas64 in numpy's wheels prefixes and suffixes its names and
 # takes 64-bit integers; a system OpenBLAS exports plain cblas_* names with 32-bit integers.
 _NAMINGS = (("scipy_cblas_{}64_", ctypes.c_int64), ("cblas_{}64_", ctypes.c_int64), ("cblas_{}", ctypes.c_int32))
+_THREAD_NAMINGS = (
+    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+    ("openblas_get_num_threads", "openblas_set_num_threads"),
+)
+# A training step whose largest product has at most this many multiply-adds runs on one BLAS thread. Such a
+# product takes ~0.3 ms on one core, and handing half of it to a second thread gains little when that thread
+# is awake (784-1000-10 at batch 1: 0.52 ms a step on one thread, 0.56 on two) and costs 2-5x when the second
+# core must be woken first, as on a busy or virtual machine (0.9 to 2.6 ms a step, from run to run).
+SINGLE_THREAD_MACS = 8_000_000
 # Below this many elements the arrays sit in cache, numpy's ufuncs are as fast, and ctypes' call costs more.
 BLAS_MIN_SIZE = 1 << 17
 _CTYPE = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
@@ -44,6 +54,8 @@ class _Bound:
     functions: dict[tuple[str, np.dtype], Callable[..., None]]
     max_n: int  # the largest element count the library's integer type holds
     library: str  # the file the functions live in
+    get_threads: Callable[[], int] | None = None  # OpenBLAS's thread count, where the library exports it
+    set_threads: Callable[[int], None] | None = None
 
 
 def _numpy_extension() -> str | None:
@@ -129,7 +141,21 @@ def _load() -> _Bound | None:
         return None
     functions, integer = found
     address = ctypes.cast(functions["axpy", np.dtype(np.float64)], ctypes.c_void_p).value or 0
-    return _Bound(functions, 2 ** (8 * ctypes.sizeof(integer) - 1) - 1, _file_holding(address))
+    get, set_ = _thread_control(ctypes.CDLL(extension))
+    return _Bound(functions, 2 ** (8 * ctypes.sizeof(integer) - 1) - 1, _file_holding(address), get, set_)
+
+
+def _thread_control(library: ctypes.CDLL) -> tuple[Callable[[], int] | None, Callable[[int], None] | None]:
+    """OpenBLAS's get/set of its thread count (what threadpoolctl calls), under either naming."""
+    for get_name, set_name in _THREAD_NAMINGS:
+        try:
+            get, set_ = getattr(library, get_name), getattr(library, set_name)
+        except AttributeError:
+            continue
+        get.argtypes, get.restype = [], ctypes.c_int
+        set_.argtypes, set_.restype = [ctypes.c_int], None
+        return get, set_
+    return None, None
 
 
 _BLAS = _load()
@@ -214,3 +240,21 @@ def gemm(a: Array, b: Array, out: Array, alpha: float = 1.0, beta: float = 0.0) 
     out *= out.dtype.type(beta)
     out += out.dtype.type(alpha) * product
     return out
+
+
+def limit_threads(largest_macs: int) -> int | None:
+    """One BLAS thread from now on if the work's largest product has at most ``SINGLE_THREAD_MACS``
+    multiply-adds and more are set; returns the count to give back to ``restore_threads``, or None."""
+    if _BLAS is None or _BLAS.get_threads is None or _BLAS.set_threads is None or largest_macs > SINGLE_THREAD_MACS:
+        return None
+    threads = _BLAS.get_threads()
+    if threads <= 1:
+        return None
+    _BLAS.set_threads(1)
+    return threads
+
+
+def restore_threads(threads: int | None) -> None:
+    """Undo ``limit_threads``."""
+    if threads is not None and _BLAS is not None and _BLAS.set_threads is not None:
+        _BLAS.set_threads(threads)

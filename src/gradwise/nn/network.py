@@ -49,6 +49,11 @@ class Network:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
     @property
+    def largest_layer(self) -> int:
+        """The most weights one Dense layer holds: a batch of B costs B times this in its largest product."""
+        return max((layer.params["W"].size for layer in self.layers if isinstance(layer, Dense)), default=0)
+
+    @property
     def output_activation(self) -> Activation | None:
         dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         return dense[-1].activation if dense else None

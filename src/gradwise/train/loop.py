@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradwise import blas
 from gradwise.data.stream import Stream
 from gradwise.nn.layers import GradientSink
 from gradwise.nn.losses import Loss, get_loss
@@ -122,12 +123,16 @@ def train_step(
     sink = None
     if probe is None and optimizer.sink is not None and optimizer.after_sink is not None:
         sink = GradientSink(*optimizer.sink(net.params, state))
-    value, grads, y = grad(net, loss, x, t, rng=rng, with_output=True, probe=probe, sink=sink)
-    if sink is not None:
-        return value, y, optimizer.after_sink(net.params, state)  # type: ignore[misc]  # checked above
-    if probe is not None and show is not None:
-        show(grads)
-    return value, y, move(net.params, grads, optimizer, state)
+    threads = blas.limit_threads(len(x) * net.largest_layer)  # a small step runs on one BLAS thread
+    try:
+        value, grads, y = grad(net, loss, x, t, rng=rng, with_output=True, probe=probe, sink=sink)
+        if sink is not None:
+            return value, y, optimizer.after_sink(net.params, state)  # type: ignore[misc]  # checked above
+        if probe is not None and show is not None:
+            show(grads)
+        return value, y, move(net.params, grads, optimizer, state)
+    finally:
+        blas.restore_threads(threads)
 
 
 def _restoring_condition(stop: StopCondition) -> no_improvement | None:
@@ -236,8 +241,8 @@ def fit(
     if best_params is not None and restoring is not None:
         best = restoring.best_epoch(history)
         if best is not None and best != len(history.epochs) - 1:
-            for name, value in best_params.items():
-                net.params[name][...] = value
+            for name, saved in best_params.items():
+                net.params[name][...] = saved
             reason += f"; restored the weights of epoch {best + 1}"
     history.stop_reason = reason
     for callback in callbacks:
