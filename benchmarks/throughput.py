@@ -214,33 +214,81 @@ class Side:
             self.cursor += 1
 
 
-def measure_cell(batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak) -> Cell:
-    """Paired rounds of gradwise and torch steps on the same batches; medians."""
-    rng = np.random.default_rng(batch_size * 7919 + sum(hidden))
-    data = make_data(batch_size, max(4, POOL // batch_size), rng)
+class TorchProcess:
+    """PyTorch's side of a cell, in a process of its own: a process running one library's threads is what
+    a user runs, and beside PyTorch's idle OpenMP pool gradwise's small two-thread steps ran up to 3x slower.
+    It builds the same network from the same initial weights and the same batches; ``run(n)`` times n steps."""
+
+    def __init__(self, batch_size: int, hidden: tuple[int, ...], threads: int) -> None:
+        command = [sys.executable, __file__, "--torch-side", "-".join(map(str, hidden)), str(batch_size),
+                   "--threads", str(threads)]  # fmt: skip
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, line: str) -> float:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def run(self, n: int) -> float:
+        return self.ask(f"run {n}")
+
+    def close(self) -> bool:
+        """Ends the process; True if its weights stayed finite."""
+        finite = self.ask("finite") == 1.0
+        self.process.communicate("quit\n")
+        return finite
+
+
+def cell_data(batch_size: int, hidden: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return make_data(batch_size, max(4, POOL // batch_size), np.random.default_rng(batch_size * 7919 + sum(hidden)))
+
+
+def serve_torch_side(spec: list[str], threads: int) -> None:
+    """``--torch-side H B``: PyTorch's steps for one cell, on request (see TorchProcess)."""
+    hidden, batch_size = tuple(int(h) for h in spec[0].split("-")), int(spec[1])
+    torch.set_num_threads(threads)
+    net, _ = gradwise_step(hidden, seed=0)
+    model, step = torch_step(net)
+    side = Side(
+        step, [(torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1))) for x, t in cell_data(batch_size, hidden)]
+    )
+    side.run(3)  # warm-up: first-touch allocations, thread start
+    for line in sys.stdin:
+        command, *arg = line.split()
+        if command == "quit":
+            return
+        if command == "finite":
+            print(float(all(bool(torch.isfinite(p).all()) for p in model.parameters())), flush=True)
+            continue
+        n = int(arg[0])
+        side.run(2)  # untimed: wakes this library's threads
+        print(timed(lambda n=n: side.run(n)), flush=True)
+
+
+def measure_cell(
+    batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak, threads: int
+) -> Cell:
+    """Paired rounds of gradwise steps (here) and torch steps (in its own process) on the same batches; medians."""
     net, gw_step = gradwise_step(hidden, seed=0)
-    model, th_step = torch_step(net)
-    sides = {
-        "gradwise": Side(gw_step, data),
-        "torch": Side(th_step, [(torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1))) for x, t in data]),
-    }
-    for side in sides.values():
-        side.run(3)  # warm-up: first-touch allocations, BLAS thread start
-    n = steps_for(min(timed(lambda s=side: s.run(3)) for side in sides.values()) / 3, budget)
+    gradwise, torch_side = Side(gw_step, cell_data(batch_size, hidden)), TorchProcess(batch_size, hidden, threads)
+    gradwise.run(3)  # warm-up: first-touch allocations, BLAS thread start
+    n = steps_for(min(timed(lambda: gradwise.run(3)), torch_side.run(3)) / 3, budget)
+
+    def run_gradwise() -> float:
+        gradwise.run(2)  # untimed: wakes this library's threads
+        return timed(lambda: gradwise.run(n))
+
     times: dict[str, list[float]] = {"gradwise": [], "torch": []}
     ratios = []
     for r in range(rounds):
         for name in ("gradwise", "torch") if r % 2 == 0 else ("torch", "gradwise"):  # neither always goes first
-            side = sides[name]
             time.sleep(SETTLE)  # the other library's threads stop spinning
-            side.run(2)  # untimed: wakes this library's threads
-            times[name].append(timed(lambda s=side: s.run(n)))
+            times[name].append(run_gradwise() if name == "gradwise" else torch_side.run(n))
         ratios.append(times["torch"][-1] / times["gradwise"][-1])
         time.sleep(SETTLE)
         peak.sample()
-    finite = all(np.isfinite(p).all() for p in net.params.values()) and all(
-        bool(torch.isfinite(p).all()) for p in model.parameters()
-    )
+    finite = torch_side.close() and all(np.isfinite(p).all() for p in net.params.values())
     g, t = statistics.median(times["gradwise"]), statistics.median(times["torch"])
     gflops = gemm_flops(batch_size, hidden) * n / g / 1e9
     return Cell(batch_size, hidden, n * batch_size / g, n * batch_size / t, statistics.median(ratios), gflops, finite)
@@ -459,7 +507,7 @@ def run_one_cell(spec: list[str], args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads, user_api="blas"):
         peak = Peak()
-        cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak)
+        cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak, args.threads)
         measure_parts(cell, args.rounds, args.budget, peak)
         measure_monitor(cell, args.rounds, args.budget)
     cell.peak_samples = peak.samples
@@ -488,7 +536,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
     parser.add_argument("--quick", action="store_true", help="3 rounds, batches 1 and 128 only")
     parser.add_argument("--cell", nargs=2, metavar=("H", "B"), help=argparse.SUPPRESS)  # one cell, in a child
+    parser.add_argument("--torch-side", nargs=2, metavar=("H", "B"), help=argparse.SUPPRESS)  # its torch steps
     args = parser.parse_args()
+    if args.torch_side:
+        serve_torch_side(args.torch_side, args.threads)
+        return
     if args.cell:
         run_one_cell(args.cell, args)
         return
