@@ -6,10 +6,13 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 * gradwise's step is the body of ``train.loop.fit``: ``grad(..., with_output=True)``, the accuracy argmax on
   the logits, ``optim.move``. PyTorch's step is the same network from the same initial weights: forward,
   ``cross_entropy``, backward, the same argmax, ``optimizer.step()``. Both see the same batches.
-* Each cell runs in a fresh process of its own (see ``measure_in_own_process``). Within it, repetitions
-  are interleaved (gradwise, torch, gradwise, ...) with the same thread count, and
-  each round's gradwise/torch ratio is paired, so load from other processes hits both sides alike; the
-  table shows medians. Each timed block starts after a pause (SETTLE) and two untimed steps.
+* Each cell runs in a fresh process of its own (see ``measure_in_own_process``), and PyTorch's steps in a
+  second process beside it (``TorchProcess``): one library's threads per process, as a user runs them.
+  Repetitions alternate (gradwise, torch, torch, gradwise, ...) with the same thread count, and each
+  round's torch/gradwise ratio is paired, so load from other processes hits both sides alike; the table
+  shows medians. Each timed block starts after a pause (SETTLE) and two untimed steps.
+* A second table shows where each cell's step goes: its GEMMs alone (the ceiling), the update alone and the
+  element-wise work alone (``measure_parts``); "fraction" is the GEMMs alone over the step.
 * GFLOP/s counts the GEMMs only: 2B(3 sum(n_in n_out) - 784 H_1) per step (the input needs no gradient).
   The peak is a 2048^3 float32 sgemm timed once per round throughout the run, under the same load.
 * The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over a
@@ -23,7 +26,7 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 * scikit-learn: ``MLPClassifier.partial_fit`` on one batch of 128 (one SGD step), same configuration.
 
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
-The last line is ``min ratio vs torch X, geo-mean Y, peak fraction (B=128,H=1000) Z, monitor overhead W%``.
+The last line is ``min ratio vs torch X, geo-mean Y, ceiling fraction (B=128,H=1000) Z, monitor overhead W%``.
 """
 
 from __future__ import annotations
