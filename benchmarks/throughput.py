@@ -313,15 +313,11 @@ def median_ms(fn: Callable[[], object], rounds: int, budget: float, peak: Peak) 
 
 def with_step_threads(fn: Callable[[], object], batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
     """``fn`` on the BLAS threads ``train_step`` gives a step of this size (one, for a small step)."""
-    sizes = [N_IN, *hidden, N_OUT]
-    largest = batch_size * max(a * b for a, b in itertools.pairwise(sizes))
+    largest = batch_size * gw.mlp([N_IN, *hidden, N_OUT], rng=0).largest_layer
 
     def run() -> None:
-        threads = gw.blas.limit_threads(largest)
-        try:
+        with gw.blas.threads_for(largest):
             fn()
-        finally:
-            gw.blas.restore_threads(threads)
 
     return run
 
@@ -356,7 +352,9 @@ def step_update(hidden: tuple[int, ...]) -> Callable[[], None]:
     net = gw.mlp([N_IN, *hidden, N_OUT], rng=0)
     optimizer = gw.optim.momentum(LR, BETA)
     state = optimizer.init(net.params)
-    return lambda: optimizer.after_sink(net.params, state)  # type: ignore[misc]
+    sink = optimizer.sink
+    assert sink is not None  # momentum offers one
+    return lambda: sink.finish(net.params, state)
 
 
 def step_elementwise(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:

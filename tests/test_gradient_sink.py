@@ -42,10 +42,10 @@ def run_chain(net, transform, data):
 def run_sink(net, optimizer, data):
     state = optimizer.init(net.params)
     for x, t in data:
-        sink = GradientSink(*optimizer.sink(net.params, state))
+        sink = GradientSink(*optimizer.sink.target(net.params, state))
         _, grads = grad(net, "ce", x, t, sink=sink)
         assert grads == {}  # nothing was written to the gradient arrays
-        state = optimizer.after_sink(net.params, state)
+        state = optimizer.sink.finish(net.params, state)
     return net
 
 
@@ -155,7 +155,7 @@ def test_fit_shows_a_probed_step_the_real_gradients_and_sinks_the_others(rng):
         np.testing.assert_allclose(value, replay.params[name], rtol=2e-5, atol=1e-6, err_msg=name)
 
 
-def test_the_sink_path_leaves_the_callers_output_gradient_alone(rng):
+def test_backprop_leaves_the_callers_output_gradient_alone(rng):
     net = mlp([5, 4, 4, 3], "tanh", "sigmoid", rng=rng)
     x = rng.normal(size=(6, 5)).astype(np.float32)
     dy = rng.normal(size=(6, 3)).astype(np.float32)

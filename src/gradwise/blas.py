@@ -242,19 +242,24 @@ def gemm(a: Array, b: Array, out: Array, alpha: float = 1.0, beta: float = 0.0) 
     return out
 
 
-def limit_threads(largest_macs: int) -> int | None:
-    """One BLAS thread from now on if the work's largest product has at most ``SINGLE_THREAD_MACS``
-    multiply-adds and more are set; returns the count to give back to ``restore_threads``, or None."""
-    if _BLAS is None or _BLAS.get_threads is None or _BLAS.set_threads is None or largest_macs > SINGLE_THREAD_MACS:
-        return None
-    threads = _BLAS.get_threads()
-    if threads <= 1:
-        return None
-    _BLAS.set_threads(1)
-    return threads
+class threads_for:  # lower case: it reads as a function, ``with threads_for(macs):``
+    """Within the block, one BLAS thread if the work's largest product has at most ``SINGLE_THREAD_MACS``
+    multiply-adds; the thread count set before is given back at the end. A class, not a generator: the
+    training step enters it every step."""
 
+    def __init__(self, largest_macs: int) -> None:
+        self.largest_macs = largest_macs
+        self.before: int | None = None
 
-def restore_threads(threads: int | None) -> None:
-    """Undo ``limit_threads``."""
-    if threads is not None and _BLAS is not None and _BLAS.set_threads is not None:
-        _BLAS.set_threads(threads)
+    def __enter__(self) -> None:
+        bound = _BLAS
+        if bound is None or bound.get_threads is None or bound.set_threads is None:
+            return
+        if self.largest_macs <= SINGLE_THREAD_MACS and (threads := bound.get_threads()) > 1:
+            bound.set_threads(1)
+            self.before = threads
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before is not None and _BLAS is not None and _BLAS.set_threads is not None:
+            _BLAS.set_threads(self.before)
+            self.before = None

@@ -25,7 +25,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from gradwise.blas import gemm
+from gradwise.blas import axpby, gemm
 from gradwise.nn.activations import Activation, get_activation
 from gradwise.nn.init import Initializer, default_initializer, get_initializer
 
@@ -136,9 +136,7 @@ class Dense:
             np.sum(dz, axis=0, out=self.grads["b"])
             return
         gemm(x.T, dz, sink.into["W"], sink.scale, sink.decay)
-        bias = sink.into["b"]
-        bias *= bias.dtype.type(sink.decay)
-        bias += bias.dtype.type(sink.scale) * dz.sum(axis=0)
+        axpby(sink.scale, dz.sum(axis=0), sink.decay, sink.into["b"])
 
     def _padded(self, name: str, row: Array) -> Array:
         """``row`` (1, n) on top of a zero row: a (2, n) work array whose second row is never written."""

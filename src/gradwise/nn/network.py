@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gradwise.blas import axpby
 from gradwise.nn.activations import Activation
 from gradwise.nn.init import Initializer
 from gradwise.nn.layers import Backprop, Dense, Dropout, GradientSink, Layer
@@ -101,7 +102,7 @@ class Network:
                 dy = backprops[i](dy, need)  # type: ignore[assignment]  # None only from the last call
                 if own is not None:  # a layer of another kind fills its grads: they go through the sink here
                     for name, g in layer.grads.items():
-                        own.into[name][...] = own.scale * g + own.decay * own.into[name]
+                        axpby(own.scale, g, own.decay, own.into[name])
             return dy
 
         return x, backprop_all

@@ -15,12 +15,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 Array = np.ndarray
 Params = dict[str, Array]
 State = dict[str, Array]
+
+
+class Sink(NamedTuple):
+    """How an optimizer takes its gradients as they are computed, instead of from gradient arrays.
+
+    ``target(params, state) -> (into, scale, decay)`` says where the gradient g of each parameter goes,
+    ``into[name] = scale g + decay into[name]`` (its momentum, say; see ``gradwise.nn.layers.GradientSink``),
+    and ``finish(params, state) -> state`` completes the step: together they are ``step``, to rounding.
+    """
+
+    target: Callable[[Params, State], tuple[Params, float, float]]
+    finish: Callable[[Params, State], State]
 
 
 @dataclass(frozen=True)
@@ -30,17 +43,13 @@ class Transform:
     ``step(params, grads, state) -> state``, when present, is ``update`` and ``apply_updates`` in one
     (fewer passes over memory); it keeps the same state and must give the same parameters, to rounding.
 
-    ``sink(params, state) -> (into, scale, decay)``, when present, says where the gradient g of each
-    parameter may be written as it is computed, ``into[name] = scale g + decay into[name]`` (its momentum,
-    say), and ``after_sink(params, state) -> state`` finishes that step: together they are ``step``, to
-    rounding, without a gradient array (see ``gradwise.nn.layers.GradientSink``).
+    ``sink``, when present, lets the gradients skip their own arrays (see ``Sink``).
     """
 
     init: Callable[[Params], State]
     update: Callable[[Params, State, Params], tuple[Params, State]]
     step: Callable[[Params, Params, State], State] | None = None
-    sink: Callable[[Params, State], tuple[Params, float, float]] | None = None
-    after_sink: Callable[[Params, State], State] | None = None
+    sink: Sink | None = None
 
 
 def chain(*transforms: Transform) -> Transform:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gradwise.blas import axpby, axpy
-from gradwise.optim.base import Params, State, Transform, chain
+from gradwise.optim.base import Params, Sink, State, Transform, chain
 from gradwise.optim.schedules import Schedule, as_schedule
 from gradwise.optim.transforms import (
     add_decayed_weights,
@@ -68,12 +68,12 @@ def _descent(lr: Schedule | float, beta: float | None) -> Transform:
         state[lr_key + "count"] += 1
         return state
 
-    def sink(params: Params, state: State) -> tuple[Params, float, float]:
+    def target(params: Params, state: State) -> tuple[Params, float, float]:
         if beta is None:
             return params, descent_rate(schedule, state, lr_key), 1.0  # p = -lr g + p, in the gradient's GEMM
         return {name: state[f"0/momentum/{name}"] for name in params}, 1.0, beta  # m = g + beta m
 
-    def after_sink(params: Params, state: State) -> State:
+    def finish(params: Params, state: State) -> State:
         if beta is not None:
             rate = descent_rate(schedule, state, lr_key)
             for name, p in params.items():
@@ -81,7 +81,7 @@ def _descent(lr: Schedule | float, beta: float | None) -> Transform:
         state[lr_key + "count"] += 1
         return state
 
-    return Transform(optimizer.init, optimizer.update, step, sink, after_sink)
+    return Transform(optimizer.init, optimizer.update, step, Sink(target, finish))
 
 
 def sgd(

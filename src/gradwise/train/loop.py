@@ -120,19 +120,15 @@ def train_step(
     sink (``Transform.sink``), so which path a step takes depends on whether it is probed: on its number.
     The output is the network's work array (the logits for a fused loss): read it before the next step.
     """
-    sink = None
-    if probe is None and optimizer.sink is not None and optimizer.after_sink is not None:
-        sink = GradientSink(*optimizer.sink(net.params, state))
-    threads = blas.limit_threads(len(x) * net.largest_layer)  # a small step runs on one BLAS thread
-    try:
+    direct = optimizer.sink if probe is None else None
+    sink = GradientSink(*direct.target(net.params, state)) if direct is not None else None
+    with blas.threads_for(len(x) * net.largest_layer):  # a small step runs on one BLAS thread
         value, grads, y = grad(net, loss, x, t, rng=rng, with_output=True, probe=probe, sink=sink)
-        if sink is not None:
-            return value, y, optimizer.after_sink(net.params, state)  # type: ignore[misc]  # checked above
+        if direct is not None:
+            return value, y, direct.finish(net.params, state)
         if probe is not None and show is not None:
             show(grads)
         return value, y, move(net.params, grads, optimizer, state)
-    finally:
-        blas.restore_threads(threads)
 
 
 def _restoring_condition(stop: StopCondition) -> no_improvement | None:
@@ -186,17 +182,17 @@ def fit(
     def progress_at(epoch_done: bool) -> Progress:
         return Progress(run.epoch, run.step, time.perf_counter() - started, history, epoch_done)
 
+    def show(grads: dict[str, Array]) -> None:
+        """A probed step's gradients, before the update, to every callback (run.step is the step before)."""
+        for callback in callbacks:
+            callback.on_gradients(run.step + 1, grads)
+
     reason: str | None = session.stop  # a callback may refuse to start (a resumed run that had stopped)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         while reason is None:
             epoch_started = time.perf_counter()
             for x, t in batches.epoch(run.epoch, start=run.position):
                 probe = next((found for c in callbacks if (found := c.probe(run.step + 1)) is not None), None)
-
-                def show(grads: dict[str, Array], step: int = run.step + 1) -> None:
-                    for callback in callbacks:
-                        callback.on_gradients(step, grads)
-
                 session._totals = (run.loss_sum, run.correct, run.seen)
                 value, y, run.opt_state = train_step(
                     net, session.loss, optimizer, run.opt_state, x, t, rng=session.rng, probe=probe, show=show
