@@ -313,10 +313,10 @@ def median_ms(fn: Callable[[], object], rounds: int, budget: float, peak: Peak) 
 
 def with_step_threads(fn: Callable[[], object], batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
     """``fn`` on the BLAS threads ``train_step`` gives a step of this size (one, for a small step)."""
-    largest = batch_size * gw.mlp([N_IN, *hidden, N_OUT], rng=0).largest_layer
+    forward_macs = batch_size * gw.mlp([N_IN, *hidden, N_OUT], rng=0).macs_per_sample
 
     def run() -> None:
-        with gw.blas.threads_for(largest):
+        with gw.blas.threads_for(forward_macs):
             fn()
 
     return run

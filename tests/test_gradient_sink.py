@@ -209,7 +209,7 @@ def test_a_small_step_runs_on_one_blas_thread_and_gives_the_count_back(sizes, ba
     assert blas._BLAS is not None and blas._BLAS.get_threads is not None, "numpy's OpenBLAS exports no thread control"
     net, optimizer = mlp(sizes, rng=0), optim.momentum(0.01, 0.9)
     (x, t), watcher = batches(rng, sizes, batch_size, 1, np.float32)[0], ThreadWatcher()
-    assert (batch_size * net.largest_layer <= blas.SINGLE_THREAD_MACS) == (inside == 1)
+    assert (batch_size * net.macs_per_sample <= blas.SINGLE_THREAD_MACS) == (inside == 1)
     with threadpool_limits(limits=2, user_api="blas"):
         train_step(net, get_loss("ce"), optimizer, optimizer.init(net.params), x, t, probe=watcher)
         assert watcher.seen == {inside}

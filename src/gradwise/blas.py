@@ -34,11 +34,13 @@ _THREAD_NAMINGS = (
     ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
     ("openblas_get_num_threads", "openblas_set_num_threads"),
 )
-# A training step whose largest product has at most this many multiply-adds runs on one BLAS thread. Such a
-# product takes ~0.3 ms on one core, and handing half of it to a second thread gains little when that thread
-# is awake (784-1000-10 at batch 1: 0.52 ms a step on one thread, 0.56 on two) and costs 2-5x when the second
-# core must be woken first, as on a busy or virtual machine (0.9 to 2.6 ms a step, from run to run).
-SINGLE_THREAD_MACS = 8_000_000
+# A training step whose forward pass has at most this many multiply-adds runs on one BLAS thread. Its GEMMs
+# then take ~0.1 ms each on one core, and a second thread gains little when it is awake (784-1000-10 at batch 1:
+# 0.43 ms a step on one thread, 0.48 on two) and costs 2-5x when the second core must be woken first, as on a
+# busy or virtual machine (0.9 to 2.6 ms a step, from run to run). Above it two threads win (medians of
+# alternating rounds, one thread / two: 784-1000-10 at batch 10 0.98 / 0.71-0.76 ms, 784-512-512-512-10 at batch 10
+# 2.1 / 1.6 ms and at batch 3 1.50 / 1.10 ms, 784-30-10 at batch 128 0.36 / 0.30 ms).
+SINGLE_THREAD_MACS = 2_000_000
 # Below this many elements the arrays sit in cache, numpy's ufuncs are as fast, and ctypes' call costs more.
 BLAS_MIN_SIZE = 1 << 17
 _CTYPE = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
@@ -243,19 +245,19 @@ def gemm(a: Array, b: Array, out: Array, alpha: float = 1.0, beta: float = 0.0) 
 
 
 class threads_for:  # lower case: it reads as a function, ``with threads_for(macs):``
-    """Within the block, one BLAS thread if the work's largest product has at most ``SINGLE_THREAD_MACS``
+    """Within the block, one BLAS thread if the work's forward pass has at most ``SINGLE_THREAD_MACS``
     multiply-adds; the thread count set before is given back at the end. A class, not a generator: the
     training step enters it every step."""
 
-    def __init__(self, largest_macs: int) -> None:
-        self.largest_macs = largest_macs
+    def __init__(self, forward_macs: int) -> None:
+        self.forward_macs = forward_macs
         self.before: int | None = None
 
     def __enter__(self) -> None:
         bound = _BLAS
         if bound is None or bound.get_threads is None or bound.set_threads is None:
             return
-        if self.largest_macs <= SINGLE_THREAD_MACS and (threads := bound.get_threads()) > 1:
+        if self.forward_macs <= SINGLE_THREAD_MACS and (threads := bound.get_threads()) > 1:
             bound.set_threads(1)
             self.before = threads
 

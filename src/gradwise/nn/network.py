@@ -50,9 +50,9 @@ class Network:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
     @property
-    def largest_layer(self) -> int:
-        """The most weights one Dense layer holds: a batch of B costs B times this in its largest product."""
-        return max((layer.params["W"].size for layer in self.layers if isinstance(layer, Dense)), default=0)
+    def macs_per_sample(self) -> int:
+        """Multiply-adds of one sample's forward pass: the Dense layers' weights (a step of B costs ~3B times this)."""
+        return sum(layer.params["W"].size for layer in self.layers if isinstance(layer, Dense))
 
     @property
     def output_activation(self) -> Activation | None:

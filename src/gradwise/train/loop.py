@@ -122,7 +122,7 @@ def train_step(
     """
     direct = optimizer.sink if probe is None else None
     sink = GradientSink(*direct.target(net.params, state)) if direct is not None else None
-    with blas.threads_for(len(x) * net.largest_layer):  # a small step runs on one BLAS thread
+    with blas.threads_for(len(x) * net.macs_per_sample):  # a small step runs on one BLAS thread
         value, grads, y = grad(net, loss, x, t, rng=rng, with_output=True, probe=probe, sink=sink)
         if direct is not None:
             return value, y, direct.finish(net.params, state)
