@@ -7,22 +7,24 @@ visit the batches in gradwise's order (``shuffle(0)``), so they run the same com
 All three also follow gradwise's learning-rate schedule step by step (the preset's cosine over ``--epochs``,
 built by ``gradwise.train.config.build_schedule``), not a constant rate.
 
-Each run is a fresh process (so its peak RSS is its own), with the same thread count, started after a
-0.2 s pause so the previous process's BLAS and OpenMP threads are gone. Every epoch ends with the validation
-accuracy (gradwise's loop computes it, so the others do too; it counts as training time) and then the test
-accuracy, which is not counted: the clock stops while it is measured. gradwise runs
-``gradwise.train.runner.train`` as ``gradwise train --preset default`` does, health monitor and non-finite
-guard included.
+Each framework trains in a process of its own (so its peak RSS is its own), with the same thread count.
+Every epoch ends with the validation accuracy (gradwise's loop computes it, so the others do too; it counts
+as training time) and then the test accuracy, which is not counted: the clock stops while it is measured.
+gradwise runs ``gradwise.train.runner.train`` as ``gradwise train --preset default`` does, health monitor
+and non-finite guard included.
 
-A single run on a busy or small machine is decided by noise, so every framework runs ``--repeats`` times
-(default 3), alternating: one round runs each framework once, and each round rotates the order (gradwise,
-torch, sklearn; then torch, sklearn, gradwise; ...) so none always goes first. The table gives, per
-framework, how many runs reached 98 %, the median seconds to 98 % over those runs with their spread
-(min-max), the median seconds per epoch and last test accuracy, and the largest peak RSS; a run that failed
-or never reached 98 % is shown as such and left out of the median. torch/gradwise is given per round (round
-r's torch time over round r's gradwise time), as the median and spread of those paired ratios, and as the
-ratio of the medians. Run with ``make bench``; it prints a line per round, the table and, last, one summary
-line.
+The frameworks train in lockstep, an epoch at a time: each one's worker waits, its clock stopped, until the
+others have run the same epoch, so a change in the machine's speed (on a virtual machine the second core
+comes and goes over seconds to minutes) lands on all of them within seconds, not on whichever ran during
+it. Before each epoch the script pauses 0.2 s so the previous framework's BLAS and OpenMP threads have left
+the cores, and the order within an epoch rotates (gradwise, torch, sklearn; then torch, sklearn, gradwise;
+...). A round is one such lockstep run of every framework, and ``--repeats`` (default 3) rounds are run.
+The table gives, per framework, how many runs reached 98 %, the median seconds to 98 % over those runs with
+their spread (min-max), the median seconds per epoch and last test accuracy, and the largest peak RSS; a run
+that failed or never reached 98 % is shown as such and left out of the median. torch/gradwise is given per
+round (round r's torch time over round r's gradwise time), as the median and spread of those paired
+ratios, and as the ratio of the medians. Run with ``make bench``; it prints a line per round, the table
+and, last, one summary line.
 """
 
 from __future__ import annotations
@@ -34,17 +36,20 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 TARGET = 0.98
 FRAMEWORKS = ("gradwise", "torch", "sklearn")
-SETTLE_SECONDS = 0.2  # before each run, so the previous process's BLAS/OpenMP threads have left the cores
+SETTLE_SECONDS = 0.2  # before each epoch, so the previous framework's BLAS/OpenMP threads have left the cores
+T = TypeVar("T")
+MARK = "lockstep "  # starts the lines a worker writes for the script (a framework may print lines of its own)
 
 
 class Clock:
@@ -57,11 +62,42 @@ class Clock:
     def training_seconds(self) -> float:
         return time.perf_counter() - self.started - self.paused
 
-    def untimed(self, fn: Callable[[], float]) -> float:
+    def untimed(self, fn: Callable[[], T]) -> T:
         began = time.perf_counter()
         value = fn()
         self.paused += time.perf_counter() - began
         return value
+
+
+class Lockstep:
+    """A worker's side of the lockstep: it waits for the script's word before each epoch and reports each one."""
+
+    def start(self) -> None:
+        """Say the worker is set up (the others' start-up must not overlap anyone's epoch), then wait."""
+        print(MARK + json.dumps({"ready": True}), flush=True)
+        self.wait()
+
+    @staticmethod
+    def wait() -> None:
+        if sys.stdin.readline().strip() != "go":
+            sys.exit(0)  # the script ended the round
+
+    @staticmethod
+    def report(seconds: float, accuracy: float, last: bool) -> None:
+        print(MARK + json.dumps({"seconds": seconds, "accuracy": accuracy, "last": last}), flush=True)
+
+    def __init__(self, epochs: int, limit: float) -> None:
+        self.epochs, self.limit = epochs, limit
+
+    def end_epoch(self, clock: Clock, log: list[tuple[float, float]], accuracy: float) -> bool:
+        """Log and report the epoch; unless it is the last (the target, the time limit or the last epoch
+        reached), wait for the next one with the clock stopped. True when training goes on."""
+        log.append((clock.training_seconds(), accuracy))
+        last = accuracy >= TARGET or log[-1][0] > self.limit or len(log) >= self.epochs
+        self.report(*log[-1], last)
+        if not last:
+            clock.untimed(self.wait)
+        return not last
 
 
 def load(threads: int) -> tuple[Any, Any, Any]:
@@ -109,17 +145,18 @@ def run_gradwise(epochs: int, threads: int, limit: float) -> list[tuple[float, f
     config, data, _ = load(threads)
     log: list[tuple[float, float]] = []
 
+    lockstep = Lockstep(epochs, limit)
+
     class TestAccuracy(Callback):
         def on_begin(self, session: Any) -> None:
             self.session = session
+            lockstep.start()
             self.clock = Clock()
 
         def on_epoch(self, progress: Any, record: Any) -> None:
             net = self.session.net
             acc = self.clock.untimed(lambda: accuracy(net.predict(data.test.x), data.test.y))
-            seconds = self.clock.training_seconds()
-            log.append((seconds, acc))
-            if acc >= TARGET or seconds > limit:
+            if not lockstep.end_epoch(self.clock, log, acc):
                 self.session.stop = "benchmark: reached the target or the time limit"
 
     train(config.with_overrides(epochs=epochs), out=None, callbacks=[TestAccuracy()])
@@ -149,7 +186,9 @@ def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, floa
         with torch.no_grad():
             return float((model(xs).argmax(dim=1) == ys).float().mean())
 
-    clock, log, step = Clock(), [], 0
+    lockstep, log, step = Lockstep(epochs, limit), [], 0
+    lockstep.start()
+    clock = Clock()
     for epoch in range(epochs):
         idx = torch.from_numpy(order(epoch))
         for start in range(0, len(idx), config.batch_size):
@@ -166,8 +205,7 @@ def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, floa
             step += 1
         accuracy(x_val, y_val)
         acc = clock.untimed(lambda: accuracy(x_test, y_test))
-        log.append((clock.training_seconds(), acc))
-        if acc >= TARGET or log[-1][0] > limit:
+        if not lockstep.end_epoch(clock, log, acc):
             break
     return log
 
@@ -196,7 +234,9 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, fl
     schedule = learning_rates(config, data, epochs)
     optimizer = clf._optimizer
 
-    clock, log, step = Clock(), [], 0
+    lockstep, log, step = Lockstep(epochs, limit), [], 0
+    lockstep.start()
+    clock = Clock()
     for epoch in range(epochs):
         idx = order(epoch)
         for start in range(0, len(idx), config.batch_size):
@@ -214,8 +254,7 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, fl
             step += 1
         clf.score(data.val.x, data.val.y)
         acc = clock.untimed(lambda: float(clf.score(data.test.x, data.test.y)))
-        log.append((clock.training_seconds(), acc))
-        if acc >= TARGET or log[-1][0] > limit:
+        if not lockstep.end_epoch(clock, log, acc):
             break
     assert clf.coefs_[0].dtype == np.float32, "scikit-learn upcast to float64"
     return log
@@ -225,9 +264,9 @@ WORKERS = {"gradwise": run_gradwise, "torch": run_torch, "sklearn": run_sklearn}
 
 
 def worker(name: str, epochs: int, threads: int, limit: float) -> None:
-    log = WORKERS[name](epochs, threads, limit)
+    WORKERS[name](epochs, threads, limit)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"log": log, "peak_rss_mib": peak_kib / 1024}))
+    print(MARK + json.dumps({"peak_rss_mib": peak_kib / 1024}), flush=True)
 
 
 def summarize(log: list[tuple[float, float]]) -> tuple[int | None, float | None]:
@@ -275,19 +314,89 @@ class Run:
         return self.log[-1][0] / len(self.log)
 
 
-def run_once(name: str, args: argparse.Namespace) -> Run:
-    """One fresh worker process for one framework, started after a short settle."""
-    time.sleep(SETTLE_SECONDS)
-    argv = [sys.executable, __file__, "--worker", name, "--epochs", str(args.epochs),
-            "--threads", str(args.threads), "--limit", str(args.limit)]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-        return Run(failure=why)
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    if not report["log"]:
-        return Run(failure="no epoch ran")
-    return Run([(seconds, acc) for seconds, acc in report["log"]], report["peak_rss_mib"])
+class Worker:
+    """One framework's worker process in a round, driven an epoch at a time (see ``Lockstep``)."""
+
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
+        argv = [sys.executable, __file__, "--worker", name, "--epochs", str(args.epochs),
+                "--threads", str(args.threads), "--limit", str(args.limit)]  # fmt: skip
+        self.errors = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+                                        text=True)  # fmt: skip
+        self.run = Run()
+        self.training = True
+
+    def ready(self) -> None:
+        """Wait until the worker has loaded everything and waits for its first epoch."""
+        if self.read() is None:
+            self.fail()
+
+    def epoch(self) -> None:
+        """Let the worker train one epoch and record it; on its last epoch, or a failure, it stops training."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write("go\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: the read below finds no line and says why
+        line = self.read()
+        if line is None:
+            self.fail()
+            return
+        self.run.log.append((line["seconds"], line["accuracy"]))
+        if line["last"]:
+            self.finish()
+
+    def read(self) -> dict[str, Any] | None:
+        assert self.process.stdout is not None
+        for text in self.process.stdout:
+            if text.startswith(MARK):
+                return dict(json.loads(text[len(MARK) :]))
+        return None
+
+    def finish(self) -> None:
+        report = self.read()
+        if report is None or self.process.wait() != 0:
+            self.fail()
+            return
+        self.run.peak_rss_mib = report["peak_rss_mib"]
+        self.training = False
+
+    def fail(self) -> None:
+        self.process.kill()
+        code = self.process.wait()
+        self.errors.seek(0)
+        lines = self.errors.read().strip().splitlines()
+        self.run = Run(failure=lines[-1] if lines else f"exit {code}")
+        self.training = False
+
+    def end(self) -> None:
+        """Close the worker (one that is still waiting exits at the end of its input)."""
+        assert self.process.stdin is not None
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
+        self.errors.close()
+
+
+def run_round(frameworks: Sequence[str], args: argparse.Namespace, round_index: int) -> dict[str, Run]:
+    """Every framework trained in lockstep, an epoch each in turn, the order rotated every epoch."""
+    workers = {name: Worker(name, args) for name in frameworks}
+    try:
+        for worker in workers.values():
+            worker.ready()
+        for epoch in range(args.epochs):
+            for name in round_order(frameworks, round_index + epoch):
+                if workers[name].training:
+                    time.sleep(SETTLE_SECONDS)
+                    workers[name].epoch()
+            if not any(worker.training for worker in workers.values()):
+                break
+    finally:
+        for worker in workers.values():
+            worker.end()
+    return {name: worker.run if worker.run.log or worker.run.failure else Run(failure="no epoch ran")
+            for name, worker in workers.items()}  # fmt: skip
 
 
 def round_order(frameworks: Sequence[str], round_index: int) -> list[str]:
@@ -304,13 +413,12 @@ def describe(run: Run) -> str:
 
 
 def run_rounds(frameworks: Sequence[str], args: argparse.Namespace) -> dict[str, list[Run]]:
-    """Every framework once per round, in a rotated order; runs[name][r] is round r's run."""
+    """``args.repeats`` lockstep rounds; runs[name][r] is round r's run."""
     runs: dict[str, list[Run]] = {name: [] for name in frameworks}
     for round_index in range(args.repeats):
-        order = round_order(frameworks, round_index)
-        for name in order:
-            runs[name].append(run_once(name, args))
-        done = ", ".join(f"{name} {describe(runs[name][-1])}" for name in order)
+        for name, run in run_round(frameworks, args, round_index).items():
+            runs[name].append(run)
+        done = ", ".join(f"{name} {describe(runs[name][-1])}" for name in frameworks)
         print(f"round {round_index + 1}/{args.repeats}: {done}", flush=True)
     return runs
 
