@@ -549,7 +549,7 @@ def main() -> None:
     if "torch" in runs and "gradwise" in runs:
         print(f"\n{ratio_report(runs)}")
 
-    how = f"median of {args.repeats} alternating runs" if args.repeats > 1 else "one run"
+    how = f"median of {args.repeats} lockstep rounds" if args.repeats > 1 else "one round"
     times = ", ".join(f"{name} {summary_time(runs.get(name))}" for name in FRAMEWORKS)
     print(f"\n98% test accuracy, {how}: {times}; torch/gradwise time {summary_ratio(runs, args.repeats)}")
 
