@@ -72,6 +72,9 @@ class Clock:
 class Lockstep:
     """A worker's side of the lockstep: it waits for the script's word before each epoch and reports each one."""
 
+    def __init__(self, epochs: int, limit: float) -> None:
+        self.epochs, self.limit = epochs, limit
+
     def start(self) -> None:
         """Say the worker is set up (the others' start-up must not overlap anyone's epoch), then wait."""
         print(MARK + json.dumps({"ready": True}), flush=True)
@@ -85,9 +88,6 @@ class Lockstep:
     @staticmethod
     def report(seconds: float, accuracy: float, last: bool) -> None:
         print(MARK + json.dumps({"seconds": seconds, "accuracy": accuracy, "last": last}), flush=True)
-
-    def __init__(self, epochs: int, limit: float) -> None:
-        self.epochs, self.limit = epochs, limit
 
     def end_epoch(self, clock: Clock, log: list[tuple[float, float]], accuracy: float) -> bool:
         """Log and report the epoch; unless it is the last (the target, the time limit or the last epoch
