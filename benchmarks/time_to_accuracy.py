@@ -70,33 +70,33 @@ class Clock:
 
 
 class Lockstep:
-    """A worker's side of the lockstep: it waits for the script's word before each epoch and reports each one."""
+    """A worker's side of the lockstep: its training clock, the script's word before each epoch, each epoch's report."""
 
     def __init__(self, epochs: int, limit: float) -> None:
         self.epochs, self.limit = epochs, limit
+        self.epochs_done = 0
+        self.clock = Clock()  # started again by ``start``, when the first epoch may begin
 
     def start(self) -> None:
-        """Say the worker is set up (the others' start-up must not overlap anyone's epoch), then wait."""
+        """Say the worker is set up (the others' start-up must not overlap anyone's epoch), wait, start the clock."""
         print(MARK + json.dumps({"ready": True}), flush=True)
         self.wait()
+        self.clock = Clock()
 
     @staticmethod
     def wait() -> None:
         if sys.stdin.readline().strip() != "go":
             sys.exit(0)  # the script ended the round
 
-    @staticmethod
-    def report(seconds: float, accuracy: float, last: bool) -> None:
+    def end_epoch(self, accuracy: float) -> bool:
+        """Report the epoch; unless it is the last (the target, the time limit or the last epoch reached), wait
+        for the next one with the clock stopped. True when training goes on."""
+        seconds = self.clock.training_seconds()
+        self.epochs_done += 1
+        last = accuracy >= TARGET or seconds > self.limit or self.epochs_done >= self.epochs
         print(MARK + json.dumps({"seconds": seconds, "accuracy": accuracy, "last": last}), flush=True)
-
-    def end_epoch(self, clock: Clock, log: list[tuple[float, float]], accuracy: float) -> bool:
-        """Log and report the epoch; unless it is the last (the target, the time limit or the last epoch
-        reached), wait for the next one with the clock stopped. True when training goes on."""
-        log.append((clock.training_seconds(), accuracy))
-        last = accuracy >= TARGET or log[-1][0] > self.limit or len(log) >= self.epochs
-        self.report(*log[-1], last)
         if not last:
-            clock.untimed(self.wait)
+            self.clock.untimed(self.wait)
         return not last
 
 
@@ -137,33 +137,29 @@ def learning_rates(config: Any, data: Any, epochs: int) -> Callable[[int], float
     return build_schedule(config.with_overrides(epochs=epochs), steps_per_epoch)
 
 
-def run_gradwise(epochs: int, threads: int, limit: float) -> list[tuple[float, float]]:
+def run_gradwise(epochs: int, threads: int, limit: float) -> None:
     from gradwise.train.evaluation import accuracy
     from gradwise.train.loop import Callback
     from gradwise.train.runner import train
 
     config, data, _ = load(threads)
-    log: list[tuple[float, float]] = []
-
     lockstep = Lockstep(epochs, limit)
 
     class TestAccuracy(Callback):
         def on_begin(self, session: Any) -> None:
             self.session = session
             lockstep.start()
-            self.clock = Clock()
 
         def on_epoch(self, progress: Any, record: Any) -> None:
             net = self.session.net
-            acc = self.clock.untimed(lambda: accuracy(net.predict(data.test.x), data.test.y))
-            if not lockstep.end_epoch(self.clock, log, acc):
+            acc = lockstep.clock.untimed(lambda: accuracy(net.predict(data.test.x), data.test.y))
+            if not lockstep.end_epoch(acc):
                 self.session.stop = "benchmark: reached the target or the time limit"
 
     train(config.with_overrides(epochs=epochs), out=None, callbacks=[TestAccuracy()])
-    return log
 
 
-def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, float]]:
+def run_torch(epochs: int, threads: int, limit: float) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -186,9 +182,8 @@ def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, floa
         with torch.no_grad():
             return float((model(xs).argmax(dim=1) == ys).float().mean())
 
-    lockstep, log, step = Lockstep(epochs, limit), [], 0
+    lockstep, step = Lockstep(epochs, limit), 0
     lockstep.start()
-    clock = Clock()
     for epoch in range(epochs):
         idx = torch.from_numpy(order(epoch))
         for start in range(0, len(idx), config.batch_size):
@@ -204,13 +199,12 @@ def run_torch(epochs: int, threads: int, limit: float) -> list[tuple[float, floa
             optimizer.step()
             step += 1
         accuracy(x_val, y_val)
-        acc = clock.untimed(lambda: accuracy(x_test, y_test))
-        if not lockstep.end_epoch(clock, log, acc):
+        acc = lockstep.clock.untimed(lambda: accuracy(x_test, y_test))
+        if not lockstep.end_epoch(acc):
             break
-    return log
 
 
-def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, float]]:
+def run_sklearn(epochs: int, threads: int, limit: float) -> None:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -234,9 +228,8 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, fl
     schedule = learning_rates(config, data, epochs)
     optimizer = clf._optimizer
 
-    lockstep, log, step = Lockstep(epochs, limit), [], 0
+    lockstep, step = Lockstep(epochs, limit), 0
     lockstep.start()
-    clock = Clock()
     for epoch in range(epochs):
         idx = order(epoch)
         for start in range(0, len(idx), config.batch_size):
@@ -253,11 +246,10 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> list[tuple[float, fl
             clf.partial_fit(data.train.x[batch], data.train.y[batch])  # one step: the batch is <= batch_size
             step += 1
         clf.score(data.val.x, data.val.y)
-        acc = clock.untimed(lambda: float(clf.score(data.test.x, data.test.y)))
-        if not lockstep.end_epoch(clock, log, acc):
+        acc = lockstep.clock.untimed(lambda: float(clf.score(data.test.x, data.test.y)))
+        if not lockstep.end_epoch(acc):
             break
     assert clf.coefs_[0].dtype == np.float32, "scikit-learn upcast to float64"
-    return log
 
 
 WORKERS = {"gradwise": run_gradwise, "torch": run_torch, "sklearn": run_sklearn}
