@@ -17,6 +17,7 @@ path mid-run and a seed gives the same numbers whatever was imported before grad
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import os
 from collections.abc import Callable
@@ -251,17 +252,17 @@ class threads_for:  # lower case: it reads as a function, ``with threads_for(mac
 
     def __init__(self, forward_macs: int) -> None:
         self.forward_macs = forward_macs
-        self.before: int | None = None
+        self.restore: Callable[[], None] | None = None  # gives the thread count back, once it was lowered
 
     def __enter__(self) -> None:
         bound = _BLAS
-        if bound is None or bound.get_threads is None or bound.set_threads is None:
+        if bound is None or bound.get_threads is None or (set_threads := bound.set_threads) is None:
             return
         if self.forward_macs <= SINGLE_THREAD_MACS and (threads := bound.get_threads()) > 1:
-            bound.set_threads(1)
-            self.before = threads
+            set_threads(1)
+            self.restore = functools.partial(set_threads, threads)
 
     def __exit__(self, *exc: object) -> None:
-        if self.before is not None and _BLAS is not None and _BLAS.set_threads is not None:
-            _BLAS.set_threads(self.before)
-            self.before = None
+        if self.restore is not None:
+            self.restore()
+            self.restore = None
