@@ -3,8 +3,8 @@
 For batch B in {1, 10, 32, 128, 512} x hidden width H in {30, 100, 1000} (784-H-10, plus a 784-512-512-512-10
 row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default preset; lr 0.01, see LR), float32:
 
-* gradwise's step is the body of ``train.loop.fit``: ``grad(..., with_output=True)``, the accuracy argmax on
-  the logits, ``optim.move``. PyTorch's step is the same network from the same initial weights: forward,
+* gradwise's step is the body of ``train.loop.fit`` on a step no probe looks at: ``train.loop.train_step``
+  and the accuracy argmax on the logits. PyTorch's step is the same network from the same initial weights: forward,
   ``cross_entropy``, backward, the same argmax, ``optimizer.step()``. Both see the same batches.
 * Each cell runs in a fresh process of its own (see ``measure_in_own_process``), and PyTorch's steps in a
   second process beside it (``TorchProcess``): one library's threads per process, as a user runs them.
@@ -311,9 +311,8 @@ def median_ms(fn: Callable[[], object], rounds: int, budget: float, peak: Peak) 
     return 1e3 * statistics.median(times)
 
 
-def with_step_threads(fn: Callable[[], object], batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
+def with_step_threads(fn: Callable[[], object], forward_macs: int) -> Callable[[], None]:
     """``fn`` on the BLAS threads ``train_step`` gives a step of this size (one, for a small step)."""
-    forward_macs = batch_size * gw.mlp([N_IN, *hidden, N_OUT], rng=0).macs_per_sample
 
     def run() -> None:
         with gw.blas.threads_for(forward_macs):
@@ -347,9 +346,8 @@ def step_gemms(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
     return gemms
 
 
-def step_update(hidden: tuple[int, ...]) -> Callable[[], None]:
+def step_update(net: gw.Network) -> Callable[[], None]:
     """The optimizer's own passes on a step whose gradients went into the momentum: p -= lr m, per parameter."""
-    net = gw.mlp([N_IN, *hidden, N_OUT], rng=0)
     optimizer = gw.optim.momentum(LR, BETA)
     state = optimizer.init(net.params)
     sink = optimizer.sink
@@ -357,12 +355,11 @@ def step_update(hidden: tuple[int, ...]) -> Callable[[], None]:
     return lambda: sink.finish(net.params, state)
 
 
-def step_elementwise(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
+def step_elementwise(batch_size: int, net: gw.Network) -> Callable[[], None]:
     """A step's element-wise work alone, with gradwise's own functions on its shapes: per layer the bias and
     the activation forward, the fused loss, the activation's derivative in place, the bias gradient; the
     accuracy's argmax."""
     rng = np.random.default_rng(4)
-    net = gw.mlp([N_IN, *hidden, N_OUT], rng=0)
     dense = [layer for layer in net.layers if isinstance(layer, gw.Dense)]
     zs = [rng.standard_normal((batch_size, layer.shape[1]), dtype=np.float32) for layer in dense]
     acts = [np.empty_like(z) for z in zs]
@@ -387,10 +384,11 @@ def step_elementwise(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], N
 
 def measure_parts(cell: Cell, rounds: int, budget: float, peak: Peak) -> None:
     """Each part of a step timed alone: its GEMMs (the ceiling), the update, the element-wise work."""
-    b, h = cell.batch, cell.hidden
-    cell.gemm_ms = median_ms(with_step_threads(step_gemms(b, h), b, h), rounds, budget, peak)
-    cell.update_ms = median_ms(with_step_threads(step_update(h), b, h), rounds, budget / 2, peak)
-    cell.elementwise_ms = median_ms(step_elementwise(cell.batch, cell.hidden), rounds, budget / 2, peak)
+    net = gw.mlp([N_IN, *cell.hidden, N_OUT], rng=0)
+    forward_macs = cell.batch * net.macs_per_sample
+    cell.gemm_ms = median_ms(with_step_threads(step_gemms(cell.batch, cell.hidden), forward_macs), rounds, budget, peak)
+    cell.update_ms = median_ms(with_step_threads(step_update(net), forward_macs), rounds, budget / 2, peak)
+    cell.elementwise_ms = median_ms(step_elementwise(cell.batch, net), rounds, budget / 2, peak)
 
 
 class TimedMonitor(HealthMonitor):
