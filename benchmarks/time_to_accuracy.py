@@ -391,9 +391,9 @@ def run_round(frameworks: Sequence[str], args: argparse.Namespace, round_index: 
             for name, worker in workers.items()}  # fmt: skip
 
 
-def round_order(frameworks: Sequence[str], round_index: int) -> list[str]:
-    """The frameworks rotated by one place per round, so that none always runs first."""
-    shift = round_index % len(frameworks)
+def round_order(frameworks: Sequence[str], turn: int) -> list[str]:
+    """The frameworks rotated by ``turn`` places (one more each epoch and each round), so none always runs first."""
+    shift = turn % len(frameworks)
     return [*frameworks[shift:], *frameworks[:shift]]
 
 
