@@ -49,13 +49,14 @@ def test_json_has_exactly_the_issues_schema(trace, capsys):
     np.savetxt(trace / "delta1.txt", -np.loadtxt(trace / "delta1.txt"))  # t − a instead of a − t
     assert main(["verify", str(trace), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"verdict", "first_wrong", "findings", "tensors", "health"}
+    assert set(report) == {"verdict", "first_wrong", "findings", "tensors", "health", "notes", "conventions"}
     assert report["verdict"] == "wrong" and report["first_wrong"] == "delta1"
     finding = report["findings"][0]
     assert set(finding) == {"kind", "tensor", "layer", "evidence", "explanation", "fix"}
     assert (finding["kind"], finding["tensor"], finding["layer"]) == ("sign", "delta1", 1)
     assert {"name", "status", "relative_error"} == set(report["tensors"][0])
-    assert [t["name"] for t in report["tensors"]][:6] == ["z0", "a0", "z1", "a1", "loss", "delta1"]
+    assert [t["name"] for t in report["tensors"]][:5] == ["z0", "a0", "z1", "a1", "delta1"]
+    assert report["tensors"][-1]["name"] == "loss"  # last: the loss feeds no gradient, so it never comes first
     assert {t["name"]: t["status"] for t in report["tensors"]}["dW1"] == "ok"  # the dW1 on file is right
 
 
@@ -153,8 +154,8 @@ BAD = [
     (
         "W-fits-no-orientation",
         _write("W0.txt", "1 2 3\n4 5 6\n7 8 9\n"),
-        "{trace}/W0.txt: shape (3, 3) fits neither 4×3 (in × out) nor 3×4 (out "
-        "× in) for sizes [4, 3, 2]; check the sizes in network.json",
+        "{trace}/W0.txt: shape (3, 3) fits neither 4×3 (in × out) nor 3×4 (out × in), nor with the bias inside "
+        "W (5×3 or 3×5) for sizes [4, 3, 2]; check the sizes in network.json",
     ),
     (
         "unknown-activation",

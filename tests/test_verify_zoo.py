@@ -96,6 +96,7 @@ update-uphill                 | 4-5-3 relu/softmax ce        | update_sign      
 update-not-applied            | 4-5-3 relu/softmax ce        | update_none                    | keep=after fmt=npz             | update                         | W0.after
 update-twice                  | 4-5-3 relu/softmax ce        | update_twice                   | keep=after                     | update                         | W0.after
 update-rate                   | 4-5-3 relu/softmax ce        | update_rate                    | keep=after                     | update                         | W0.after
+output-of-no-known-form       | 4-5-3 tanh/softmax ce        | output_no_known_form           | batch=6                        | unexplained                    | delta1
 """  # noqa: E501 (a table reads best one case a line)
 
 

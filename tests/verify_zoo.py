@@ -124,6 +124,8 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
         D = y * (dEda - (dEda * y).sum(axis=1, keepdims=True))
     else:
         D = dEda * DERIVATIVE[last](zs[-1])
+    if bug == "output_no_known_form":  # no slip anyone names: a − t reweighted by a function of z
+        D = (y - t) * (1 + 0.5 * np.cos(zs[-1]))
     if bug == "shape":  # (B, 1) output minus a flattened (B,) target broadcasts to (B, B)
         D = y - t.ravel()
     if bug == "sign_delta":

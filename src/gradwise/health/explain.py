@@ -84,20 +84,20 @@ def _init_words(settings: Settings) -> str | None:
     if init == "uniform":
         high = 1.0 if scale is None else scale
         return (
-            f"weights drawn from U(0, {high:g}) (--init uniform) are all positive with mean {high / 2:g}: "
+            f"weights drawn from U(0, {high:g}) are all positive with mean {high / 2:g}: "
             "each unit adds up every active input, so |z| grows with the fan-in (hundreds of inputs) "
             "instead of staying near 1"
         )
     if init == "normal":
         std = 1.0 if scale is None else scale
         return (
-            f"weights drawn from N(0, {std:g}^2) (--init normal) ignore the fan-in: with n inputs |z| is "
+            f"weights drawn from N(0, {std:g}^2) ignore the fan-in: with n inputs |z| is "
             f"about {std:g} * sqrt(n * E[x^2]), far beyond 1 for hundreds of inputs"
         )
     if init == "constant":
-        return f"every weight equal to {scale or 0:g} (--init constant) makes all units identical"
+        return f"every weight equal to {scale or 0:g} makes all units identical"
     if init == "zeros":
-        return "every weight is 0 (--init zeros): all units compute the same thing and get the same update"
+        return "every weight is 0: all units compute the same thing and get the same update"
     return None
 
 
@@ -155,7 +155,7 @@ def _remedies(symptom: str, settings: Settings) -> tuple[str, list[Fix]]:
     if symptom == "saturation":
         causes = [init] if init else []
         if raw_input:
-            causes.append("inputs are raw 0-255 pixels (--normalize none), so z is 255x too large")
+            causes.append("inputs are raw 0-255 pixels, not scaled, so z is 255x too large")
         if not causes:
             causes.append("the pre-activations drifted far from 0: a learning rate too high for these units")
         words = "; ".join(causes) + "; saturated sigmoid/tanh units have derivatives near 0 and stop learning"
@@ -163,7 +163,7 @@ def _remedies(symptom: str, settings: Settings) -> tuple[str, list[Fix]]:
     if symptom == "dead_units":
         bias = float(settings.get("bias_init") or 0.0)
         if bias < 0:
-            words = f"biases start at {bias:g} (--bias-init {bias:g}), so most ReLU inputs are negative from step 1"
+            words = f"biases start at {bias:g}, so most ReLU inputs are negative from step 1"
             return words, [Fix({"bias_init": 0.0}, "start the biases at 0"), Fix({"activation": "leaky_relu"})]
         words = "large updates pushed ReLU units to negative inputs for every sample; a dead unit gets no gradient"
         leaky = Fix({"activation": "leaky_relu"}, "leaky units recover", stage_override="optimizer")

@@ -43,6 +43,7 @@ STAGE_OF_SETTING = {
     "dropout": "dropout",
 }
 
+
 @dataclass(frozen=True)
 class Fix:
     """Settings to change, most important first (its first setting names its stage), and a sentence why.
@@ -90,6 +91,13 @@ class Fix:
         dropped = [flag(name, "").strip() for name, value in self.changes.items() if value is None]
         return " ".join(words) if words else "leave out " + " ".join(dropped)
 
+    def words(self) -> str:
+        """The fix in plain words, for code written outside gradwise ("train with cross-entropy: ...")."""
+        if not self.changes:
+            return self.advice
+        said = [setting_words(name, value, self.changes) for name, value in self.changes.items()]
+        return "; ".join(w for w in said if w)
+
     def python(self) -> str:
         """The fix as ``TrainConfig`` arguments (``init="he_normal", lr=0.01``), or its advice."""
         if not self.changes:
@@ -131,3 +139,64 @@ def flag(name: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{option} {value:g}"
     return f"{option} {value}"
+
+
+# Each setting in words a hand-written network's author can act on, whatever their language.
+LOSS_WORDS = {
+    "ce": "train with cross-entropy: with a softmax output the output delta becomes a − t",
+    "cross_entropy": "train with cross-entropy: with a softmax output the output delta becomes a − t",
+    "bce": "train with binary cross-entropy: with a sigmoid output the output delta becomes a − t",
+    "binary_cross_entropy": "train with binary cross-entropy: with a sigmoid output the output delta becomes a − t",
+    "mse": "train with the squared error ½‖a − t‖²",
+}
+INIT_WORDS = {
+    "glorot_uniform": "draw W from U(±√(6/(n_in + n_out))) (Glorot)",
+    "glorot_normal": "draw W from N(0, 2/(n_in + n_out)) (Glorot)",
+    "he_normal": "draw W from N(0, 2/n_in) (He)",
+    "he_uniform": "draw W from U(±√(6/n_in)) (He)",
+    "lecun_normal": "draw W from N(0, 1/n_in) (LeCun)",
+    "zeros": "start W at 0",
+}
+NORMALIZE_WORDS = {
+    "unit": "scale the inputs to [0, 1] (divide raw pixels by 255)",
+    "standard": "standardize each input to mean 0 and standard deviation 1",
+    "none": "feed the inputs unscaled",
+}
+
+
+def setting_words(name: str, value: Any, changes: Mapping[str, Any]) -> str:
+    """One setting of a fix in plain words; "" for one another setting already says (init_scale beside init)."""
+    if name == "loss":
+        return LOSS_WORDS.get(str(value), f"train with {value}")
+    if name == "init":
+        scale = changes.get("init_scale")
+        return INIT_WORDS.get(str(value), f"draw W from {value}" + (f" with scale {scale:g}" if scale else ""))
+    if name == "init_scale":
+        return "" if "init" in changes or value is None else f"scale the initial weights to {value:g}"
+    if name == "normalize":
+        return NORMALIZE_WORDS.get(str(value), f"normalize the inputs ({value})")
+    return _other_setting_words(name, value)
+
+
+def _other_setting_words(name: str, value: Any) -> str:
+    if value is None:
+        return {"clip_norm": "do not clip the gradient"}.get(name, f"drop the {name.replace('_', ' ')} setting")
+    phrases = {
+        "output": f"use a {value} output layer",
+        "activation": f"use {value} in the hidden layers",
+        "bias_init": f"start the biases at {value:g}"
+        if isinstance(value, float | int)
+        else f"start the biases at {value}",
+        "optimizer": f"use {value} as the optimizer",
+        "lr": f"use a learning rate of {value:g}"
+        if isinstance(value, float | int)
+        else f"use a learning rate of {value}",
+        "momentum": f"use momentum {value}",
+        "clip_norm": f"clip the gradient's norm at {value}",
+        "batch_size": f"use batches of {value} samples",
+        "weight_decay": "no weight decay" if value == 0 else f"use weight decay {value}",
+        "dropout": f"drop units with probability {value}",
+        "schedule": f"use a {value} learning-rate schedule",
+        "warmup_steps": f"warm the learning rate up over {value} steps",
+    }
+    return phrases.get(name, f"set {name.replace('_', ' ')} to {value}")

@@ -125,6 +125,16 @@ ALIASES: dict[str, str] = {
     "ce": "cross_entropy",
     "nll": "cross_entropy",
     "softmax_ce": "softmax_cross_entropy",
+    # What hand-written code and other libraries call them (a factor such as Keras's mean over the outputs is
+    # a convention: gradwise verify reports it as one).
+    "squared_error": "mse",
+    "sse": "mse",
+    "mean_squared_error": "mse",
+    "crossentropy": "cross_entropy",
+    "categorical_cross_entropy": "cross_entropy",
+    "categorical_crossentropy": "cross_entropy",
+    "log_loss": "cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy",
 }
 
 

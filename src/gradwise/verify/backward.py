@@ -2,16 +2,19 @@
 
 A delta the user did not write is still tested, through dW: each delta hypothesis is pushed through
 a{i-1}ᵀ · and compared with dW{i}, and an accepted one becomes the user's delta for the layers below.
+A bias inside W is checked as part of dW{i}, the whole augmented matrix; a layer without bias has no db{i}.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from gradwise.verify import compare as C
 from gradwise.verify import hypotheses as H
 from gradwise.verify import reference as R
-from gradwise.verify.checker import Array, Walk
+from gradwise.verify.checker import Array, Decay, Suspects, Walk
 from gradwise.verify.factor import local_factor
 from gradwise.verify.forward import usable
 
@@ -34,21 +37,22 @@ def _delta(walk: Walk, i: int) -> bool:
     """Check delta{i} if given, and keep the user's delta (or the local one) for what follows -> whether given."""
     trace, net = walk.trace, walk.trace.network
     activation, z, a, s = net.activations[i], walk.z[i], walk.a[i], walk.ref.scale
+    pairs: list[H.Hypothesis] = []
     if i == net.layers - 1:
         upstream = s * R.output_gradient(net.loss, a, trace.t)
         local = s * R.output_delta(net.loss, activation, z, a, trace.t)
         magnitude = s * (C.norm(a) + C.norm(trace.t))  # a − t cancels near the target; a float32 a is rounded
-        hypotheses = H.output_delta(net.loss, activation, z, a, trace.t, s, i)
+        singles = H.output_delta(net.loss, activation, z, a, trace.t, s, i)
     else:
         W_next, delta_next = trace.W[i + 1], walk.delta[i + 1]
         upstream = delta_next @ W_next.T
         local = R.hidden_delta(delta_next, W_next, activation, z, a)
-        # The incoming gradient's own float32 uncertainty, carried down through W (a Frobenius-norm bound).
+        # The incoming gradient's own rounding, carried down through W (a Frobenius-norm bound).
         magnitude = max(walk.magnitude[i + 1], C.norm(delta_next)) * C.norm(W_next)
         others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
         layers = [(j, net.activations[j], walk.z[j], walk.a[j]) for j in range(net.layers)]
         as_wide = [layer for layer in layers if layer[0] != i and layer[2].shape == z.shape]
-        hypotheses = H.hidden_delta(
+        singles, pairs = H.hidden_delta(
             delta_next, W_next, activation, z, a, i,
             W_next_after=_updated(walk, i + 1), upstream_next=walk.upstream.get(i + 1), other_weights=others,
             other_layers=as_wide,
@@ -56,54 +60,79 @@ def _delta(walk: Walk, i: int) -> bool:
     walk.upstream[i], walk.delta[i], walk.magnitude[i] = upstream, local, magnitude
     user = trace.delta.get(i)
     if user is None:
-        walk.lifted[i] = hypotheses
+        walk.lifted[i], walk.lifted_pairs[i] = singles, pairs
         return False
     scales = delta_scales(walk)
-    outcome = walk.check(
-        f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, lambda: hypotheses,
-        lambda: _delta_fallback(walk, i, user, upstream, scales), scales=scales,
-    )  # fmt: skip
+    suspects = Suspects(lambda: singles, lambda: _delta_fallback(walk, i, user, upstream, scales), lambda: pairs)
+    outcome = walk.check(f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, suspects, scales=scales)
     if not usable(user, local):
         walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
         return True
     walk.delta[i] = user / outcome.scale
-    if outcome.scale != 1.0 and outcome.status != "wrong":
+    if outcome.scale in scales and outcome.status != "wrong":
         per = "per sample (not divided by B)" if outcome.scale > 1 else "already divided by B"
-        walk.note(f"the deltas are {per}; both conventions are accepted")
+        walk.found.setdefault("deltas", "dL/dz" if outcome.scale == 1 else per.split(" (")[0])
+        if outcome.scale != 1.0:
+            walk.note(f"the deltas are {per}; both conventions are accepted")
     return True
 
 
 def _delta_fallback(
     walk: Walk, i: int, user: Array, upstream: Array, scales: tuple[float, ...]
 ) -> tuple[str, str, str]:
-    """No hypothesis fits: a local factor that is a function of z{i} is a wrong derivative, else a wrong upstream."""
+    """No known form fits: a local factor that is a function of z{i} is a wrong derivative; a factor that is not
+    (for a hidden layer) a wrong incoming gradient; otherwise no part is blamed."""
     activation = walk.trace.network.activations[i]
     factor = local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
     output = i == walk.trace.network.layers - 1
-    if factor is not None and (output or factor.is_function_of_z()):
+    ratio = factor.ratio() if factor is not None else math.nan
+    if factor is not None and math.isfinite(ratio) and ratio != 0 and factor.is_function_of_z():
         return (
             "wrong_derivative",
             f"delta{i} is the incoming gradient times a local factor that matches no known form of "
-            f"{activation.name}′(z{i}): the factor found is {factor.ratio():.4g} times the right one (median).",
+            f"{activation.name}′(z{i}): the factor found is {ratio:.4g} times the right one (median).",
             f"multiply the incoming gradient by {activation.name}′(z{i}) (docs/verify.md lists the forms).",
         )
+    if factor is not None and not output and not factor.is_function_of_z():
+        return (
+            "wrong_upstream",
+            f"delta{i} is not built from delta{i + 1} through W{i + 1}ᵀ: it is not (delta{i + 1} W{i + 1}ᵀ) times "
+            f"any function of z{i}.",
+            f"compute delta{i} = (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+        )
+    return _unexplained(walk, i)
+
+
+def _unexplained(walk: Walk, i: int) -> tuple[str, str, str]:
+    output = i == walk.trace.network.layers - 1
+    right = (
+        "dE/da ⊙ f′(z) (a − t for softmax with ce or sigmoid with bce)"
+        if output
+        else (f"(delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i})")
+    )
     return (
-        "wrong_upstream",
-        f"delta{i} is not built from delta{i + 1} through W{i + 1}ᵀ: it is not (delta{i + 1} W{i + 1}ᵀ) times "
-        f"any function of z{i}.",
-        f"compute delta{i} = (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
+        "unexplained",
+        f"delta{i} is wrong, and matches no known form: no single known slip, no slip times a constant and no two "
+        "slips together reproduce it, so no part of it can be blamed.",
+        f"compute delta{i} = {right}, term by term against the trace's other tensors.",
     )
 
 
 def _updated(walk: Walk, j: int) -> Array | None:
     """W{j} after this step, as the user has it (W{j}.after, or W{j} − lr·dW{j}), if known."""
     trace = walk.trace
-    if j in trace.W_after:
-        return trace.W_after[j]
+    after = trace.weights_after(j)
+    if after is not None:
+        return after
     if trace.network.lr is None:
         return None
-    dW = trace.dW[j] if trace.dW[j].shape == trace.W[j].shape else walk.ref.dW[j]
-    return trace.W[j] - abs(trace.network.lr) * dW
+    dW = (
+        trace.dW[j]
+        if trace.dW[j].shape == trace.parameters(j).shape
+        else trace.gradient_of(j, walk.ref.dW[j], walk.ref.db[j])
+    )
+    moved = trace.parameters(j) - abs(trace.network.lr) * dW
+    return moved[1:] if trace.network.bias[j] == "first" else moved[:-1] if trace.bias_inside(j) else moved
 
 
 def _gradient_inputs(walk: Walk, i: int) -> list[tuple[str, Array]]:
@@ -125,46 +154,81 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
     inputs = _gradient_inputs(walk, i)
     right, a_prev = inputs[0]
     # On the scale of the incoming gradient: a saturated layer's dW is 0 within round-off, as its delta is.
-    magnitude = C.norm(a_prev) * walk.magnitude[i]
-    lifted = [] if delta_given else walk.lifted.get(i, [])
-    through_dW = [
-        H.Hypothesis(h.kind, R.weight_gradient(a_prev, h.candidate), h.explanation, h.fix, h.scales) for h in lifted
-    ]
+    magnitude = (C.norm(a_prev) + math.sqrt(trace.batch) * trace.bias_inside(i)) * walk.magnitude[i]
+    walk.step_magnitude[f"W{i}"] = magnitude
 
-    outcome = walk.check(
-        f"dW{i}", i, trace.dW[i], walk.ref.dW[i], R.weight_gradient(a_prev, delta), magnitude,
-        lambda: H.weight_gradient(delta, inputs, right, i) + through_dW,
+    def lay(dW: Array, d: Array) -> Array:
+        return trace.gradient_of(i, dW, R.bias_gradient(d))
+
+    lifted = [] if delta_given else walk.lifted.get(i, []) + walk.lifted_pairs.get(i, [])
+    own_singles, own_pairs = H.weight_gradient(delta, inputs, right, i, lay)
+    pushed_singles, pushed_pairs, delta_of = H.through_weight_gradient(lifted, inputs, right, i, lay)
+    suspects = Suspects(
+        lambda: own_singles + pushed_singles,
         lambda: _weight_fallback(walk, i, right, a_prev, delta_given),
+        lambda: own_pairs + pushed_pairs,
+    )
+    ref = trace.gradient_of(i, walk.ref.dW[i], walk.ref.db[i])
+    outcome = walk.check(
+        f"dW{i}", i, trace.dW[i], ref, lay(R.weight_gradient(a_prev, delta), delta), magnitude, suspects,
+        decay=_decay(walk, i),
     )  # fmt: skip
-    for h, pushed in zip(lifted, through_dW, strict=True):
-        if outcome.accepted is pushed:
-            walk.delta[i] = h.candidate  # the user's delta, now known: what the layers below inherit
+    if outcome.accepted is not None and id(outcome.accepted) in delta_of:
+        walk.delta[i] = delta_of[id(outcome.accepted)]  # the user's delta, now known: what the layers below inherit
+
+
+def _decay(walk: Walk, i: int) -> Decay:
+    """L2 that may sit inside dW{i}: λ·W (declared or fitted); for a bias inside W, with or without its row."""
+    trace = walk.trace
+    if trace.bias_inside(i):
+        parameters = (trace.gradient_of(i, trace.W[i], np.zeros_like(trace.b[i])), trace.parameters(i))
+    else:
+        parameters = (trace.W[i],)
+    return Decay(parameters, trace.network.l2)
 
 
 def _weight_fallback(walk: Walk, i: int, right: str, a_prev: Array, delta_given: bool) -> tuple[str, str, str]:
     """No hypothesis fits dW{i}: a right delta means a wrong input; a wrong unseen delta is solved for, if it can be."""
     trace = walk.trace
+    db = trace.db[i] if trace.db[i] is not None else _bias_row(walk, i)
     bias_scale = walk.magnitude[i] * trace.batch**0.5
-    if delta_given or C.matches(trace.db[i], R.bias_gradient(walk.delta[i]), bias_scale):
+    right_sum = db is not None and walk.tol.matches(db, R.bias_gradient(walk.delta[i]), bias_scale)
+    if delta_given or right_sum:
         return (
             "wrong_input_in_weight_gradient",
-            f"delta{i} is right (db{i} matches), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
+            f"delta{i} is right (its sum over the batch matches), but dW{i} is not {right}ᵀ delta{i} nor any "
+            "other input's.",
             f"use dW{i} = {right}ᵀ delta{i}.",
         )
-    recovered = recovered_delta(a_prev, trace.dW[i], trace.db[i])
+    dW = (
+        trace.dW[i][1:]
+        if trace.network.bias[i] == "first"
+        else trace.dW[i][:-1]
+        if trace.bias_inside(i)
+        else trace.dW[i]
+    )
+    recovered = None if db is None else recovered_delta(walk, a_prev, dW, db)
     if recovered is None:
         walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
         return (
             "wrong_upstream",
-            f"dW{i} and db{i} both differ, so delta{i} is wrong, and it matches no known slip.",
+            f"dW{i} and the bias gradient both differ, so delta{i} is wrong, and it matches no known slip.",
             f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
         )
     walk.delta[i] = recovered  # the user's own delta, solved from dW and db: what the layers below inherit
     kind, why, fix = _delta_fallback(walk, i, recovered, walk.upstream[i], (1.0,))
-    return kind, f"{why} (delta{i} solved from dW{i} = {right}ᵀ delta{i} and db{i})", fix
+    return kind, f"{why} (delta{i} solved from dW{i} = {right}ᵀ delta{i} and its bias gradient)", fix
 
 
-def recovered_delta(a_prev: Array, dW: Array, db: Array) -> Array | None:
+def _bias_row(walk: Walk, i: int) -> Array | None:
+    """The bias part of a dW{i} that holds the bias inside, if it has the augmented shape."""
+    trace = walk.trace
+    if not trace.bias_inside(i) or trace.dW[i].shape != trace.parameters(i).shape:
+        return None
+    return trace.dW[i][0] if trace.network.bias[i] == "first" else trace.dW[i][-1]
+
+
+def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array) -> Array | None:
     """The delta (B, n_out) that gives dW = a_prevᵀ delta and db = its sum, when a_prev determines it; else None.
 
     With B <= n_in samples of independent inputs, a_prevᵀ has full column rank and delta is the unique solution.
@@ -175,18 +239,24 @@ def recovered_delta(a_prev: Array, dW: Array, db: Array) -> Array | None:
     delta, _, rank, _ = np.linalg.lstsq(a_prev.T, dW, rcond=None)
     if rank < batch:
         return None
-    exact = C.matches(a_prev.T @ delta, dW) and C.matches(delta.sum(axis=0), db.reshape(-1), C.norm(delta))
+    exact = walk.tol.matches(a_prev.T @ delta, dW) and walk.tol.matches(
+        delta.sum(axis=0), db.reshape(-1), C.norm(delta)
+    )
     return delta if exact else None
 
 
 def _bias_gradient(walk: Walk, i: int) -> None:
     trace, delta = walk.trace, walk.delta[i]
+    db = trace.db[i]
+    if db is None:
+        return  # no bias, or a bias inside W, checked with dW{i}
     words = (
         "bias_reduction",
         f"db{i} is not the sum of delta{i} over the batch.",
         f"use db{i} = the sum of delta{i} over the samples.",
     )
-    walk.check(
-        f"db{i}", i, trace.db[i], walk.ref.db[i], R.bias_gradient(delta), walk.magnitude[i] * trace.batch**0.5,
-        lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i), lambda: words,
-    )  # fmt: skip
+    magnitude = walk.magnitude[i] * trace.batch**0.5
+    walk.step_magnitude[f"b{i}"] = magnitude
+    suspects = Suspects(lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i), lambda: words)
+    decay = Decay((trace.b[i],), trace.network.l2)
+    walk.check(f"db{i}", i, db, walk.ref.db[i], R.bias_gradient(delta), magnitude, suspects, decay=decay)

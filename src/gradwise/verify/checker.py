@@ -2,7 +2,9 @@
 
 Each tensor is compared twice: with the float64 reference (is it right?) and with a local reference built from
 the user's own upstream tensors (is its own computation right?). Right locally but not globally means it only
-inherits an earlier error: it is downstream. Wrong locally means a bug here, and the hypotheses name it.
+inherits an earlier error: it is downstream. Wrong locally means a bug here, and the suspects name it, simplest
+first: one known slip; the right tensor times a constant; one slip times a constant; two slips at once. What
+none of them reproduces is said to match no known form, and no part of it is blamed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +28,41 @@ EXACT = 1e-9  # relative errors below this are round-off: hypotheses this close 
 # A single number always fits some constant times another: for the loss only these factors mean something,
 # a missing ½ (2), a mean over the batch or the outputs where a sum is declared, or the other way round.
 LOSS_FACTORS = (1.0, 2.0, 0.5)
+FITTED_CONSTANT_MIN_SIZE = 4  # a constant fitted to fewer numbers than this would explain anything
+
+
+def _no_pairs() -> list[H.Hypothesis]:
+    return []
+
+
+@dataclass(frozen=True)
+class Suspects:
+    """What may have gone wrong in one tensor: single slips, pairs of slips, and the words when nothing fits."""
+
+    singles: Callable[[], list[H.Hypothesis]]
+    fallback: Callable[[], tuple[str, str, str]]
+    pairs: Callable[[], list[H.Hypothesis]] = _no_pairs
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Weight decay that may sit inside a gradient: user = dL/dθ + c·P for one of ``parameters`` (L2).
+
+    ``fixed`` is a declared c; None fits it (c > 0).
+    """
+
+    parameters: tuple[Array, ...]
+    fixed: float | None = None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How well a user's tensor fits a reference: the error, under which convention factor, less what decay."""
+
+    error: float
+    scale: float = 1.0
+    decay: float = 0.0  # the L2 coefficient taken out
+    removed: Array | float = 0.0  # decay times the parameters it multiplies
 
 
 @dataclass
@@ -42,17 +80,23 @@ class Walk:
 
     trace: Trace
     ref: R.Reference
+    tol: C.Tolerance = field(default_factory=C.Tolerance)
     checks: list[TensorCheck] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     wrong_seen: bool = False  # a wrong tensor upstream: later mismatches that follow from it are downstream
     unknown: bool = False  # a wrong tensor upstream whose value is unknown: later mismatches cannot be judged
+    adds: bool = False  # the user's update adds their gradient (error = t − y): their tensors were negated back
     z: dict[int, Array] = field(default_factory=dict)
     a: dict[int, Array] = field(default_factory=dict)
     delta: dict[int, Array] = field(default_factory=dict)  # in the reference's scale (reduction included)
     upstream: dict[int, Array] = field(default_factory=dict)  # dL/da{i}, reference scale
     magnitude: dict[int, float] = field(default_factory=dict)  # delta{i}'s size without cancellation (see compare)
+    step_magnitude: dict[str, float] = field(default_factory=dict)  # a gradient's magnitude, for its update
     lifted: dict[int, list[H.Hypothesis]] = field(default_factory=dict)  # delta hypotheses, for a delta not given
+    lifted_pairs: dict[int, list[H.Hypothesis]] = field(default_factory=dict)
+    decays: dict[str, float] = field(default_factory=dict)  # gradient -> the L2 coefficient found inside it
+    found: dict[str, Any] = field(default_factory=dict)  # conventions met on the way (deltas per sample, ...)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -60,6 +104,9 @@ class Walk:
 
     def skip(self, name: str) -> None:
         self.checks.append(TensorCheck(name, "unchecked", None))
+
+    def wrong_count(self) -> int:
+        return sum(check.status == "wrong" for check in self.checks)
 
     # --- one tensor ------------------------------------------------------------------------------------------
 
@@ -71,33 +118,59 @@ class Walk:
         ref: Array,
         local: Array,
         magnitude: float,
-        hypotheses: Callable[[], list[H.Hypothesis]],
-        fallback: Callable[[], tuple[str, str, str]],
+        suspects: Suspects,
         *,
         scales: Sequence[float] = (1.0,),
         forward: bool = False,
+        decay: Decay | None = None,
     ) -> Outcome:
         """Compare ``user`` with ``ref`` and ``local``; on a mismatch, record the finding that explains it.
 
         ``scales`` are the conventions the tensor may come in (a delta per sample: B); ``forward`` says a
-        constant factor is a forward-pass error rather than a gradient's scale.
+        constant factor is a forward-pass error rather than a gradient's scale; ``decay`` is L2 that may sit
+        inside a gradient.
         """
         if not np.isfinite(user).all():
             return self._non_finite(name, layer, user, local)
-        error, k = _best(user, ref, scales, magnitude)
-        if error <= C.TOLERANCE:
-            return self._record(name, Outcome("ok", k), error)
-        local_error, k = _best(user, local, scales, magnitude)
-        if local_error <= C.TOLERANCE:
-            return self._record(name, Outcome("downstream" if self.wrong_seen else "note", k), error)
+        fit = self._fit(user, ref, scales, magnitude, decay)
+        if fit.error <= self.tol.relative:
+            return self._record(name, self._decayed(name, Outcome("ok", fit.scale), fit), fit.error)
+        error = fit.error
+        fit = self._fit(user, local, scales, magnitude, decay)
+        if fit.error <= self.tol.relative:
+            status = "downstream" if self.wrong_seen else "note"
+            return self._record(name, self._decayed(name, Outcome(status, fit.scale), fit), error)
         if self.unknown:
             return self._record(name, Outcome("downstream"), error)
-        outcome = self._explain(name, layer, user, local, magnitude, local_error, hypotheses, scales, forward)
+        before = C.own_error(user - fit.removed, fit.scale * local)
+        outcome = self._explain(name, layer, user, local, magnitude, before, suspects, scales, forward, decay)
         if outcome is None:
-            kind, why, fix = ("shape", *_shape_words(name, user, local)) if user.shape != local.shape else fallback()
-            self._find(kind, name, layer, local_error, None, why, fix)
-            outcome = Outcome("wrong", k)  # k: the convention it is nearest
+            kind, why, fix = (
+                ("shape", *_shape_words(name, user, local)) if user.shape != local.shape else suspects.fallback()
+            )
+            self._find([H.Slip(kind, why, fix)], name, layer, before, None)
+            outcome = Outcome("wrong", fit.scale)  # the convention it is nearest
         return self._record(name, outcome, error)
+
+    def _fit(self, user: Array, ref: Array, scales: Sequence[float], magnitude: float, decay: Decay | None) -> Fit:
+        """The best fit of user to k·ref over the convention factors k, with decay taken out where it helps."""
+        best = Fit(math.inf)
+        for k in scales:
+            target = k * ref
+            fit = Fit(self.tol.error(user, target, k * magnitude), k)
+            tried = decay.parameters if decay is not None and fit.error > self.tol.relative else ()
+            for parameters in (p for p in tried if p.shape == user.shape == target.shape):
+                c = decay.fixed if decay.fixed is not None else C.fitted_scale(user - target, parameters)
+                if c is not None and c > 0:
+                    error = self.tol.error(user - c * parameters, target, k * magnitude)
+                    fit = min(fit, Fit(error, k, c, c * parameters), key=lambda f: f.error)
+            best = min(best, fit, key=lambda f: f.error)
+        return best
+
+    def _decayed(self, name: str, outcome: Outcome, fit: Fit) -> Outcome:
+        if fit.decay > 0:
+            self.decays[name] = fit.decay
+        return outcome
 
     def _explain(
         self,
@@ -106,24 +179,80 @@ class Walk:
         user: Array,
         local: Array,
         magnitude: float,
-        local_error: float,
-        hypotheses: Callable[[], list[H.Hypothesis]],
+        before: float,
+        suspects: Suspects,
         scales: Sequence[float],
         forward: bool,
+        decay: Decay | None,
     ) -> Outcome | None:
-        """The accepted hypothesis, else a constant factor, recorded as a finding -> the outcome; None if neither."""
-        best = _accepted(user, hypotheses(), magnitude, scales)
-        if best is not None:
-            hypothesis, k, after = best
-            self._find(hypothesis.kind, name, layer, local_error, after, hypothesis.explanation, hypothesis.fix)
-            return Outcome("note" if hypothesis.kind in NOTE_KINDS else "wrong", k, hypothesis)
-        c = self._constant_factor(user, local, scales)
-        fit = None if c is None else _best(user, c * local, scales, magnitude)
-        if c is None or fit is None or fit[0] > C.TOLERANCE:
-            return None
-        kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward)
-        self._find(kind, name, layer, local_error, fit[0], explanation, fix, factor=c)
-        return Outcome("note" if kind in NOTE_KINDS else "wrong", c * fit[1])
+        """The simplest explanation that reproduces ``user``, recorded as findings -> the outcome; None if none."""
+        singles = suspects.singles()
+        accepted = self._accepted(user, singles, magnitude, scales, decay)
+        if accepted is not None:
+            return self._accept(name, layer, before, *accepted)
+        right = H.Hypothesis("", local, "", "")
+        scaled = self._times_constant(user, [right], magnitude, scales)
+        if scaled is None and not forward and user.size >= FITTED_CONSTANT_MIN_SIZE:
+            scaled = self._times_constant(user, singles, magnitude, scales)
+        if scaled is not None:
+            hypothesis, c, k, error = scaled
+            kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward, self.adds)
+            slips = [s for s in hypothesis.slips() if s.kind] + [H.Slip(kind, explanation, fix)]
+            self._find(slips, name, layer, before, error, factor=c)
+            status = "note" if all(s.kind in NOTE_KINDS for s in slips) else "wrong"
+            # The right tensor times c: what follows is judged as the user's tensor divided by c.
+            return Outcome(status, c * k if hypothesis is right else k)
+        pair = self._accepted(user, suspects.pairs(), magnitude, scales, decay)
+        return None if pair is None else self._accept(name, layer, before, *pair)
+
+    def _accepted(
+        self,
+        user: Array,
+        hypotheses: list[H.Hypothesis],
+        magnitude: float,
+        conventions: Sequence[float],
+        decay: Decay | None,
+    ) -> tuple[H.Hypothesis, float, float] | None:
+        """The hypothesis that reproduces user best, within tolerance -> (it, its factor, its error); else None.
+
+        Each is tried under the tensor's conventions (a delta per sample) times the hypothesis's own factors.
+        """
+        best: tuple[H.Hypothesis, float, float] | None = None
+        for hypothesis in hypotheses:
+            if hypothesis.candidate.shape != user.shape:
+                continue
+            scales = sorted({k * h for k in conventions for h in hypothesis.scales})
+            fit = self._fit(user, hypothesis.candidate, scales, magnitude, decay)
+            # Errors at round-off level tie, and the earlier (more specific) hypothesis wins the tie.
+            if fit.error <= self.tol.relative and (best is None or max(fit.error, EXACT) < max(best[2], EXACT)):
+                best = (hypothesis, fit.scale, fit.error)
+        return best
+
+    def _accept(self, name: str, layer: int | None, before: float, h: H.Hypothesis, k: float, error: float) -> Outcome:
+        if h.convention:
+            self.note(h.explanation)
+            return Outcome("downstream" if self.wrong_seen else "ok", k, h)
+        self._find(h.slips(), name, layer, before, error)
+        return Outcome("note" if all(s.kind in NOTE_KINDS for s in h.slips()) else "wrong", k, h)
+
+    def _times_constant(
+        self, user: Array, candidates: list[H.Hypothesis], magnitude: float, scales: Sequence[float]
+    ) -> tuple[H.Hypothesis, float, float, float] | None:
+        """(hypothesis, c, k, error) with user ≈ c · k · candidate: a constant c beyond the conventions k."""
+        best: tuple[H.Hypothesis, float, float, float] | None = None
+        for h in candidates:
+            if h.convention or h.candidate.shape != user.shape:
+                continue
+            conventions = sorted({k * s for k in scales for s in h.scales})
+            c = self._constant_factor(user, h.candidate, conventions)
+            total = C.fitted_scale(user, h.candidate)
+            if c is None or not total:
+                continue
+            k = min(conventions, key=lambda s: abs(math.log(abs(total) / s)))
+            error = self.tol.error(user, c * k * h.candidate, abs(c * k) * magnitude)
+            if error <= self.tol.relative and (best is None or error < best[3]):
+                best = (h, c, k, error)
+        return best
 
     def _constant_factor(self, user: Array, local: Array, scales: Sequence[float]) -> float | None:
         """c with user ≈ c · k · local for the nearest convention k (a delta per sample), or None."""
@@ -131,11 +260,13 @@ class Walk:
         if c is None or c == 0:
             return None
         c /= min(scales, key=lambda k: abs(math.log(abs(c) / k)))
+        if self.tol.near(c, 1.0):
+            return None
         if user.size > 1:
             return c
         batch, outputs = self.trace.batch, self.trace.network.sizes[-1]
         factors = [f * b * o for f in LOSS_FACTORS for b in (1, batch, 1 / batch) for o in (1, outputs, 1 / outputs)]
-        return next((f for f in factors if f != 1 and C.near(c, f)), None)
+        return next((f for f in factors if f != 1 and self.tol.near(c, f)), None)
 
     def _non_finite(self, name: str, layer: int | None, user: Array, local: Array) -> Outcome:
         if self.wrong_seen:  # a NaN after an earlier error is most likely that error's consequence
@@ -143,7 +274,7 @@ class Walk:
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(user))[0])
         origin = non_finite_origin(self, name, layer)
         evidence: dict[str, float | str] = {"first_bad_entry": str(index), "value": str(user[index])}
-        self._find("non_finite", name, layer, math.inf, None, origin[0], origin[1], evidence=evidence)
+        self._find([H.Slip("non_finite", *origin)], name, layer, math.inf, None, evidence=evidence)
         self.unknown = True
         return self._record(name, Outcome("wrong"), math.inf)
 
@@ -154,54 +285,40 @@ class Walk:
 
     def _find(
         self,
-        kind: str,
+        slips: list[H.Slip],
         tensor: str,
         layer: int | None,
         before: float,
         after: float | None,
-        explanation: str,
-        fix: str,
         *,
         factor: float | None = None,
         evidence: dict[str, float | str] | None = None,
     ) -> None:
-        evidence = dict(evidence or {})
-        if before != math.inf or not evidence:
-            evidence["error"] = _rounded(before)
+        """One finding per slip; slips found together name each other (``with``)."""
+        shared = dict(evidence or {})
+        if before != math.inf or not shared:
+            shared["error"] = _rounded(before)
         if after is not None:
-            evidence["error_under_hypothesis"] = _rounded(after)
+            shared["error_under_hypothesis"] = _rounded(after)
         if factor is not None:
-            evidence["factor"] = round(factor, 6)
+            shared["factor"] = round(factor, 6)
+        for slip in slips:
+            others = [s.kind for s in slips if s is not slip]
+            own = {**shared, "with": ", ".join(others)} if others else shared
+            self._add(Finding(slip.kind, tensor, layer, own, slip.explanation, slip.fix))
+
+    def _add(self, finding: Finding) -> None:
         for i, earlier in enumerate(self.findings):  # the same slip again (e.g. every gradient times B): one finding
-            if earlier.kind == kind and earlier.explanation.replace(earlier.tensor, tensor) == explanation:
-                also = f"{earlier.evidence['also_at']}, {tensor}" if "also_at" in earlier.evidence else tensor
+            same = earlier.explanation.replace(earlier.tensor, finding.tensor) == finding.explanation
+            if earlier.kind == finding.kind and same and "with" not in finding.evidence:
+                also = (
+                    f"{earlier.evidence['also_at']}, {finding.tensor}"
+                    if "also_at" in earlier.evidence
+                    else finding.tensor
+                )
                 self.findings[i] = Finding(**{**earlier.__dict__, "evidence": {**earlier.evidence, "also_at": also}})
                 return
-        self.findings.append(Finding(kind, tensor, layer, evidence, explanation, fix))
-
-
-def _best(user: Array, ref: Array, scales: Sequence[float], magnitude: float) -> tuple[float, float]:
-    """(smallest relative error of user against k * ref over the scales k, that k)."""
-    return min(((C.relative_error(user, k * ref, k * magnitude), k) for k in scales), key=lambda e: e[0])
-
-
-def _accepted(
-    user: Array, hypotheses: list[H.Hypothesis], magnitude: float, conventions: Sequence[float]
-) -> tuple[H.Hypothesis, float, float] | None:
-    """The hypothesis that reproduces user best, within tolerance -> (it, its factor, its error); else None.
-
-    Each is tried under the tensor's conventions (a delta per sample) times the hypothesis's own factors.
-    """
-    best: tuple[H.Hypothesis, float, float] | None = None
-    for hypothesis in hypotheses:
-        if hypothesis.candidate.shape != user.shape:
-            continue
-        scales = sorted({k * h for k in conventions for h in hypothesis.scales})
-        error, k = _best(user, hypothesis.candidate, scales, magnitude)
-        # Errors at round-off level tie, and the earlier (more specific) hypothesis wins the tie.
-        if error <= C.TOLERANCE and (best is None or max(error, EXACT) < max(best[2], EXACT)):
-            best = (hypothesis, k, error)
-    return best
+        self.findings.append(finding)
 
 
 def _shape_words(name: str, user: Array, local: Array) -> tuple[str, str]:

@@ -53,4 +53,9 @@ def local_factor(
     with np.errstate(all="ignore"):
         right = activation.backward(z, a, np.ones_like(z))[keep]
         candidates = [LocalFactor(user[keep] / k / upstream[keep], right, z[keep]) for k in scales]
-    return min(candidates, key=lambda f: abs(math.log(abs(f.ratio()))) if f.ratio() not in (0, math.nan) else math.inf)
+    return min(candidates, key=_distance_from_one)
+
+
+def _distance_from_one(factor: LocalFactor) -> float:
+    ratio = factor.ratio()
+    return abs(math.log(abs(ratio))) if math.isfinite(ratio) and ratio != 0 else math.inf

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gradwise.files import DAMAGED_ARCHIVE_ERRORS
+from gradwise.verify.precision import dtype_rounding, text_rounding
 
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
 NPZ_NAME = "trace.npz"
 _SEPARATORS = re.compile(r"[\s,;]+")
 _DAMAGED = DAMAGED_ARCHIVE_ERRORS
+DIGITS_SAMPLE = 5000
 
 
 class TraceError(ValueError):
@@ -27,8 +30,18 @@ class TraceError(ValueError):
 
 def parse_text(text: str, name: str) -> np.ndarray:
     """Numbers as text -> float64 array (rows, columns); a ragged row or a word raises TraceError."""
+    return parse_text_digits(text, name)[0]
+
+
+def parse_text_digits(text: str, name: str) -> tuple[np.ndarray, int]:
+    """Numbers as text -> (float64 array, the most significant digits a number in it is written with).
+
+    The digits are counted over the first DIGITS_SAMPLE numbers, which show the format the file was written in;
+    0 means integers only.
+    """
     rows: list[list[float]] = []
     first_line = 0
+    digits = 0
     for number, line in enumerate(text.splitlines(), start=1):
         fields = [f for f in _SEPARATORS.split(line.split("#", 1)[0].strip()) if f]
         if not fields:
@@ -46,11 +59,22 @@ def parse_text(text: str, name: str) -> np.ndarray:
                 f"{name}: line {number} has {len(values)} numbers but line {first_line} has {len(rows[0])}; "
                 "every row of a matrix needs the same count"
             )
+        if len(rows) * len(values) < DIGITS_SAMPLE:
+            digits = max(digits, *map(_significant_digits, fields))
         first_line = first_line or number
         rows.append(values)
     if not rows:
         raise TraceError(f"{name}: holds no numbers; write the tensor (numpy.savetxt, saveMatrix, writedlm)")
-    return np.array(rows, dtype=np.float64)
+    return np.array(rows, dtype=np.float64), digits
+
+
+def _significant_digits(field: str) -> int:
+    """How many significant digits a number is written with: 0 for an integer, 5 for 0.012340 or 1.2340e-2."""
+    mantissa, e, _ = field.lower().partition("e")
+    whole, point, fraction = mantissa.lstrip("+-").partition(".")
+    if (not point and not e) or not (whole + fraction).strip("0"):
+        return 0  # an integer, or zero, is exact
+    return len((whole + fraction).lstrip("0"))
 
 
 def _is_number(field: str) -> bool:
@@ -61,15 +85,15 @@ def _is_number(field: str) -> bool:
     return True
 
 
-def read_text(path: Path) -> np.ndarray:
-    """A text tensor file -> float64 array (rows, columns)."""
+def read_text(path: Path) -> tuple[np.ndarray, int]:
+    """A text tensor file -> (float64 array (rows, columns), its significant digits)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise TraceError(f"{path}: is not text; write numbers as text, or save it as .npy") from None
     except OSError as error:
         raise TraceError(f"{path}: cannot read: {error.strerror or error}") from None
-    return parse_text(text, str(path))
+    return parse_text_digits(text, str(path))
 
 
 def checked_array(array: np.ndarray, name: str) -> np.ndarray:
@@ -81,8 +105,8 @@ def checked_array(array: np.ndarray, name: str) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
-def read_npy(path: Path) -> np.ndarray:
-    """A ``.npy`` tensor file -> float64 array; pickled object arrays are refused, never loaded."""
+def read_npy(path: Path) -> tuple[np.ndarray, float]:
+    """A ``.npy`` tensor file -> (float64 array, its dtype's rounding); pickled arrays are refused, never loaded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -93,11 +117,11 @@ def read_npy(path: Path) -> np.ndarray:
         ) from None
     if not isinstance(array, np.ndarray):
         raise TraceError(f"{path}: is an .npz archive, not one .npy array; name it {NPZ_NAME}")
-    return checked_array(array, str(path))
+    return checked_array(array, str(path)), dtype_rounding(array.dtype)
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of a ``trace.npz`` -> {name: float64 array}; a damaged archive raises TraceError."""
+def read_npz(path: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """Every array of a ``trace.npz`` -> {name: (float64 array, its dtype's rounding)}; damage raises TraceError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -111,24 +135,41 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise TraceError(
             f"{path}: not a readable .npz archive ({type(error).__name__}); save it with numpy.savez"
         ) from None
-    return {name: checked_array(array, f"{path}[{name}]") for name, array in arrays.items()}
+    return {
+        name: (checked_array(array, f"{path}[{name}]"), dtype_rounding(array.dtype)) for name, array in arrays.items()
+    }
 
 
-def read_folder(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """The tensors of a trace folder -> ({name: array}, {name: where it came from}); a name given twice is refused."""
-    tensors: dict[str, np.ndarray] = {}
-    sources: dict[str, str] = {}
+@dataclass
+class Tensors:
+    """A trace's tensors by name, where each came from, and how finely each was stored (relative rounding)."""
+
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    rounding: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, values: np.ndarray, source: str, rounding: float) -> None:
+        if name in self.sources:
+            raise TraceError(f"{source}: {name} is also given as {self.sources[name]}; keep one of them")
+        self.values[name], self.sources[name], self.rounding[name] = values, source, rounding
+
+
+def read_folder(folder: Path) -> Tensors:
+    """The tensors of a trace folder; a name given twice is refused."""
+    tensors = Tensors()
     npz = folder / NPZ_NAME
     if npz.is_file():
-        for name, array in read_npz(npz).items():
-            tensors[name], sources[name] = array, f"{npz}[{name}]"
+        for name, (array, rounding) in read_npz(npz).items():
+            tensors.add(name, array, f"{npz}[{name}]", rounding)
     for path in sorted(folder.iterdir()):
         suffix = path.suffix.lower()
         if not path.is_file() or suffix not in (*TEXT_SUFFIXES, ".npy"):
             continue
         name = path.name[: -len(suffix)]
-        if name in sources:
-            raise TraceError(f"{path}: {name} is also given as {sources[name]}; keep one of them")
-        tensors[name] = read_npy(path) if suffix == ".npy" else read_text(path)
-        sources[name] = str(path)
-    return tensors, sources
+        if suffix == ".npy":
+            array, rounding = read_npy(path)
+        else:
+            array, digits = read_text(path)
+            rounding = text_rounding(name, digits)
+        tensors.add(name, array, str(path), rounding)
+    return tensors

@@ -8,7 +8,7 @@ upstream values, so a bug is named where it happens, whatever came before it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,14 +28,42 @@ PAIR_FOR_A_MINUS_T = {
 
 
 @dataclass(frozen=True)
+class Slip:
+    """One known mistake: its kind, a sentence naming it, and the fix."""
+
+    kind: str
+    explanation: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class Hypothesis:
-    """A candidate for the user's tensor (same layout as the reference) and what it would mean."""
+    """A candidate for the user's tensor (same layout as the reference) and what it would mean.
+
+    ``second`` is a second slip made in the same tensor (a composition); ``convention`` marks a candidate that
+    is right under a convention of the user's (an update with weight decay): a note, not a bug.
+    """
 
     kind: str
     candidate: Array
     explanation: str
     fix: str
     scales: tuple[float, ...] = (1.0,)  # constant factors under which it still counts (delta conventions)
+    second: Slip | None = None
+    convention: bool = False
+
+    @classmethod
+    def of(cls, slips: list[Slip], candidate: Array, scales: tuple[float, ...] = (1.0,)) -> Hypothesis:
+        """The candidate made by one slip, or by two at once."""
+        first = slips[0]
+        return cls(first.kind, candidate, first.explanation, first.fix, scales, slips[1] if len(slips) > 1 else None)
+
+    def slips(self) -> list[Slip]:
+        return [Slip(self.kind, self.explanation, self.fix), *([self.second] if self.second else [])]
+
+
+Variant = tuple[Slip | None, Array]  # a part of a computation done right (None) or with one slip
+Factor = tuple[Slip | None, Callable[[Array], Array]]  # a local derivative applied to an incoming gradient
 
 
 def _factor(activation: Activation, z: Array, a: Array) -> Array:
@@ -43,12 +71,13 @@ def _factor(activation: Activation, z: Array, a: Array) -> Array:
         return activation.backward(z, a, np.ones_like(z))
 
 
-def forward_z(a_prev: Array, W: Array, b: Array, i: int) -> list[Hypothesis]:
-    """z{i} = a{i-1} W{i} + b{i}, with the bias left out or W used transposed."""
+def forward_z(a_prev: Array, W: Array, b: Array, i: int, bias: str) -> list[Hypothesis]:
+    """z{i} = a{i-1} W{i} + b{i}, with the bias left out or W used transposed; ``bias`` names b{i} in words."""
     name = "x" if i == 0 else f"a{i - 1}"
-    found = [
-        Hypothesis("forward_mismatch", a_prev @ W, f"z{i} is {name} W{i} without the bias b{i}.", f"add b{i} to z{i}.")
-    ]
+    found = []
+    if np.any(b):
+        words = f"z{i} is {name} W{i} without the bias {bias}.", f"add {bias} to z{i}."
+        found.append(Hypothesis("forward_mismatch", a_prev @ W, *words))
     if W.shape[0] == W.shape[1]:
         found.append(
             Hypothesis(
@@ -196,51 +225,50 @@ def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array, s:
 
 def local_factor(upstream: Array, activation: Activation, z: Array, a: Array, i: int) -> list[Hypothesis]:
     """upstream ⊙ a wrong f′: evaluated at a instead of z, another activation's formula, or none at all."""
-    found = []
+    with np.errstate(all="ignore"):
+        return [Hypothesis.of([slip], apply(upstream)) for slip, apply in factor_slips(activation, z, a, i) if slip]
+
+
+def factor_slips(activation: Activation, z: Array, a: Array, i: int) -> list[Factor]:
+    """The local derivative of layer i: right first, then each known wrong form, as functions of the upstream."""
+    found: list[Factor] = [(None, lambda up: activation.backward(z, a, up))]
     with np.errstate(all="ignore"):
         if activation.family in ("saturating", "relu") and activation.name not in ("relu", "leaky_relu"):
-            at_a = activation.backward(a, activation.forward(a), upstream)
-            found.append(
-                Hypothesis(
-                    "derivative_at_output",
-                    at_a,
-                    f"delta{i} uses f′(a{i}) = f′(f(z{i})), the derivative evaluated at the output instead of at z{i}.",
-                    f"evaluate {activation.name}′ at z{i}"
-                    + (" (or write it as 1 − a² from a)." if activation.name == "tanh" else "."),
-                )
+            at_a = activation.forward(a)
+            slip = Slip(
+                "derivative_at_output",
+                f"delta{i} uses f′(a{i}) = f′(f(z{i})), the derivative evaluated at the output instead of at z{i}.",
+                f"evaluate {activation.name}′ at z{i}"
+                + (" (or write it as 1 − a² from a)." if activation.name == "tanh" else "."),
             )
+            found.append((slip, lambda up: activation.backward(a, at_a, up)))
         right = _factor(activation, z, a)
         for name, (formula, factor) in ELEMENTWISE_FACTORS.items():
             candidate = factor(z, a)
             if name != activation.name and not np.allclose(candidate, right):
-                found.append(
-                    Hypothesis(
-                        "wrong_derivative",
-                        upstream * candidate,
-                        f"delta{i} multiplies by {formula}, {name}'s derivative, but layer {i} is {activation.name}.",
-                        f"multiply by {activation.name}′(z{i}).",
-                    )
+                slip = Slip(
+                    "wrong_derivative",
+                    f"delta{i} multiplies by {formula}, {name}'s derivative, but layer {i} is {activation.name}.",
+                    f"multiply by {activation.name}′(z{i}).",
                 )
+                found.append((slip, lambda up, c=candidate: up * c))
         if activation.name in ("sigmoid", "tanh"):  # the formula from a, fed z: z(1 − z), 1 − z²
             formula, factor = ELEMENTWISE_FACTORS[activation.name]
-            found.append(
-                Hypothesis(
-                    "wrong_derivative",
-                    upstream * factor(z, z),
-                    f"delta{i} multiplies by {formula} with z{i} in place of a{i}: that form of "
-                    f"{activation.name}′ takes the output a = {activation.name}(z).",
-                    f"compute {formula} from a{i}, not from z{i}.",
-                )
+            slip = Slip(
+                "wrong_derivative",
+                f"delta{i} multiplies by {formula} with z{i} in place of a{i}: that form of "
+                f"{activation.name}′ takes the output a = {activation.name}(z).",
+                f"compute {formula} from a{i}, not from z{i}.",
             )
+            fed_z = factor(z, z)
+            found.append((slip, lambda up, c=fed_z: up * c))
         if activation.name != "identity":
-            found.append(
-                Hypothesis(
-                    "wrong_derivative",
-                    upstream.copy(),
-                    f"delta{i} has no activation derivative: the local factor is 1, not {activation.name}′(z{i}).",
-                    f"multiply the incoming gradient by {activation.name}′(z{i}).",
-                )
+            slip = Slip(
+                "wrong_derivative",
+                f"delta{i} has no activation derivative: the local factor is 1, not {activation.name}′(z{i}).",
+                f"multiply the incoming gradient by {activation.name}′(z{i}).",
             )
+            found.append((slip, lambda up: up.copy()))
     return found
 
 
@@ -256,76 +284,145 @@ def hidden_delta(
     upstream_next: Array | None,
     other_weights: Sequence[tuple[int, Array]],
     other_layers: Sequence[tuple[int, Activation, Array, Array]] = (),
-) -> list[Hypothesis]:
-    """delta{i} from delta{i+1}: a wrong local factor, stale or wrong weights, or the wrong incoming gradient.
+) -> tuple[list[Hypothesis], list[Hypothesis]]:
+    """delta{i} = f′(z{i}) ⊙ (delta{i+1} W{i+1}ᵀ), with one slip (singles) or two (pairs), in three parts.
 
+    The source propagated (delta{i+1}, or dL/da{i+1}), the weights it goes through (W{i+1}ᵀ, or stale, not
+    transposed, another layer's) and the local factor (f′(z{i}), or a wrong form) each may hold a slip.
     ``other_weights`` are the other W of W{i+1}'s shape; ``other_layers`` the (j, f, z, a) of layers as wide as i.
     """
-    upstream = delta_next @ W_next.T
-    found = local_factor(upstream, activation, z, a, i)
+    sources = _sources(delta_next, upstream_next, i)
+    weights = _weights(W_next, W_next_after, other_weights, i)
+    factors = factor_slips(activation, z, a, i) + _other_layers_factors(activation, other_layers, i)
+    singles: list[Hypothesis] = []
+    pairs: list[Hypothesis] = []
     with np.errstate(all="ignore"):
-        for j, other, z_j, a_j in other_layers:
-            found.append(
-                Hypothesis(
-                    "wrong_derivative",
-                    other.backward(z_j, a_j, upstream),
-                    f"delta{i} multiplies by layer {j}'s derivative {other.name}′(z{j}), not by "
-                    f"{activation.name}′(z{i}).",
-                    f"use layer {i}'s own derivative, {activation.name}′(z{i}) (an index off by one?).",
-                )
-            )
-        if W_next_after is not None:
-            found.append(
-                Hypothesis(
-                    "updated_weights_in_backprop",
-                    activation.backward(z, a, delta_next @ W_next_after.T),
-                    f"delta{i} was propagated through W{i + 1} after this step had already updated it.",
-                    f"compute every delta before updating any weight (or keep a copy of W{i + 1}).",
-                )
-            )
-        if W_next.shape[0] == W_next.shape[1]:
-            found.append(
-                Hypothesis(
-                    "wrong_upstream",
-                    activation.backward(z, a, delta_next @ W_next),
-                    f"delta{i} uses W{i + 1}, not its transpose: backprop needs delta{i + 1} W{i + 1}ᵀ "
-                    "(the layer is square, so the shapes did not catch it).",
-                    f"multiply delta{i + 1} by W{i + 1} transposed.",
-                )
-            )
-        for j, W in other_weights:
-            found.append(
-                Hypothesis(
-                    "wrong_upstream",
-                    activation.backward(z, a, delta_next @ W.T),
-                    f"delta{i} was propagated through W{j} instead of W{i + 1}.",
-                    f"use W{i + 1}, the weights between layer {i} and layer {i + 1}.",
-                )
-            )
-        if upstream_next is not None:
-            found.append(
-                Hypothesis(
-                    "wrong_upstream",
-                    activation.backward(z, a, upstream_next @ W_next.T),
-                    f"delta{i} propagates dL/da{i + 1} instead of delta{i + 1} = dL/dz{i + 1}: layer {i + 1}'s "
-                    "activation derivative is skipped on the way down.",
-                    f"propagate delta{i + 1} (after its activation derivative) through W{i + 1}ᵀ.",
-                )
-            )
+        for source_slip, source in sources:
+            for weight_slip, weight in weights:
+                upstream = source @ weight
+                for factor_slip, apply in factors:
+                    slips = [s for s in (factor_slip, weight_slip, source_slip) if s is not None]
+                    if len(slips) == 1:
+                        singles.append(Hypothesis.of(slips, apply(upstream)))
+                    elif len(slips) == 2:
+                        pairs.append(Hypothesis.of(slips, apply(upstream)))
+    order = {"derivative_at_output": 0, "wrong_derivative": 0}  # the local factor's slips first, as before
+    singles.sort(key=lambda h: order.get(h.kind, 1))
+    return singles, pairs
+
+
+def _sources(delta_next: Array, upstream_next: Array | None, i: int) -> list[Variant]:
+    found: list[Variant] = [(None, delta_next)]
+    if upstream_next is not None:
+        slip = Slip(
+            "wrong_upstream",
+            f"delta{i} propagates dL/da{i + 1} instead of delta{i + 1} = dL/dz{i + 1}: layer {i + 1}'s "
+            "activation derivative is skipped on the way down.",
+            f"propagate delta{i + 1} (after its activation derivative) through W{i + 1}ᵀ.",
+        )
+        found.append((slip, upstream_next))
     return found
 
 
-def weight_gradient(delta: Array, inputs: Sequence[tuple[str, Array]], right: str, i: int) -> list[Hypothesis]:
-    """dW{i} = a{i-1}ᵀ delta{i}, transposed or built from another input (z, the layer's output, another layer)."""
-    correct = dict(inputs)[right]
-    found = [
-        Hypothesis(
-            "transposed",
-            (correct.T @ delta).T,
-            f"dW{i} is the gradient transposed: (out × in) where W{i} is (in × out).",
-            f"transpose dW{i} (or compute it as {right}ᵀ delta{i}) so it has W{i}'s shape.",
+def _weights(
+    W_next: Array, W_next_after: Array | None, other_weights: Sequence[tuple[int, Array]], i: int
+) -> list[Variant]:
+    found: list[Variant] = [(None, W_next.T)]
+    if W_next_after is not None:
+        slip = Slip(
+            "updated_weights_in_backprop",
+            f"delta{i} was propagated through W{i + 1} after this step had already updated it.",
+            f"compute every delta before updating any weight (or keep a copy of W{i + 1}).",
         )
-    ]
+        found.append((slip, W_next_after.T))
+    if W_next.shape[0] == W_next.shape[1]:
+        slip = Slip(
+            "wrong_upstream",
+            f"delta{i} uses W{i + 1}, not its transpose: backprop needs delta{i + 1} W{i + 1}ᵀ "
+            "(the layer is square, so the shapes did not catch it).",
+            f"multiply delta{i + 1} by W{i + 1} transposed.",
+        )
+        found.append((slip, W_next))
+    for j, W in other_weights:
+        slip = Slip(
+            "wrong_upstream",
+            f"delta{i} was propagated through W{j} instead of W{i + 1}.",
+            f"use W{i + 1}, the weights between layer {i} and layer {i + 1}.",
+        )
+        found.append((slip, W.T))
+    return found
+
+
+def _other_layers_factors(
+    activation: Activation, other_layers: Sequence[tuple[int, Activation, Array, Array]], i: int
+) -> list[Factor]:
+    found: list[Factor] = []
+    for j, other, z_j, a_j in other_layers:
+        slip = Slip(
+            "wrong_derivative",
+            f"delta{i} multiplies by layer {j}'s derivative {other.name}′(z{j}), not by {activation.name}′(z{i}).",
+            f"use layer {i}'s own derivative, {activation.name}′(z{i}) (an index off by one?).",
+        )
+        found.append((slip, lambda up, f=other, zj=z_j, aj=a_j: f.backward(zj, aj, up)))
+    return found
+
+
+Layout = Callable[[Array, Array], Array]  # (dW, the delta it came from) -> dW laid out as the user's dW{i}
+
+
+def weight_gradient(
+    delta: Array, inputs: Sequence[tuple[str, Array]], right: str, i: int, lay: Layout
+) -> tuple[list[Hypothesis], list[Hypothesis]]:
+    """dW{i} = a{i-1}ᵀ delta{i}, transposed or built from another input (singles), or both (pairs).
+
+    ``lay`` adds the bias row for a bias inside W (its gradient is the delta's sum, whatever the input).
+    """
+    transposed = _transposed_slip(right, i)
+    singles = [Hypothesis.of([transposed], lay(dict(inputs)[right].T @ delta, delta).T)]
+    pairs = []
+    for slip, value in _input_slips(inputs, right, delta, i):
+        with np.errstate(all="ignore"):
+            gradient = lay(value.T @ delta, delta)
+        singles.append(Hypothesis.of([slip], gradient))
+        pairs.append(Hypothesis.of([slip, transposed], gradient.T))
+    return singles, pairs
+
+
+def through_weight_gradient(
+    lifted: Sequence[Hypothesis], inputs: Sequence[tuple[str, Array]], right: str, i: int, lay: Layout
+) -> tuple[list[Hypothesis], list[Hypothesis], dict[int, Array]]:
+    """Slips in an unseen delta{i}, seen through dW{i}: each alone (singles), or with a slip of dW's own (pairs).
+
+    The third value maps each returned hypothesis (by id) to the delta it assumes the user had.
+    """
+    correct = dict(inputs)[right]
+    transposed = _transposed_slip(right, i)
+    singles, pairs, delta_of = [], [], {}
+    with np.errstate(all="ignore"):
+        for h in lifted:
+            gradient = lay(correct.T @ h.candidate, h.candidate)
+            pushed = [replace(h, candidate=gradient)]
+            if h.second is None:
+                pushed.append(Hypothesis.of([*h.slips(), transposed], gradient.T))
+                for slip, value in _input_slips(inputs, right, h.candidate, i):
+                    pushed.append(Hypothesis.of([*h.slips(), slip], lay(value.T @ h.candidate, h.candidate)))
+            for p in pushed:
+                (pairs if p.second else singles).append(p)
+                delta_of[id(p)] = h.candidate
+    return singles, pairs, delta_of
+
+
+def _transposed_slip(right: str, i: int) -> Slip:
+    return Slip(
+        "transposed",
+        f"dW{i} is the gradient transposed: (out × in) where W{i} is (in × out).",
+        f"transpose dW{i} (or compute it as {right}ᵀ delta{i}) so it has W{i}'s shape.",
+    )
+
+
+def _input_slips(inputs: Sequence[tuple[str, Array]], right: str, delta: Array, i: int) -> list[Variant]:
+    """dW{i} built from another input than the right one: z, the derivative written over a, another layer's a."""
+    found: list[Variant] = []
     for name, value in inputs:
         if name == right or value.shape[0] != delta.shape[0]:
             continue
@@ -335,7 +432,7 @@ def weight_gradient(delta: Array, inputs: Sequence[tuple[str, Array]], right: st
             if kind == "forward_mismatch"
             else f"dW{i} is {name}ᵀ delta{i}, but the input to layer {i} is {right}."
         )
-        found.append(Hypothesis(kind, value.T @ delta, why, f"use dW{i} = {right}ᵀ delta{i}."))
+        found.append((Slip(kind, why, f"use dW{i} = {right}ᵀ delta{i}."), value))
     return found
 
 
@@ -388,12 +485,19 @@ def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypo
     return found
 
 
-def scaled(c: float, batch: int, tensor: str, forward: bool) -> tuple[str, str, str]:
-    """(kind, explanation, fix) for a tensor that is c times the right one."""
+def scaled(c: float, batch: int, tensor: str, forward: bool, adds: bool = False) -> tuple[str, str, str]:
+    """(kind, explanation, fix) for a tensor that is c times the right one; ``adds``: the update adds dW."""
     if forward:
         return "forward_mismatch", f"{tensor} is {c:.4g} times the right value.", f"recompute {tensor} as f(a W + b)."
     if c < 0:
         factor = "" if abs(c + 1) <= 1e-3 else f" (times {-c:.4g})"
+        if adds:
+            return (
+                "sign",
+                f"{tensor} has the sign of dL/dW{factor}, but the update adds it (W + lr·dW): a step along it goes "
+                "uphill.",
+                f"flip the sign of {tensor}: with error = t − a and W += lr·dW, {tensor} must be −dL/dW.",
+            )
         return (
             "sign",
             f"{tensor} is the negative of the gradient{factor}: a step along it goes uphill.",

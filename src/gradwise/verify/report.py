@@ -26,6 +26,7 @@ KINDS = (
     "bias_reduction",
     "shape",
     "update",
+    "unexplained",
 )
 NOTE_KINDS = frozenset({"constant_scale"})  # conventions: reported, but the verdict stays "correct"
 STATUSES = ("ok", "note", "wrong", "downstream", "unchecked")
@@ -96,6 +97,7 @@ class Report:
     notes: tuple[str, ...] = field(default=())  # conventions assumed: orientation, delta per sample, ...
     network: str = ""  # "784-1000-10 sigmoid/softmax, mse (mean)"
     source: str = ""
+    conventions: dict[str, Any] = field(default_factory=dict)  # every convention assumed (see verify.conventions)
 
     @property
     def correct(self) -> bool:
@@ -105,13 +107,15 @@ class Report:
         return [f.kind for f in self.findings]
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` object: verdict, first_wrong, findings, tensors, health."""
+        """The ``--json`` object: verdict, first_wrong, findings, tensors, health, notes, conventions."""
         return {
             "verdict": self.verdict,
             "first_wrong": self.first_wrong,
             "findings": [f.to_json() for f in self.findings],
             "tensors": [t.to_json() for t in self.tensors],
             "health": [d.to_json() for d in self.health],
+            "notes": list(self.notes),
+            "conventions": self.conventions,
         }
 
     def text(self) -> str:
@@ -121,6 +125,8 @@ class Report:
         for finding in self.findings:
             lines += finding.lines()
         lines += [f"note: {note}" for note in self.notes]
+        if self.conventions:
+            lines.append(f"read as: {conventions_line(self.conventions)}")
         headline = "correct: every tensor matches the float64 reference"
         if not self.correct:
             headline = f"wrong: the first wrong tensor is {self.first_wrong}"
@@ -154,8 +160,28 @@ class Report:
         )
 
 
+def conventions_line(conventions: dict[str, Any]) -> str:
+    """The conventions in one line: "W in × out, samples as rows, mean, ..."."""
+    parts = [
+        f"W {str(conventions.get('weights', '')).replace('_', ' × ')}",
+        f"samples as {conventions.get('samples')}",
+        str(conventions.get("reduction")),
+        f"deltas {conventions.get('deltas')}",
+        f"update {conventions.get('update')}",
+        f"bias {'/'.join(conventions.get('bias', []))}",
+        conventions.get("precision", ""),
+    ]
+    l2 = conventions.get("l2", {})
+    if l2.get("declared") or l2.get("found"):
+        found = ", ".join(f"{k} {v:.3g}" for k, v in l2.get("found", {}).items())
+        parts.append(f"L2 {l2.get('declared') or found}")
+    if not conventions.get("update_checked", True):
+        parts.append(f"update not checked ({conventions.get('optimizer')})")
+    return ", ".join(p for p in parts if p)
+
+
 def _panel(d: Diagnosis) -> str:
-    fix = f"\n   fix:      {d.fix[0].flags()}" if d.fix else ""
+    fix = f"\n   fix:      {d.fix[0].words()}" if d.fix else ""
     evidence = ", ".join(f"{k} {_number(v)}" for k, v in d.evidence.items())
     return f"!! {d.headline().replace(' since step 0', '')}\n   evidence: {evidence}\n   cause:    {d.cause}{fix}"
 

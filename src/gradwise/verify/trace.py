@@ -1,63 +1,71 @@
 """A trace: one training step of someone's own network, read into gradwise's layout (rows are samples, W in × out).
 
-A trace folder holds ``network.json`` (sizes, activations, loss, reduction, samples, weights, lr) and one file
-per tensor (see ``gradwise.verify.files``). ``read_trace`` checks everything the verifier relies on and turns
-columns-layout tensors into rows and out × in weights into in × out, noting each convention it assumed.
-A tensor the user computed (z, a, delta, dW, db) is kept as given when its shape fits nothing: that is a finding,
-not bad input.
+A trace folder holds ``network.json`` (see ``gradwise.verify.network``) and one file per tensor (see
+``gradwise.verify.files``). ``load`` reads it; ``build`` turns it into a ``Trace`` under one ``Reading``:
+columns-layout tensors become rows, out × in weights become in × out, a bias inside W is taken apart, and each
+convention assumed is noted. What network.json leaves open and the shapes cannot tell (a square W, a square x,
+an augmented W whose input is given without its column of ones, mean or sum) is recorded in ``Trace.open``; the
+verifier tries the other readings and keeps the one under which the tensors agree.
+
+A tensor the user computed (z, a, delta, dW, db) is kept as given when its shape fits nothing: that is a
+finding, not bad input.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gradwise.nn.activations import ACTIVATIONS, Activation, get_activation
-from gradwise.verify.files import TraceError, checked_array, read_folder
+from gradwise.verify import bias as B
+from gradwise.verify import layout as L
+from gradwise.verify.files import Tensors, TraceError, checked_array, read_folder
+from gradwise.verify.network import HINT, TraceNetwork, parse_network
+from gradwise.verify.precision import U64, dtype_rounding, unit_roundoff
 
 Array = np.ndarray
-LOSS_NAMES = {
-    "mse": "mse", "quadratic": "mse",
-    "ce": "ce", "cross_entropy": "ce", "nll": "ce", "softmax_ce": "ce", "softmax_cross_entropy": "ce",
-    "bce": "bce", "binary_cross_entropy": "bce", "bce_logits": "bce", "binary_cross_entropy_from_logits": "bce",
-}  # fmt: skip
-REQUIRED_PER_LAYER = ("W", "b", "dW", "db")
 _NAME = re.compile(r"(W|b|dW|db|z|a|delta)(\d+)(\.after)?")
-_HINT = "see `gradwise verify --example DIR` for a complete trace"
+_GIVEN = re.compile(r"x|t|(W|b|dW|db)\d+")
 
 
 @dataclass(frozen=True)
-class TraceNetwork:
-    """What network.json says: sizes (n_in, ..., n_out), one activation per weight layer, loss and conventions."""
+class Reading:
+    """One way to read what network.json leaves open: each field "" until chosen."""
 
-    sizes: tuple[int, ...]
-    activations: tuple[Activation, ...]
-    loss: str  # "mse", "ce" or "bce"
-    reduction: str = "mean"  # or "sum"
-    samples: str = "rows"  # or "columns"
-    weights: str = "in_out"  # or "out_in": how the user stores W (and dW, W.after)
-    lr: float | None = None  # the step size: W.after = W - lr dW
+    samples: str = ""
+    weights: str = ""
+    reduction: str = ""
+    bias_end: str = ""  # for a bias inside W whose end the input does not show
+    flipped: frozenset[str] = frozenset()  # families (z, a, delta) of square tensors read the other way round
 
-    @property
-    def layers(self) -> int:
-        return len(self.sizes) - 1
+    def choose(self, aspect: str, value: str) -> Reading:
+        if aspect == "flipped":
+            return replace(self, flipped=self.flipped | {value})
+        return replace(self, **{aspect: value})
 
-    def describe(self) -> str:
-        names = "/".join(a.name for a in self.activations)
-        return f"{'-'.join(map(str, self.sizes))} {names}, {self.loss} ({self.reduction})"
+
+@dataclass(frozen=True)
+class Loaded:
+    """network.json and the tensor files, read but not yet interpreted; ``precision`` is the unit round-off."""
+
+    network: TraceNetwork
+    tensors: Tensors
+    where: str
+    precision: float = U64
 
 
 @dataclass
 class Trace:
-    """One step in rows layout: x (B, n_in), t (B, n_out), W[i] (n_i, n_i+1), b[i] (n_i+1,), and the user's tensors."""
+    """One step in rows layout: x (B, n_in), t (B, n_out), W[i] (n_i, n_i+1), b[i] (n_i+1,), and the user's tensors.
+
+    ``dW[i]`` is the user's gradient in × out: for a bias inside W, the whole augmented matrix. ``db[i]`` is None
+    when the layer has no separate bias. ``W_after[i]`` is augmented like ``dW[i]``.
+    """
 
     network: TraceNetwork
     x: Array
@@ -65,7 +73,7 @@ class Trace:
     W: list[Array]
     b: list[Array]
     dW: list[Array]
-    db: list[Array]
+    db: list[Array | None]
     z: dict[int, Array] = field(default_factory=dict)
     a: dict[int, Array] = field(default_factory=dict)
     delta: dict[int, Array] = field(default_factory=dict)
@@ -74,27 +82,56 @@ class Trace:
     b_after: dict[int, Array] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: str = "<dict>"
-    orientation_assumed: bool = False  # every layer square and no "weights": verify tries both
+    precision: float = U64
+    open: list[tuple[str, str]] = field(default_factory=list)  # (aspect, the value not taken) the shapes left open
+    reading: Reading = Reading()
 
     @property
     def batch(self) -> int:
         return int(self.x.shape[0])
 
+    def bias_inside(self, i: int) -> bool:
+        return B.inside(self.network.bias[i])
+
+    def gradient_of(self, i: int, dW: Array, db: Array) -> Array:
+        """Layer i's weight gradient laid out as the user's dW{i}: with the bias row when the bias is inside W."""
+        return B.join(dW, db, self.network.bias[i]) if self.bias_inside(i) else dW
+
+    def parameters(self, i: int) -> Array:
+        """W{i} as the user stores it (in × out): with the bias row when the bias is inside."""
+        return B.join(self.W[i], self.b[i], self.network.bias[i]) if self.bias_inside(i) else self.W[i]
+
+    def weights_after(self, i: int) -> Array | None:
+        """W{i} after the step, without a bias row, if given."""
+        if i not in self.W_after:
+            return None
+        return B.split(self.W_after[i], self.network.bias[i])[0] if self.bias_inside(i) else self.W_after[i]
+
 
 def read_trace(source: str | Path | Mapping[str, Any]) -> Trace:
-    """A trace folder, or a dict {"network": {...}, "x": array, ...} -> Trace; bad input raises TraceError."""
+    """A trace folder, or a dict {"network": {...}, "x": array, ...} -> Trace (default reading)."""
+    return build(load(source))
+
+
+def load(source: str | Path | Mapping[str, Any]) -> Loaded:
+    """Read network.json and every tensor; bad input raises TraceError."""
     if isinstance(source, Mapping):
         if "network" not in source or not isinstance(source["network"], Mapping):
             raise TraceError('<dict>: needs a "network" entry holding what network.json would hold')
-        config = dict(source["network"])
-        tensors = {k: _as_array(v, k) for k, v in source.items() if k != "network"}
-        return _build(parse_network(config, "network"), tensors, {k: k for k in tensors}, "<dict>")
-    folder = Path(source)
-    if not folder.is_dir():
-        raise TraceError(f"{folder}: no such trace folder; {_HINT}")
-    network = parse_network(_read_json(folder / "network.json"), str(folder / "network.json"))
-    tensors, sources = read_folder(folder)
-    return _build(network, tensors, sources, str(folder))
+        network = parse_network(dict(source["network"]), "network")
+        tensors = Tensors()
+        for name, value in source.items():
+            if name != "network":
+                array = _as_array(value, name)
+                tensors.add(name, checked_array(array, name), name, dtype_rounding(array.dtype))
+        where = "<dict>"
+    else:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise TraceError(f"{folder}: no such trace folder; {HINT}")
+        network = parse_network(_read_json(folder / "network.json"), str(folder / "network.json"))
+        tensors, where = read_folder(folder), str(folder)
+    return Loaded(network, tensors, where, unit_roundoff(tensors.values, tensors.rounding))
 
 
 def _as_array(value: Any, name: str) -> Array:
@@ -102,16 +139,16 @@ def _as_array(value: Any, name: str) -> Array:
         array = np.asarray(value)
     except (ValueError, TypeError):
         raise TraceError(f"{name}: is not an array of numbers; pass a NumPy array") from None
-    return checked_array(array, name)
+    if array.dtype.kind not in "biuf":
+        raise TraceError(f"{name}: holds {array.dtype} values, not numbers; save a float array")
+    return array
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise TraceError(
-            f"{path}: not found; write the network's sizes, activations and loss there ({_HINT})"
-        ) from None
+        raise TraceError(f"{path}: not found; write the network's sizes, activations and loss there ({HINT})") from None
     except json.JSONDecodeError as error:
         raise TraceError(f"{path}: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -121,77 +158,199 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def parse_network(config: dict[str, Any], name: str) -> TraceNetwork:
-    """network.json's object -> TraceNetwork; a missing key, an unknown name or a bad value raises TraceError."""
-    for key in ("sizes", "activations", "loss"):
-        if key not in config:
-            raise TraceError(f"{name}: needs {key!r} ({_HINT})")
-    sizes = config["sizes"]
-    if not isinstance(sizes, list) or len(sizes) < 2 or not all(type(s) is int and s >= 1 for s in sizes):
-        raise TraceError(f"{name}: sizes must be a list of at least two positive integers, e.g. [784, 100, 10]")
-    activations = config["activations"]
-    if not isinstance(activations, list) or len(activations) != len(sizes) - 1:
-        raise TraceError(f"{name}: activations must list one name per weight layer ({len(sizes) - 1} for {sizes})")
-    parsed = []
-    for i, spec in enumerate(activations):
-        try:
-            parsed.append(get_activation(str(spec)))
-        except ValueError:
+def build(loaded: Loaded, reading: Reading = Reading()) -> Trace:
+    """The trace under one reading of what network.json leaves open."""
+    net, tensors = loaded.network, loaded.tensors
+    for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "dW"))):
+        _required(tensors, name, loaded.where)
+    notes: list[str] = []
+    open_: list[tuple[str, str]] = []
+    samples = _samples(net, tensors.values, reading, open_, notes)
+    weights, inside = _orientation(net, tensors, samples, reading, open_, notes)
+    forms = _bias_forms(net, tensors, inside, (samples, weights), reading, open_, notes, loaded.where)
+    reduction = net.reduction or reading.reduction or "mean"
+    if not net.reduction:
+        open_.append(("reduction", "sum"))
+    network = replace(net, samples=samples, weights=weights, reduction=reduction, bias=tuple(forms))
+    rows = samples == "rows"
+    x = L.read_input(tensors.values["x"], net.sizes[0], rows, forms[0], tensors.sources["x"])
+    trace = Trace(network, x, _targets(tensors, net.sizes[-1], x.shape[0], rows, notes), [], [], [], [])
+    trace.notes, trace.source, trace.precision = notes, loaded.where, loaded.precision
+    trace.open, trace.reading = open_, reading
+    _layers(trace, tensors)
+    for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "b"))):
+        if name in tensors.values:
+            _finite(tensors.values[name], tensors.sources[name])
+    _optional(trace, tensors, reading)
+    return trace
+
+
+def _required(tensors: Tensors, name: str, where: str) -> None:
+    if name not in tensors.values:
+        raise TraceError(
+            f"{where}: {name} is missing; write {name}.txt (or {name}.npy, or {name} in trace.npz) ({HINT})"
+        )
+
+
+def _samples(net: TraceNetwork, values: dict[str, Array], reading: Reading, open_: list, notes: list[str]) -> str:
+    """Declared, or the layout in which x (then t) holds samples; open when both are square."""
+    if net.samples:
+        return net.samples
+    if reading.samples:
+        return reading.samples
+    x = values["x"]
+    fits = L.samples_fit(x, net.sizes[0], net.bias[0] != "separate" and net.bias[0] != "none")
+    if x.ndim < 2 or 1 in x.shape or not fits:
+        return "rows"  # one sample, or a misfit that read_input names
+    if len(fits) == 2:
+        t = values["t"]
+        fits = L.samples_fit(t, net.sizes[-1], False) if t.ndim == 2 and 1 not in t.shape else fits
+    if len(fits) == 1:
+        if fits[0] == "columns":
+            notes.append('x holds one sample per column: read as "samples": "columns"')
+        return fits[0]
+    open_.append(("samples", "columns"))
+    return "rows"
+
+
+def _orientation(
+    net: TraceNetwork, tensors: Tensors, samples: str, reading: Reading, open_: list, notes: list[str]
+) -> tuple[str, list[bool]]:
+    """(orientation, per layer: the bias is inside W): declared, or worked out from the shapes of every W."""
+    fits_per_layer = []
+    for i, (n_in, n_out) in enumerate(zip(net.sizes, net.sizes[1:], strict=False)):
+        source = tensors.sources[f"W{i}"]
+        shape = L.matrix_shape(tensors.values[f"W{i}"])
+        fits = L.weight_fits(shape, n_in, n_out, net.bias[i])
+        if not fits:
+            inside = (
+                ""
+                if net.bias[i] in ("separate", "none")
+                else f", nor with the bias inside W ({n_in + 1}×{n_out} or {n_out}×{n_in + 1})"
+            )
             raise TraceError(
-                f"{name}: unknown activation {spec!r} in activations[{i}]; choose one of: {', '.join(ACTIVATIONS)}"
-            ) from None
-    loss = LOSS_NAMES.get(str(config["loss"]).strip().lower().replace("-", "_"))
-    if loss is None:
-        raise TraceError(f"{name}: unknown loss {config['loss']!r}; choose mse, ce or bce")
-    choices = {"reduction": ("mean", "sum"), "samples": ("rows", "columns"), "weights": ("in_out", "out_in")}
-    for key, allowed in choices.items():
-        if key in config and config[key] not in allowed:
-            raise TraceError(f"{name}: {key} must be {' or '.join(map(repr, allowed))}, got {config[key]!r}")
-    lr = config.get("lr")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr)):
-        raise TraceError(f"{name}: lr must be a number, got {lr!r}")
-    return TraceNetwork(
-        tuple(sizes),
-        tuple(parsed),
-        loss,
-        config.get("reduction", "mean"),
-        config.get("samples", "rows"),
-        config.get("weights", ""),  # "" until the shapes decide; see _orientation
-        None if lr is None else float(lr),
+                f"{source}: shape {shape} fits neither {n_in}×{n_out} (in × out) nor {n_out}×{n_in} (out × in)"
+                f"{inside} for sizes {list(net.sizes)}; check the sizes in network.json"
+            )
+        if net.weights and net.weights not in fits:
+            raise TraceError(
+                f"{source}: shape {shape} is not {net.weights.replace('_', ' × ')} as network.json says; transpose "
+                'it or change "weights"'
+            )
+        fits_per_layer.append(fits)
+    found: dict[str, str] = {}
+    for i, fits in enumerate(fits_per_layer):
+        if len(fits) == 1:
+            found.setdefault(next(iter(fits)), f"W{i}")
+    if len(found) > 1:
+        raise TraceError(
+            f"{tensors.sources[found['out_in']]}: is stored out × in but {found['in_out']} is in × out; "
+            "store every W the same way"
+        )
+    if net.weights:
+        orientation = net.weights
+    elif found:
+        orientation = next(iter(found))
+        notes.append(f"W is stored {orientation.replace('_', ' × ')} (worked out from the shapes)")
+    else:
+        default = "in_out" if samples == "rows" else "out_in"  # x W for rows, W a for columns (Nielsen)
+        orientation = reading.weights or default
+        open_.append(("weights", "out_in" if default == "in_out" else "in_out"))
+    return orientation, [fits[orientation] for fits in fits_per_layer]
+
+
+def _bias_forms(
+    net: TraceNetwork,
+    tensors: Tensors,
+    inside: list[bool],
+    layout: tuple[str, str],
+    reading: Reading,
+    open_: list,
+    notes: list[str],
+    where: str,
+) -> list[str]:
+    """Each layer's bias: "separate", "none", or inside W at its "first" or "last" row.
+
+    ``layout`` is (samples, weights) as resolved.
+    """
+    samples, weights = layout
+    forms, without, ends_open = [], [], []
+    for i in range(net.layers):
+        if inside[i]:
+            end = net.bias[i] if net.bias[i] in B.INSIDE else _end_shown(net, tensors.values, i, samples)
+            if end is None:
+                end = reading.bias_end or "first"
+                ends_open.append(i)
+            forms.append(end)
+        else:
+            forms.append(_separate_or_none(net, tensors, i, where, without))
+    if ends_open:
+        open_.append(("bias_end", "last"))
+    if without:
+        layers = ", ".join(map(str, without))
+        notes.append(f"no b or db for layer{'s' if len(without) > 1 else ''} {layers}: read as having no bias")
+    inside_layers = [i for i, form in enumerate(forms) if B.inside(form)]
+    if inside_layers:
+        described = ", ".join(
+            f"W{i}'s {forms[i]} {'row' if weights != 'out_in' else 'column'}" for i in inside_layers
+        )
+        notes.append(f"the bias is inside W: {described}, with a constant 1 in the layer's input")
+    return forms
+
+
+def _end_shown(net: TraceNetwork, values: dict[str, Array], i: int, samples: str) -> str | None:
+    """The end at which layer i's input (x, or a{i-1}) holds its column of ones, when it is given with one."""
+    given = values.get("x" if i == 0 else f"a{i - 1}")
+    n = net.sizes[i] + 1
+    if given is None or given.ndim != 2 or n not in given.shape:
+        return None
+    by_rows = given.shape[1] == n and (samples != "columns" or given.shape[0] != n)
+    return B.constant_one_at(given if by_rows else given.T)
+
+
+def _separate_or_none(net: TraceNetwork, tensors: Tensors, i: int, where: str, without: list[int]) -> str:
+    """A layer with b{i} and db{i} has a bias; one with neither, or with both all zeros, has none."""
+    values, declared = tensors.values, net.bias[i]
+    names = (f"b{i}", f"db{i}")
+    given = [name in values for name in names]
+    if declared == "none":
+        for name in names:
+            if name in values and np.any(values[name]):
+                where = tensors.sources[name]
+                raise TraceError(f"{where}: network.json says layer {i} has no bias; remove {name} or declare the bias")
+        return "none"
+    if all(given):
+        zeros = not np.any(values[names[0]]) and not np.any(values[names[1]])
+        moved = f"b{i}.after" in values and np.any(values[f"b{i}.after"])
+        if zeros and not declared and not moved:
+            without.append(i)
+            return "none"
+        return "separate"
+    if not any(given) and declared != "separate":
+        without.append(i)
+        return "none"
+    missing = names[given.index(False)]
+    other = names[1 - given.index(False)]
+    also = f" but {other} is given" if any(given) else ""
+    raise TraceError(
+        f"{where}: {missing} is missing{also}; write {missing}.txt (or {missing}.npy, or {missing} in trace.npz), "
+        f"or leave out both b{i} and db{i} for a layer without bias ({HINT})"
     )
 
 
-def _build(network: TraceNetwork, tensors: dict[str, Array], sources: dict[str, str], where: str) -> Trace:
-    def required(name: str) -> Array:
-        if name not in tensors:
-            raise TraceError(
-                f"{where}: {name} is missing; write {name}.txt (or {name}.npy, or {name} in trace.npz) ({_HINT})"
-            )
-        return tensors[name]
-
-    notes: list[str] = []
-    rows = network.samples == "rows"
-    x = _input(required("x"), network.sizes[0], rows, sources["x"])
-    batch = x.shape[0]
-    t, _ = per_sample(_one_hot(required("t"), network.sizes[-1], batch, notes), network.sizes[-1], batch, rows)
-    if t.shape != (batch, network.sizes[-1]):
+def _targets(tensors: Tensors, classes: int, batch: int, rows: bool, notes: list[str]) -> Array:
+    t = tensors.values["t"]
+    labels = L.one_hot(t, classes, batch)
+    if labels is not None:
+        notes.append(f"t holds class labels: read as one-hot rows of {classes}")
+        t = labels
+    t, _ = L.per_sample(t, classes, batch, rows)
+    if t.shape != (batch, classes):
         raise TraceError(
-            f"{sources['t']}: shape {t.shape} does not fit {batch} samples of {network.sizes[-1]} targets "
-            f"({network.samples} layout); write one target vector per sample of x"
+            f"{tensors.sources['t']}: shape {t.shape} does not fit {batch} samples of {classes} targets "
+            f"({'rows' if rows else 'columns'} layout); write one target vector per sample of x"
         )
-    for i in range(network.layers):
-        for prefix in REQUIRED_PER_LAYER:
-            required(f"{prefix}{i}")
-    orientation, assumed = _orientation(network, tensors, sources)
-    if not network.weights and not assumed:
-        notes.append(f"W is stored {orientation.replace('_', ' × ')} (worked out from the shapes)")
-    network = TraceNetwork(**{**network.__dict__, "weights": orientation})
-    trace = Trace(network, x, t, [], [], [], [], notes=notes, source=where, orientation_assumed=assumed)
-    _layers(trace, tensors, sources)
-    for name in ("x", "t", *(f"{p}{i}" for i in range(network.layers) for p in ("W", "b"))):
-        _finite(tensors[name], sources[name])
-    _optional(trace, tensors, sources)
-    return trace
+    return t
 
 
 def _finite(array: Array, name: str) -> None:
@@ -205,166 +364,120 @@ def _finite(array: Array, name: str) -> None:
         )
 
 
-def _input(x: Array, n_in: int, rows: bool, name: str) -> Array:
-    """x as (B, n_in); B comes from x itself, so x must fit the declared layout (or be one vector)."""
-    if x.ndim < 2:  # one sample, or (one input) one number per sample
-        x = x.reshape(-1, 1) if n_in == 1 else x.reshape(1, -1)
-    if x.shape == (n_in, 1) or x.shape == (1, n_in):
-        return x.reshape(1, n_in)
-    if rows and x.shape[1] == n_in:
-        return x
-    if not rows and x.shape[0] == n_in:
-        return x.T
-    other = "columns" if rows else "rows"
-    fits_other = x.shape[0 if rows else 1] == n_in
-    hint = f'it fits "samples": "{other}"' if fits_other else f"the first size in network.json is {n_in}"
-    raise TraceError(
-        f"{name}: shape {x.shape} does not hold samples of {n_in} inputs as {'rows' if rows else 'columns'}; {hint}"
-    )
-
-
-def _one_hot(t: Array, classes: int, batch: int, notes: list[str]) -> Array:
-    """Class labels (B numbers in 0 .. classes − 1) as one-hot rows; anything else unchanged."""
-    if classes < 2 or t.size != batch or (t.ndim == 2 and 1 not in t.shape) or t.size == batch * classes:
-        return t
-    labels = t.reshape(-1)
-    if not (np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < classes):
-        return t
-    notes.append(f"t holds class labels: read as one-hot rows of {classes}")
-    one_hot: Array = np.eye(classes)[labels.astype(int)]
-    return one_hot
-
-
-def per_sample(array: Array, n: int, batch: int, rows: bool) -> tuple[Array, bool]:
-    """A per-sample tensor as (B, n) rows -> (array, read in the other layout); as given when it fits neither."""
-    v = array.reshape(1, 1) if array.ndim == 0 else array
-    if v.ndim == 1:
-        if v.size == n * batch and (batch == 1 or n == 1):
-            return v.reshape(batch, n), False
-        return v, False
-    if batch == 1 and v.size == n and 1 in v.shape:
-        return v.reshape(1, n), False  # one sample: a row or a column vector
-    expected = (batch, n) if rows else (n, batch)
-    if v.shape == expected:
-        return (v if rows else v.T), False
-    if v.shape == expected[::-1]:
-        return (v.T if rows else v), True
-    return v, False
-
-
-def _orientation(network: TraceNetwork, tensors: dict[str, Array], sources: dict[str, str]) -> tuple[str, bool]:
-    """(orientation, assumed): declared, or worked out from the non-square layers; every W must fit it."""
-    found: dict[str, str] = {}
-    for i, (n_in, n_out) in enumerate(zip(network.sizes, network.sizes[1:], strict=False)):
-        shape = _matrix_shape(tensors[f"W{i}"])
-        fits = [o for o, s in (("in_out", (n_in, n_out)), ("out_in", (n_out, n_in))) if shape == s]
-        if not fits:
-            raise TraceError(
-                f"{sources[f'W{i}']}: shape {shape} fits neither {n_in}×{n_out} (in × out) nor {n_out}×{n_in} "
-                f"(out × in) for sizes {list(network.sizes)}; check the sizes in network.json"
-            )
-        if network.weights and network.weights not in fits:
-            raise TraceError(
-                f"{sources[f'W{i}']}: shape {shape} is not {network.weights.replace('_', ' × ')} as network.json "
-                'says; transpose it or change "weights"'
-            )
-        if len(fits) == 1:
-            found.setdefault(fits[0], f"W{i}")
-    if len(found) > 1:
-        raise TraceError(
-            f"{sources[found['out_in']]}: is stored out × in but {found['in_out']} is in × out; "
-            "store every W the same way"
-        )
-    if network.weights:
-        return network.weights, False
-    if found:
-        return next(iter(found)), False
-    return ("in_out" if network.samples == "rows" else "out_in"), True  # x W for rows, W a for columns (Nielsen)
-
-
-def _matrix_shape(array: Array) -> tuple[int, ...]:
-    return tuple(array.shape) if array.ndim == 2 else (1, array.size) if array.ndim == 1 else (1, 1)
-
-
 def _vector(array: Array, n: int, name: str) -> Array:
     if array.size != n or (array.ndim == 2 and 1 not in array.shape):
         raise TraceError(f"{name}: shape {array.shape} is not a vector of {n}; write one number per unit")
     return array.reshape(n)
 
 
-def _layers(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) -> None:
+def _layers(trace: Trace, tensors: Tensors) -> None:
     """W, b (checked: they define the network), dW, db (kept as given when misshapen: that is a finding)."""
-    network = trace.network
+    network, values = trace.network, tensors.values
     out_in = network.weights == "out_in"
     rows = network.samples == "rows"
     for i in range(network.layers):
-        n_out = network.sizes[i + 1]
-        w = tensors[f"W{i}"].reshape(_matrix_shape(tensors[f"W{i}"]))
-        trace.W.append(w.T if out_in else w)
-        trace.b.append(_vector(tensors[f"b{i}"], n_out, sources[f"b{i}"]))
-        dw = tensors[f"dW{i}"]
+        n_out, form = network.sizes[i + 1], network.bias[i]
+        stored = values[f"W{i}"].reshape(L.matrix_shape(values[f"W{i}"]))
+        matrix = stored.T if out_in else stored
+        W, b = B.split(matrix, form) if B.inside(form) else (matrix, np.zeros(n_out))
+        if form == "separate":
+            b = _vector(values[f"b{i}"], n_out, tensors.sources[f"b{i}"])
+        trace.W.append(W)
+        trace.b.append(b)
+        dw = values[f"dW{i}"]
         trace.dW.append(dw.T if out_in and dw.ndim == 2 else dw)
-        db = tensors[f"db{i}"]
-        vector = db.ndim < 2 or 1 in db.shape  # a row, a column, or a scalar: summed over something
-        trace.db.append(db.reshape(-1) if vector else per_sample(db, n_out, trace.batch, rows)[0])
+        trace.db.append(_bias_gradient(values[f"db{i}"], n_out, trace.batch, rows) if form == "separate" else None)
 
 
-def _optional(trace: Trace, tensors: dict[str, Array], sources: dict[str, str]) -> None:
+def _bias_gradient(db: Array, n_out: int, batch: int, rows: bool) -> Array:
+    if db.ndim < 2 or 1 in db.shape:  # a row, a column, or a scalar: summed over something
+        return db.reshape(-1)
+    return L.per_sample(db, n_out, batch, rows)[0]
+
+
+@dataclass
+class _PerSample:
+    name: str
+    family: str
+    layer: int
+    value: Array
+    flipped: bool | None  # None: square, the layout cannot be told from the shape
+
+
+def _optional(trace: Trace, tensors: Tensors, reading: Reading) -> None:
+    """loss, z{i}, a{i}, delta{i}, W{i}.after, b{i}.after: whatever the user gave."""
     network = trace.network
-    rows = network.samples == "rows"
-    ignored, flipped_names = [], []
-    for name, array in tensors.items():
-        if name in ("x", "t") or re.fullmatch(r"(W|b|dW|db)\d+", name):
+    ignored: list[str] = []
+    found: list[_PerSample] = []
+    for name, array in tensors.values.items():
+        if _GIVEN.fullmatch(name):
             continue
+        source = tensors.sources[name]
         if name == "loss":
             if array.size != 1:
-                raise TraceError(f"{sources[name]}: holds {array.size} numbers; write the batch's loss as one number")
+                raise TraceError(f"{source}: holds {array.size} numbers; write the batch's loss as one number")
             trace.loss = float(array.reshape(()))
             continue
         match = _NAME.fullmatch(name)
         if match is None or int(match[2]) >= network.layers:
             ignored.append(name)
-            continue
-        kind, i, after = match[1], int(match[2]), bool(match[3])
-        if after:
-            _after(trace, kind, i, array, sources[name])
-            continue
-        value, flipped = per_sample(array, network.sizes[i + 1], trace.batch, rows)
-        getattr(trace, kind)[i] = value
-        if flipped:
-            flipped_names.append(name)
-    if flipped_names:
-        stored = "n × B" if rows else "B × n"
-        names = ", ".join(sorted(flipped_names))
-        verb = "is" if len(flipped_names) == 1 else "are"
-        trace.notes.append(f"{names} {verb} stored {stored}, the other way round from x: read transposed")
+        elif match[3]:
+            _after(trace, match[1], int(match[2]), array, source, ignored, name)
+        else:
+            found.append(_per_sample(trace, match[1], int(match[2]), array, name))
+    _settle_layouts(trace, found, reading)
     if ignored:
         trace.notes.append(f"ignored tensors with names the verifier does not know: {', '.join(sorted(ignored))}")
 
 
-def _after(trace: Trace, kind: str, i: int, array: Array, name: str) -> None:
+def _per_sample(trace: Trace, family: str, i: int, array: Array, name: str) -> _PerSample:
+    """z{i}, a{i} or delta{i} as (B, n); a column for the next layer's bias unit (inside W{i+1}) is taken off."""
+    network = trace.network
+    n, rows = network.sizes[i + 1], network.samples == "rows"
+    value, flipped = L.per_sample(array, n, trace.batch, rows)
+    next_form = network.bias[i + 1] if i + 1 < network.layers else ""
+    if value.shape != (trace.batch, n) and B.inside(next_form):
+        wide, wide_flipped = L.per_sample(array, n + 1, trace.batch, rows)
+        if wide.shape == (trace.batch, n + 1):
+            value, flipped = B.drop_unit(wide, next_form), wide_flipped
+    return _PerSample(name, family, i, value, flipped)
+
+
+def _settle_layouts(trace: Trace, found: list[_PerSample], reading: Reading) -> None:
+    """Square tensors follow their family (every delta is stored the same way); a family all square is open."""
+    flipped_names = []
+    for family in ("z", "a", "delta"):
+        members = [m for m in found if m.family == family]
+        told = [m.flipped for m in members if m.flipped is not None]
+        if any(m.flipped is None for m in members) and not told:
+            trace.open.append(("flipped", family))
+        family_flipped = family in reading.flipped or (bool(told) and sum(told) > len(told) / 2)
+        for m in members:
+            flipped = family_flipped if m.flipped is None else m.flipped
+            value = m.value.T if m.flipped is None and flipped else m.value
+            getattr(trace, m.family)[m.layer] = value
+            if flipped:
+                flipped_names.append(m.name)
+    if flipped_names:
+        stored = "n × B" if trace.network.samples == "rows" else "B × n"
+        names = ", ".join(sorted(flipped_names))
+        verb = "is" if len(flipped_names) == 1 else "are"
+        trace.notes.append(f"{names} {verb} stored {stored}, the other way round from x: read transposed")
+
+
+def _after(trace: Trace, kind: str, i: int, array: Array, name: str, ignored: list[str], key: str) -> None:
     network = trace.network
     if kind == "b":
+        if network.bias[i] != "separate":
+            ignored.append(key)
+            return
         trace.b_after[i] = _vector(array, network.sizes[i + 1], name)
         return
     if kind != "W":
         raise TraceError(f"{name}: only W{{i}}.after and b{{i}}.after are read; rename or remove it")
-    expected = trace.W[i].shape[::-1] if network.weights == "out_in" else trace.W[i].shape
-    if _matrix_shape(array) != expected:
+    stored = trace.parameters(i).shape
+    expected = stored[::-1] if network.weights == "out_in" else stored
+    if L.matrix_shape(array) != expected:
         raise TraceError(f"{name}: shape {array.shape} differs from W{i}'s {expected}; write W{i} after the update")
     w = array.reshape(expected)
     trace.W_after[i] = w.T if network.weights == "out_in" else w
-
-
-def flipped_orientation(trace: Trace) -> Trace:
-    """The same trace with every W, dW and W.after read the other way round (for square layers)."""
-    other = "out_in" if trace.network.weights == "in_out" else "in_out"
-    network = TraceNetwork(**{**trace.network.__dict__, "weights": other})
-    return dataclasses.replace(
-        trace,
-        network=network,
-        W=[w.T for w in trace.W],
-        dW=[g.T if g.ndim == 2 else g for g in trace.dW],
-        W_after={i: w.T for i, w in trace.W_after.items()},
-        notes=list(trace.notes),
-    )

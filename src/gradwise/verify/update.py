@@ -1,57 +1,100 @@
-"""The last part of the walk: W{i}.after and b{i}.after against W − lr·dW, with the user's own dW."""
+"""The last part of the walk: W{i}.after and b{i}.after against W − lr·dW, with the user's own dW.
+
+Only plain gradient descent can be checked from one step: an optimizer with state (momentum, Adam, RMSProp)
+moves by something the trace does not hold. So a step that goes downhill but is no multiple of the gradient
+is read as such an optimizer and noted, never called a bug; so is one declared in network.json.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradwise.verify import compare as C
 from gradwise.verify import hypotheses as H
-from gradwise.verify.checker import Array, Walk
+from gradwise.verify.checker import Array, Suspects, Walk
 
 
 def update(walk: Walk) -> None:
     """Each .after tensor given: the step the user took, after − before, against −lr times their gradient."""
     trace = walk.trace
-    lr = trace.network.lr
-    given = [(f"W{i}", i) for i in sorted(trace.W_after)] + [(f"b{i}", i) for i in sorted(trace.b_after)]
-    given.sort(key=lambda g: (g[1], g[0][0] != "W"))
+    net = trace.network
+    given = sorted([(i, f"W{i}") for i in trace.W_after] + [(i, f"b{i}") for i in trace.b_after])
     if not given:
         return
-    if lr is None:
-        walk.note("network.json has no lr, so the .after tensors were not checked")
-        for name, _ in given:
+    if not net.plain_sgd or net.lr is None:
+        why = (
+            f"the update is {net.optimizer}'s, whose state the trace does not hold"
+            if not net.plain_sgd
+            else "network.json has no lr"
+        )
+        walk.note(f"{why}, so the .after tensors were not checked")
+        walk.found["update_checked"] = False
+        for _, name in given:
             walk.skip(f"{name}.after")
         return
-    if lr < 0:
-        walk.note(f"lr is negative ({lr:g}): read as W.after = W + lr·dW, the seed's convention")
-    for name, i in given:
-        weights = name[0] == "W"
-        before, after = (trace.W[i], trace.W_after[i]) if weights else (trace.b[i], trace.b_after[i])
-        ref_grad = walk.ref.dW[i] if weights else walk.ref.db[i]
-        grad = trace.dW[i] if weights else trace.db[i]
-        grad = grad if grad.shape == before.shape else ref_grad  # a misshapen gradient was already reported
-        _check_step(walk, name, i, after - before, ref_grad, grad, C.norm(before), abs(lr))
+    if net.lr < 0 and net.update != "subtract":
+        walk.note(f"lr is negative ({net.lr:g}): read as W.after = W + lr·dW, the seed's convention")
+    for i, name in given:
+        _check_parameter(walk, name, i, abs(net.lr))
 
 
-def _check_step(
-    walk: Walk, name: str, i: int, moved: Array, ref_grad: Array, grad: Array, magnitude: float, lr: float
-) -> None:
-    """moved = after − before against −lr·grad; on the scale of the weights, whose rounding bounds it."""
-    g = f"d{name}"
-    after = f"{name}.after"
+def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
+    trace, ref = walk.trace, walk.ref
+    if name[0] == "W":
+        before, after = trace.parameters(i), trace.W_after[i]
+        ref_grad, grad = trace.gradient_of(i, ref.dW[i], ref.db[i]), trace.dW[i]
+    else:
+        before, after, ref_grad, grad = trace.b[i], trace.b_after[i], ref.db[i], trace.db[i]
+    grad = grad if grad is not None and grad.shape == before.shape else ref_grad  # a misshapen one was reported
+    moved = after - before
+    # The weights' own rounding (after − before loses their digits) and the step's (lr times the gradient's).
+    magnitude = C.norm(before) + lr * walk.step_magnitude.get(name, C.norm(ref_grad))
+    if _stateful_optimizer(walk, moved, grad, before, magnitude):
+        walk.note(
+            f"{name}.after moves downhill but is not {name} − c·d{name} for any rate c: read as an optimizer with "
+            'state (momentum, Adam, RMSProp), so it was not checked; say so with "optimizer" in network.json'
+        )
+        walk.skip(f"{name}.after")
+        walk.found["update_checked"] = False
+        return
+    g, after_name = f"d{name}", f"{name}.after"
+    words = ("update", f"{after_name} is not {name} − lr·{g}.", f"set {after_name} = {name} − lr·{g}.")
+    suspects = Suspects(lambda: _hypotheses(walk, name, moved, grad, before, lr), lambda: words)
+    walk.check(after_name, i, moved, -lr * ref_grad, -lr * grad, magnitude, suspects)
 
-    def hypotheses() -> list[H.Hypothesis]:
-        found = [
-            H.Hypothesis("update", lr * grad, f"{after} is {name} + lr·{g}: the update goes uphill.",
-                         f"subtract: {name} − lr·{g}."),
-            H.Hypothesis("update", 0 * grad, f"{after} equals {name}: the update was not applied.",
-                         f"assign {name} − lr·{g} back to {name}."),
-            H.Hypothesis("update", -2 * lr * grad, f"{after} is {name} − 2·lr·{g}: the update was applied twice.",
-                         "apply each update once."),
-        ]  # fmt: skip
-        rate = C.fitted_scale(moved, -grad)
-        if rate is not None:
-            found.append(H.Hypothesis("update", -rate * grad, f"{after} was updated with rate {rate:.4g}, not lr = "
-                                      f"{lr:g}.", f"use lr = {lr:g}, or correct lr in network.json."))  # fmt: skip
-        return found
 
-    words = ("update", f"{after} is not {name} − lr·{g}.", f"set {after} = {name} − lr·{g}.")
-    walk.check(after, i, moved, -lr * ref_grad, -lr * grad, magnitude, hypotheses, lambda: words)
+def _hypotheses(walk: Walk, name: str, moved: Array, grad: Array, before: Array, lr: float) -> list[H.Hypothesis]:
+    g, after = f"d{name}", f"{name}.after"
+    found = [
+        H.Hypothesis("update", lr * grad, f"{after} is {name} + lr·{g}: the update goes uphill.",
+                     f"subtract: {name} − lr·{g}."),
+        H.Hypothesis("update", 0 * grad, f"{after} equals {name}: the update was not applied.",
+                     f"assign {name} − lr·{g} back to {name}."),
+        H.Hypothesis("update", -2 * lr * grad, f"{after} is {name} − 2·lr·{g}: the update was applied twice.",
+                     "apply each update once."),
+    ]  # fmt: skip
+    shrink = C.fitted_scale(moved + lr * grad, -before)
+    if shrink is not None and shrink > 0:
+        words = f"{after} also shrinks {name} by the factor 1 − {shrink:.4g}: weight decay in the update"
+        found.append(H.Hypothesis("update", -lr * grad - shrink * before, words, "", convention=True))
+    batch = walk.trace.batch
+    if walk.trace.network.reduction == "sum" and batch > 1:
+        words = f"the update divides the summed {g} by the batch size: {name} − (lr/B)·{g}"
+        found.append(H.Hypothesis("update", -lr / batch * grad, words, "", convention=True))
+    rate = C.fitted_scale(moved, -grad)
+    if rate is not None:
+        found.append(H.Hypothesis("update", -rate * grad, f"{after} was updated with rate {rate:.4g}, not lr = "
+                                  f"{lr:g}.", f"use lr = {lr:g}, or correct lr in network.json."))  # fmt: skip
+    return found
+
+
+def _stateful_optimizer(walk: Walk, moved: Array, grad: Array, before: Array, magnitude: float) -> bool:
+    """The step goes downhill, but no rate (with or without weight decay) makes it a multiple of the gradient."""
+    if moved.shape != grad.shape or not np.isfinite(moved).all() or float(np.vdot(moved, -grad)) <= 0:
+        return False
+    columns = np.stack([-grad.ravel(), -before.ravel()], axis=1)
+    for used in (columns[:, :1], columns):
+        coefficients = np.linalg.lstsq(used, moved.ravel(), rcond=None)[0]
+        if walk.tol.matches(moved, (used @ coefficients).reshape(moved.shape), magnitude):
+            return False
+    return True

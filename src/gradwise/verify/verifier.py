@@ -1,4 +1,9 @@
-"""``verify(trace)``: is a hand-written backprop step right, and if not, which tensor goes wrong first and why."""
+"""``verify(trace)``: is a hand-written backprop step right, and if not, which tensor goes wrong first and why.
+
+What network.json leaves open and the shapes cannot tell (a square W or x, mean or sum, the end of an augmented
+W, the layout of square deltas) is settled by the tensors themselves: each other reading is walked too, and the
+one under which the fewest tensors disagree is kept; on a tie, the usual convention.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,19 @@ from typing import Any
 
 from gradwise.verify.backward import backward
 from gradwise.verify.checker import Walk
-from gradwise.verify.forward import forward, loss
+from gradwise.verify.compare import Tolerance
+from gradwise.verify.conventions import describe, negated, stored_negated
+from gradwise.verify.files import TraceError
+from gradwise.verify.forward import forward
 from gradwise.verify.health import health_checks
+from gradwise.verify.loss import loss
+from gradwise.verify.precision import precision_words
 from gradwise.verify.reference import reference
 from gradwise.verify.report import Report
-from gradwise.verify.trace import Trace, flipped_orientation, read_trace
+from gradwise.verify.trace import Loaded, Trace, build, load
 from gradwise.verify.update import update
+
+COARSE_TEXT = 1e-6  # a unit round-off above this: the trace was written with few digits, say so
 
 
 def verify(source: str | Path | Mapping[str, Any]) -> Report:
@@ -21,14 +33,8 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
 
     Bad input raises ``TraceError`` (one line naming the file and the fix).
     """
-    trace = read_trace(source)
-    walk = _walk(trace)
-    if trace.orientation_assumed:  # every layer square: the shapes cannot tell, so the tensors decide
-        other = _walk(flipped_orientation(trace))
-        if _wrong_count(other) < _wrong_count(walk):
-            trace, walk = other.trace, other
-        stored = trace.network.weights.replace("_", " × ")
-        walk.note(f"every layer is square, so the shapes cannot tell how W is stored: read as {stored}, which fits")
+    walk = _most_consistent(load(source))
+    trace = walk.trace
     wrong = [c.name for c in walk.checks if c.status == "wrong"]
     verdict = "wrong" if any(not f.is_note for f in walk.findings) or wrong else "correct"
     rows = "rows" if trace.network.samples == "rows" else "columns"
@@ -42,17 +48,59 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
         tuple(walk.notes),
         network,
         trace.source,
+        describe(walk),
     )
 
 
-def _walk(trace: Trace) -> Walk:
-    walk = Walk(trace, reference(trace), notes=list(trace.notes))
-    forward(walk)
-    loss(walk)
-    backward(walk)
-    update(walk)
-    return walk
+def walk(trace: Trace) -> Walk:
+    """Every check of one reading of the trace, in data-flow order; the loss last (it feeds no gradient)."""
+    ref = reference(trace)
+    adds = stored_negated(trace, ref)
+    if adds:
+        trace = negated(trace)
+    result = Walk(trace, ref, Tolerance(trace.precision), notes=list(trace.notes), adds=adds)
+    forward(result)
+    backward(result)
+    update(result)
+    loss(result)
+    return result
 
 
-def _wrong_count(walk: Walk) -> int:
-    return sum(check.status == "wrong" for check in walk.checks)
+def _most_consistent(loaded: Loaded) -> Walk:
+    """The default reading, then each open choice changed in turn, kept when fewer tensors disagree."""
+    default = build(loaded)
+    best = walk(default)
+    for aspect, value in default.open:
+        try:
+            candidate = walk(build(loaded, best.trace.reading.choose(aspect, value)))
+        except TraceError:
+            continue  # the files do not fit that reading at all
+        if _score(candidate) < _score(best):
+            best = candidate
+    for aspect, _ in default.open:
+        _note_choice(best, aspect)
+    if best.trace.precision > COARSE_TEXT:
+        best.note(
+            f"the trace's numbers carry {precision_words(best.trace.precision)}: smaller differences cannot be "
+            "told from rounding (write every digit: %.17g, or .npy files)"
+        )
+    return best
+
+
+def _score(result: Walk) -> tuple[int, int, int]:
+    """Fewer wrong tensors, then fewer bugs named, then fewer conventions needed."""
+    return result.wrong_count(), sum(not f.is_note for f in result.findings), len(result.findings)
+
+
+def _note_choice(result: Walk, aspect: str) -> None:
+    net = result.trace.network
+    if aspect == "weights":
+        stored = net.weights.replace("_", " × ")
+        result.note(f"every layer is square, so the shapes cannot tell how W is stored: read as {stored}, which fits")
+    elif aspect == "samples":
+        result.note(f"x is square, so the shapes cannot tell where the samples are: read as {net.samples}, which fits")
+    elif aspect == "reduction" and net.reduction == "sum":
+        result.note('the gradients are summed over the batch, not averaged: read as "reduction": "sum"')
+    elif aspect == "bias_end":
+        ends = sorted({form for form in net.bias if form in ("first", "last")})
+        result.note(f"x comes without its column of ones, so the bias row's end in W is worked out: {', '.join(ends)}")

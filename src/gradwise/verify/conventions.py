@@ -1,0 +1,75 @@
+"""The conventions a trace was read under, and the one that changes every gradient's sign.
+
+Many hand-written networks compute the error as t − y and then add: W += lr·dW. Their stored "gradients" are
+−dL/dW, and correct. That is declared with ``"update": "add"`` (W.after = W + lr·dW; with a positive lr the
+gradients are then −dL/dW), or read off the step itself: an update that moves along the stored gradient and
+still goes downhill. The gradients are then negated back and verified as usual.
+
+``describe`` gathers every convention assumed, declared or found, for ``Report.conventions`` and ``--json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from gradwise.verify.checker import Walk
+from gradwise.verify.precision import precision_words
+from gradwise.verify.reference import Reference
+from gradwise.verify.trace import Trace
+
+ADDS_NOTE = (
+    "the gradients on file are −dL/dW and the update adds them (error = t − y, then W += lr·dW): "
+    "they were verified as the negatives of dL/dW"
+)
+
+
+def stored_negated(trace: Trace, ref: Reference) -> bool:
+    """The user's dW, db and deltas are −dL/d·: declared, or shown by W.after moving along them downhill."""
+    net = trace.network
+    positive_lr = net.lr is None or net.lr > 0
+    if net.update:
+        return (net.update == "add") == positive_lr
+    if not positive_lr:
+        return False  # W + lr·dW with lr < 0: the seed's convention, with the gradients as they are
+    along, agreement = 0.0, 0.0
+    for i, after in trace.W_after.items():
+        before, grad = trace.parameters(i), trace.dW[i]
+        if grad.shape == before.shape:
+            along += float(np.vdot(after - before, grad))
+            agreement += float(np.vdot(grad, trace.gradient_of(i, ref.dW[i], ref.db[i])))
+    return along > 0 and agreement < 0
+
+
+def negated(trace: Trace) -> Trace:
+    """The trace with the user's gradients (delta, dW, db) negated back to dL/d·."""
+    return dataclasses.replace(
+        trace,
+        dW=[-g for g in trace.dW],
+        db=[None if g is None else -g for g in trace.db],
+        delta={i: -d for i, d in trace.delta.items()},
+        notes=[*trace.notes, ADDS_NOTE],
+    )
+
+
+def describe(walk: Walk) -> dict[str, Any]:
+    """Every convention the verdict assumed: declared in network.json, worked out from the shapes, or found."""
+    trace, net = walk.trace, walk.trace.network
+    negative = walk.adds
+    conventions: dict[str, Any] = {
+        "weights": net.weights,
+        "samples": net.samples,
+        "reduction": net.reduction,
+        "deltas": walk.found.get("deltas", "not given" if not trace.delta else "dL/dz"),
+        "gradients": "-dL/dW" if negative else "dL/dW",
+        "update": "W + lr*dW" if negative or (net.lr is not None and net.lr < 0) else "W - lr*dW",
+        "lr": net.lr,
+        "bias": list(net.bias),
+        "l2": {"declared": net.l2, "found": dict(walk.decays)},
+        "optimizer": net.optimizer or "sgd",
+        "update_checked": walk.found.get("update_checked", bool(trace.W_after or trace.b_after)),
+        "precision": precision_words(trace.precision),
+    }
+    return conventions

@@ -1,0 +1,120 @@
+"""The loss value, checked last: it does not feed the gradients, so it never outranks a gradient's bug.
+
+The loss to dump is the batch's loss at W (before the update), from the output a the trace holds, with the
+declared reduction and without any regularization term. Programs often print another one: clipped or with
+ε inside the log, summed where the gradients are averaged, computed after the update, or with an L2 term. Each
+of those is a note, as is a loss that differs in a way none of them explains, provided it is finite: the
+gradients say whether the backprop is right. A NaN or Inf loss is a finding (a log of 0, an overflow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from gradwise.verify import bias as B
+from gradwise.verify import reference as R
+from gradwise.verify.checker import Array, Suspects, Walk
+from gradwise.verify.report import TensorCheck
+
+CLIPS = (1e-7, float(np.finfo(np.float32).eps), 1e-8, 1e-10, 1e-12, 1e-15)  # what Keras, PyTorch, sklearn use
+
+
+def loss(walk: Walk) -> None:
+    """The dumped loss against the declared loss of the user's own output, or one of its usual variants."""
+    trace = walk.trace
+    if trace.loss is None:
+        return
+    net, last = trace.network, trace.network.layers - 1
+    own_output = last in trace.a and trace.a[last].shape == walk.a[last].shape  # then the loss comes from their a
+    local = _loss_of(walk, walk.z[last], walk.a[last], logits=not own_output)
+    # A float32 log or square is rounded about u per output and sample, whatever the loss's own size.
+    magnitude = abs(local) + net.sizes[-1] * trace.batch * walk.ref.scale
+    user = np.array(trace.loss)
+    if not np.isfinite(user):
+        words = ("non_finite", "the loss is not finite.", "look for a log of 0.")
+        walk.check(
+            "loss", None, user, np.array(walk.ref.loss), np.array(local), magnitude, Suspects(list, lambda: words)
+        )
+        return
+    for value in (walk.ref.loss, local):
+        if walk.tol.matches(user, np.array(value), magnitude):
+            walk.checks.append(TensorCheck("loss", "ok", walk.tol.error(user, np.array(walk.ref.loss), magnitude)))
+            return
+    words = next((w for v, w in _variants(walk, local) if walk.tol.matches(user, np.array(v), magnitude)), None)
+    if words is None:
+        ratio = trace.loss / local if local else float("inf")
+        words = (
+            f"the loss on file, {trace.loss:.6g}, is not {net.loss} ({net.reduction}) of the output, {local:.6g} "
+            f"(ratio {ratio:.4g}); it does not feed the gradients, which say whether the backprop is right "
+            "(docs/verify.md says which loss to dump)"
+        )
+    walk.note(words)
+    walk.checks.append(TensorCheck("loss", "note", walk.tol.error(user, np.array(walk.ref.loss), magnitude)))
+
+
+def _loss_of(walk: Walk, z: Array, a: Array, *, logits: bool = True, t: Array | None = None) -> float:
+    net = walk.trace.network
+    target = walk.trace.t if t is None else t
+    return float(R.sample_losses(net.loss, net.activations[-1], z, a, target, logits=logits).sum() * walk.ref.scale)
+
+
+def _variants(walk: Walk, local: float) -> Iterator[tuple[float, str]]:
+    """(loss value, what it means) for each usual way a program's printed loss differs from the one to dump."""
+    trace, net = walk.trace, walk.trace.network
+    last = net.layers - 1
+    z, a = walk.z[last], walk.a[last]
+    if net.loss != "mse":
+        for epsilon in CLIPS:
+            clipped = _loss_of(walk, z, np.clip(a, epsilon, 1 - epsilon), logits=False)
+            yield clipped, f"the loss clips probabilities to [{epsilon:g}, 1 − {epsilon:g}] before the log"
+            with np.errstate(all="ignore"):
+                inside = -(trace.t * np.log(a + epsilon)).sum() * walk.ref.scale if net.loss == "ce" else None
+            if inside is not None:
+                yield float(inside), f"the loss adds ε = {epsilon:g} inside the log, −Σ t log(a + ε)"
+    batch, outputs = trace.batch, net.sizes[-1]
+    for factor, words in _factors(net.reduction, batch, outputs):
+        yield local * factor, f"the loss on file is {words} the declared {net.loss} ({net.reduction}): a convention"
+    after = _after_step(walk)
+    if after is not None:
+        yield after, "the loss on file was computed after the update, with W.after (dump the loss before it)"
+    squares = sum(float(np.sum(W * W)) for W in trace.W)
+    for l2 in sorted(set(walk.decays.values()) | ({net.l2} if net.l2 else set())):
+        for share in (0.5, 1.0):
+            yield local + share * l2 * squares, f"the loss includes the L2 term {share:g}·λ·Σ‖W‖² (λ = {l2:.4g})"
+    for other in ("mse", "ce", "bce"):
+        if other != net.loss:
+            value = float(R.sample_losses(other, net.activations[-1], z, a, trace.t).sum() * walk.ref.scale)
+            yield value, f"the loss on file is {other}, while the gradients follow {net.loss} as network.json says"
+
+
+def _factors(reduction: str, batch: int, outputs: int) -> Iterator[tuple[float, str]]:
+    """Other reductions and the missing or extra ½ of a squared error."""
+    per_sample = "summed over the batch" if reduction == "mean" else "averaged over the batch"
+    yield (batch if reduction == "mean" else 1 / batch), per_sample + " instead of"
+    yield 2.0, "twice (no ½ in the squared error)"
+    yield 0.5, "half"
+    yield 1 / outputs, "averaged over the outputs instead of summed, else as"
+    yield 2 / outputs, "the mean over the outputs without ½, else as"
+
+
+def _after_step(walk: Walk) -> float | None:
+    """The loss at the weights after the update (W.after, or W − lr·dW), if they are known."""
+    trace = walk.trace
+    lr = trace.network.lr
+    a = trace.x
+    for i, activation in enumerate(trace.network.activations):
+        if i in trace.W_after:
+            after = trace.W_after[i]
+            W, b = B.split(after, trace.network.bias[i]) if trace.bias_inside(i) else (after, trace.b_after.get(i))
+        elif lr is not None and trace.dW[i].shape == trace.parameters(i).shape:
+            moved = trace.parameters(i) - abs(lr) * trace.dW[i]
+            W, b = B.split(moved, trace.network.bias[i]) if trace.bias_inside(i) else (moved, None)
+        else:
+            return None
+        if b is None:
+            db = trace.db[i]
+            b = trace.b[i] - abs(lr or 0) * db if db is not None and db.shape == trace.b[i].shape else trace.b[i]
+        z, a = R.forward(a, W, b, activation)
+    return _loss_of(walk, z, a)

@@ -1,0 +1,69 @@
+"""The precision a trace was computed and written in: the unit round-off u that sizes every tolerance.
+
+A float64 program's tensors are known to about 1e-16 of their size, a float32 program's to about 6e-8, and text
+written with d significant digits to 5·10^-d. Tolerances sized for the coarsest of these would let a float64
+gradient that is 13 times too small in a saturated layer pass as round-off; sized for the finest, they would
+call float32 round-off a bug. So u is read off the trace itself:
+
+- how each file stores its numbers: a dtype, or text with some number of significant digits;
+- how the user's program computed: tensors it produced (z, a, delta, dW, db, the updated weights) whose every
+  value is a float32 number were computed in float32.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+U64 = float(np.finfo(np.float64).eps) / 2  # 1.1e-16
+U32 = float(np.finfo(np.float32).eps) / 2  # 6.0e-8
+U16 = float(np.finfo(np.float16).eps) / 2  # 4.9e-4
+SHORT_REPR_DIGITS = 9  # float32 round-trips in 9 digits: text this short may hold float32 values
+HAND_TYPED_DIGITS = 3  # inputs written with at most 3 digits (0.05, 0.15) are taken as the exact values used
+_INPUT = re.compile(r"x|t|W\d+|b\d+")
+
+
+def dtype_rounding(dtype: np.dtype) -> float:
+    """The unit round-off of an array stored with this dtype (0 for integers: they are exact)."""
+    if dtype.kind != "f":
+        return 0.0
+    return float(np.finfo(dtype).eps) / 2
+
+
+def text_rounding(name: str, significant_digits: int) -> float:
+    """The relative rounding of a text tensor whose longest number has this many significant digits.
+
+    0 for integers only (``significant_digits`` 0) and for short hand-typed inputs.
+    """
+    if significant_digits == 0 or (significant_digits <= HAND_TYPED_DIGITS and _INPUT.fullmatch(name)):
+        return 0.0
+    rounding = 0.5 * 10.0 ** (1 - significant_digits)
+    return max(rounding, U32) if significant_digits <= SHORT_REPR_DIGITS else rounding
+
+
+def arithmetic_rounding(name: str, values: np.ndarray) -> float:
+    """U32 when a tensor the program computed holds only float32 numbers (and not just integers); else U64."""
+    if _INPUT.fullmatch(name):
+        return U64
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or np.all(finite == np.round(finite)):
+        return U64
+    as_float32 = finite.astype(np.float32).astype(np.float64)
+    return U32 if bool(np.all(as_float32 == finite)) else U64
+
+
+def unit_roundoff(tensors: dict[str, np.ndarray], storage: dict[str, float]) -> float:
+    """The coarsest rounding among the trace's files and its program's arithmetic."""
+    u = max([U64, *storage.values()])
+    for name, values in tensors.items():
+        u = max(u, arithmetic_rounding(name, values))
+    return u
+
+
+def precision_words(u: float) -> str:
+    """'float64', 'float32', 'float16' or 'about N significant digits' for the unit round-off u."""
+    for name, unit in (("float64", U64), ("float32", U32), ("float16", U16)):
+        if abs(u - unit) <= 1e-3 * unit:
+            return name
+    return f"about {max(1, round(-np.log10(2 * u)) + 1)} significant digits"
