@@ -42,8 +42,11 @@ DERIVATIVE = {  # f'(z), written from z
 }
 
 
-def problem(sizes, acts, loss, batch, seed=0, weight_scale=1.0, dtype=np.float64):
-    """x, t, W, b for a network: random normal inputs, one-hot (ce), binary (bce) or real (mse) targets."""
+def problem(sizes, acts, loss, batch, seed=0, weight_scale=1.0, dtype=np.float64, zero_bias=()):
+    """x, t, W, b for a network: random normal inputs, one-hot (ce), binary (bce) or real (mse) targets.
+
+    The layers in ``zero_bias`` start with b = 0 (as zero-initialized biases, or a layer without bias).
+    """
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(batch, sizes[0]))
     if loss == "ce":
@@ -60,12 +63,19 @@ def problem(sizes, acts, loss, batch, seed=0, weight_scale=1.0, dtype=np.float64
             t = t / t.sum(axis=1, keepdims=True)
     W = [weight_scale * rng.normal(scale=1 / np.sqrt(n), size=(n, m)) for n, m in itertools.pairwise(sizes)]
     b = [rng.normal(scale=0.3, size=m) for m in sizes[1:]]
+    b = [np.zeros_like(v) if i in zero_bias else v for i, v in enumerate(b)]
     cast = lambda v: np.asarray(v, dtype)  # noqa: E731
     return cast(x), cast(t), [cast(w) for w in W], [cast(v) for v in b]
 
 
-def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1, per_sample_deltas=False):
-    """One hand-written step -> {name: tensor} in rows / in × out, with ``bug`` injected."""
+def user_step(
+    sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1, per_sample_deltas=False, l2=0.0, optimizer=""
+):
+    """One hand-written step -> {name: tensor} in rows / in × out, with ``bug`` injected.
+
+    ``l2`` adds λ·W to every dW (and λ/2 Σ‖W‖² to the loss); ``optimizer`` ("momentum", "adam") moves W by its
+    update from a state the trace does not hold (a velocity, moments), instead of by −lr·dW.
+    """
     B = len(x)
     s = 1 / B if reduction == "mean" else 1.0
     L = len(W)
@@ -96,7 +106,7 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
             per = -(t * np.log(y)).sum(axis=1)
         else:
             per = -(t * np.log(y) + (1 - t) * np.log(1 - y)).sum(axis=1)
-    out = {"x": x, "t": t, "loss": np.array(per.sum() * s)}
+    out = {"x": x, "t": t, "loss": np.array(per.sum() * s + 0.5 * l2 * sum((w * w).sum() for w in W))}
     # --- the output delta, per sample ---
     last = acts[-1]
     fused = (last, loss) in (("softmax", "ce"), ("sigmoid", "bce"))
@@ -164,7 +174,7 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
         src = zs[i - 1] if bug == "wrong_input_in_weight_gradient" and i == L - 1 and i > 0 else inp
         if bug == "cache_overwritten" and i == L - 1:
             pass  # dW{L-1} is formed later, below, from the overwritten cache
-        dW[i] = src.T @ d
+        dW[i] = src.T @ d + l2 * W[i]
         db[i] = d.sum(axis=0)
         if bug == "transposed" and i == L - 1:
             dW[i] = dW[i].T
@@ -187,18 +197,33 @@ def user_step(sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1
         if bug == "bias_mean" and reduction == "sum":
             db[i] = d.mean(axis=0)
         if bug == "updated_weights_in_backprop":
-            Wn[i] = W[i] - lr * dW[i]
+            Wn[i] = W[i] - (_stateful_step(optimizer, dW[i], lr, seed=i) if optimizer else lr * dW[i])
     if bug == "cache_overwritten":
         dW[L - 1] = as_[L - 2].T @ deltas[L - 1]
     for i in range(L):
         step = lr * dW[i] if dW[i].shape == W[i].shape else 0
+        if optimizer and dW[i].shape == W[i].shape:
+            step = _stateful_step(optimizer, dW[i], lr, seed=i)
         factor = {"update_sign": -1, "update_none": 0, "update_twice": 2, "update_rate": 0.37}.get(bug, 1)
         out[f"W{i}"], out[f"b{i}"], out[f"dW{i}"], out[f"db{i}"] = W[i], b[i], dW[i], db[i]
         out[f"W{i}.after"] = W[i] - factor * step
-        out[f"b{i}.after"] = b[i] - factor * lr * db[i] if db[i].shape == b[i].shape else b[i]
+        bias_step = _stateful_step(optimizer, db[i], lr, seed=50 + i) if optimizer else lr * db[i]
+        out[f"b{i}.after"] = b[i] - factor * bias_step if db[i].shape == b[i].shape else b[i]
         out[f"z{i}"], out[f"a{i}"] = zs[i], as_[i]
         out[f"delta{i}"] = deltas[i] / s if per_sample_deltas else deltas[i]
     return out
+
+
+def _stateful_step(optimizer, g, lr, seed):
+    """The step an optimizer with state takes on its third step, from a state drawn at random."""
+    rng = np.random.default_rng(100 + seed)
+    finite = np.abs(g[np.isfinite(g)])
+    size = (finite.mean() if finite.size else 1.0) + 1e-3  # the state is about as large as the gradient
+    if optimizer == "momentum":  # v = 0.9 v + g; W -= lr v
+        return lr * (0.9 * rng.normal(scale=size, size=g.shape) + g)
+    m = 0.9 * rng.normal(scale=size, size=g.shape) + 0.1 * g  # Adam, step 3
+    v = 0.999 * rng.uniform(0, size**2, size=g.shape) + 0.001 * g * g
+    return lr * (m / (1 - 0.9**3)) / (np.sqrt(v / (1 - 0.999**3)) + 1e-8)
 
 
 def write_trace(folder, network, tensors, *, fmt="txt", include=None, samples="rows", weights="in_out"):
@@ -234,3 +259,80 @@ def write_trace(folder, network, tensors, *, fmt="txt", include=None, samples="r
                 delimiter=sep,
             )
     return folder
+
+
+# --- the same step as programs in other conventions dump it ------------------------------------------------------
+
+
+def _join(W, b, end):
+    row = np.reshape(b, (1, -1))
+    return np.vstack([row, W] if end == "first" else [W, row])
+
+
+def _with_ones(a, end):
+    ones = np.ones((a.shape[0], 1), dtype=a.dtype)
+    return np.hstack([ones, a] if end == "first" else [a, ones])
+
+
+def bias_inside(tensors, layers, end, ones=True):
+    """As code that keeps the bias inside W: [b ; W] (end "first") or [W ; b], and a constant 1 in each input."""
+    out = dict(tensors)
+    for i in range(layers):
+        W, b = out.pop(f"W{i}"), out.pop(f"b{i}")
+        dW, db = out.pop(f"dW{i}"), out.pop(f"db{i}")
+        if dW.shape == W.shape:
+            out[f"dW{i}"] = _join(dW, db, end)
+        else:  # dW transposed, out × in: the augmented gradient transposed
+            out[f"dW{i}"] = _join(dW.T, db, end).T
+        out[f"W{i}"] = _join(W, b, end)
+        if f"W{i}.after" in out:
+            out[f"W{i}.after"] = _join(out.pop(f"W{i}.after"), out.pop(f"b{i}.after"), end)
+        if ones and i + 1 < layers and f"a{i}" in out:
+            out[f"a{i}"] = _with_ones(out[f"a{i}"], end)
+    if ones:
+        out["x"] = _with_ones(out["x"], end)
+    return out
+
+
+def without_bias(tensors, layers):
+    """As code whose listed layers have no bias: no b, db or b.after (the step was computed with b = 0)."""
+    return {k: v for k, v in tensors.items() if not re.fullmatch(rf"d?b({'|'.join(map(str, layers))})(\.after)?", k)}
+
+
+def error_t_minus_y(tensors):
+    """As code that computes the error as t − y and adds the update: every gradient negated, W.after the same."""
+    return {k: (-v if re.fullmatch(r"(delta|dW|db)\d+", k) else v) for k, v in tensors.items()}
+
+
+def units_by_batch(tensors):
+    """As code that stores each per-sample tensor (z, a, delta) as units × batch while x is batch × units."""
+    return {k: (v.T if re.fullmatch(r"(z|a|delta)\d+", k) and np.ndim(v) == 2 else v) for k, v in tensors.items()}
+
+
+def _forward(tensors, acts, layers, after):
+    a = tensors["x"]
+    for i in range(layers):
+        W, b = (tensors[f"W{i}.after"], tensors[f"b{i}.after"]) if after else (tensors[f"W{i}"], tensors[f"b{i}"])
+        a = FORWARD[acts[i]](a @ W + b)
+    return a
+
+
+def loss_as(tensors, acts, loss, kind, reduction="mean"):
+    """The loss as programs print it: with ε inside the log, clipped, after the update, or summed."""
+    layers = len(acts)
+    y, t = tensors[f"a{layers - 1}"], tensors["t"]
+    s = 1 / len(t) if reduction == "mean" else 1.0
+    if kind == "after":
+        y = _forward(tensors, acts, layers, after=True)
+    if kind == "summed":
+        return dict(tensors, loss=np.array(tensors["loss"] / s))
+    epsilon = {"epsilon": 1e-8, "clipped": 1e-7}.get(kind, 0.0)
+    if kind == "clipped":
+        y, epsilon = np.clip(y, 1e-7, 1 - 1e-7), 0.0
+    if loss == "ce":
+        per = -(t * np.log(y + epsilon)).sum(axis=1)
+    elif loss == "bce":
+        per = -(t * np.log(y + epsilon) + (1 - t) * np.log(1 - y + epsilon)).sum(axis=1)
+    else:
+        per = 0.5 * ((y - t) ** 2).sum(axis=1)
+    return dict(tensors, loss=np.array(per.sum() * s))

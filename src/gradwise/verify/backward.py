@@ -178,13 +178,21 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
 
 
 def _decay(walk: Walk, i: int) -> Decay:
-    """L2 that may sit inside dW{i}: λ·W (declared or fitted); for a bias inside W, with or without its row."""
+    """L2 that may sit inside dW{i}: λ·W (declared or fitted), or its transpose for a transposed gradient; for a
+    bias inside W, with or without its row."""
     trace = walk.trace
     if trace.bias_inside(i):
-        parameters = (trace.gradient_of(i, trace.W[i], np.zeros_like(trace.b[i])), trace.parameters(i))
+        weights_only = trace.gradient_of(i, trace.W[i], np.zeros_like(trace.b[i]))
+        parameters: tuple[Array, ...] = (weights_only, trace.parameters(i), weights_only.T, trace.parameters(i).T)
     else:
-        parameters = (trace.W[i],)
+        parameters = (trace.W[i], trace.W[i].T)
     return Decay(parameters, trace.network.l2)
+
+
+def known_l2(walk: Walk) -> float:
+    """The L2 coefficient inside the weight gradients: declared, or found in a layer checked before; else 0."""
+    found = [c for name, c in walk.decays.items() if name.startswith("dW")]
+    return walk.trace.network.l2 or (found[0] if found else 0.0)
 
 
 def _weight_fallback(walk: Walk, i: int, right: str, a_prev: Array, delta_given: bool) -> tuple[str, str, str]:
@@ -207,12 +215,13 @@ def _weight_fallback(walk: Walk, i: int, right: str, a_prev: Array, delta_given:
         if trace.bias_inside(i)
         else trace.dW[i]
     )
-    recovered = None if db is None else recovered_delta(walk, a_prev, dW, db)
+    recovered = recovered_delta(walk, a_prev, dW - known_l2(walk) * walk.trace.W[i], db)
     if recovered is None:
         walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
+        differ = f"dW{i} differs" if db is None else f"dW{i} and the bias gradient both differ"
         return (
             "wrong_upstream",
-            f"dW{i} and the bias gradient both differ, so delta{i} is wrong, and it matches no known slip.",
+            f"{differ}, so delta{i} is wrong, and it matches no known slip.",
             f"write delta{i} to the trace to see how it goes wrong; it should be (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i}).",
         )
     walk.delta[i] = recovered  # the user's own delta, solved from dW and db: what the layers below inherit
@@ -228,21 +237,21 @@ def _bias_row(walk: Walk, i: int) -> Array | None:
     return trace.dW[i][0] if trace.network.bias[i] == "first" else trace.dW[i][-1]
 
 
-def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array) -> Array | None:
-    """The delta (B, n_out) that gives dW = a_prevᵀ delta and db = its sum, when a_prev determines it; else None.
+def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array | None) -> Array | None:
+    """The delta (B, n_out) that gives dW = a_prevᵀ delta (and db = its sum, if the layer has a bias), when
+    a_prev determines it; else None.
 
     With B <= n_in samples of independent inputs, a_prevᵀ has full column rank and delta is the unique solution.
     """
     batch, n_in = a_prev.shape
-    if dW.shape != (n_in, db.size) or batch > n_in:
+    if dW.ndim != 2 or dW.shape[0] != n_in or (db is not None and dW.shape[1] != db.size) or batch > n_in:
         return None
     delta, _, rank, _ = np.linalg.lstsq(a_prev.T, dW, rcond=None)
-    if rank < batch:
+    if rank < batch or not walk.tol.matches(a_prev.T @ delta, dW):
         return None
-    exact = walk.tol.matches(a_prev.T @ delta, dW) and walk.tol.matches(
-        delta.sum(axis=0), db.reshape(-1), C.norm(delta)
-    )
-    return delta if exact else None
+    if db is not None and not walk.tol.matches(delta.sum(axis=0), db.reshape(-1), C.norm(delta)):
+        return None
+    return delta
 
 
 def _bias_gradient(walk: Walk, i: int) -> None:

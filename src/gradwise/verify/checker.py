@@ -86,6 +86,7 @@ class Walk:
     notes: list[str] = field(default_factory=list)
     wrong_seen: bool = False  # a wrong tensor upstream: later mismatches that follow from it are downstream
     unknown: bool = False  # a wrong tensor upstream whose value is unknown: later mismatches cannot be judged
+    unexplained: int = 0  # wrong tensors no known slip reproduces
     adds: bool = False  # the user's update adds their gradient (error = t − y): their tensors were negated back
     z: dict[int, Array] = field(default_factory=dict)
     a: dict[int, Array] = field(default_factory=dict)
@@ -96,6 +97,7 @@ class Walk:
     lifted: dict[int, list[H.Hypothesis]] = field(default_factory=dict)  # delta hypotheses, for a delta not given
     lifted_pairs: dict[int, list[H.Hypothesis]] = field(default_factory=dict)
     decays: dict[str, float] = field(default_factory=dict)  # gradient -> the L2 coefficient found inside it
+    removed: dict[str, Array | float] = field(default_factory=dict)  # gradient -> the L2 term taken out of it
     found: dict[str, Any] = field(default_factory=dict)  # conventions met on the way (deltas per sample, ...)
 
     def note(self, text: str) -> None:
@@ -145,6 +147,7 @@ class Walk:
         before = C.own_error(user - fit.removed, fit.scale * local)
         outcome = self._explain(name, layer, user, local, magnitude, before, suspects, scales, forward, decay)
         if outcome is None:
+            self.unexplained += 1
             kind, why, fix = (
                 ("shape", *_shape_words(name, user, local)) if user.shape != local.shape else suspects.fallback()
             )
@@ -170,6 +173,7 @@ class Walk:
     def _decayed(self, name: str, outcome: Outcome, fit: Fit) -> Outcome:
         if fit.decay > 0:
             self.decays[name] = fit.decay
+            self.removed[name] = fit.removed
         return outcome
 
     def _explain(
@@ -191,9 +195,9 @@ class Walk:
         if accepted is not None:
             return self._accept(name, layer, before, *accepted)
         right = H.Hypothesis("", local, "", "")
-        scaled = self._times_constant(user, [right], magnitude, scales)
+        scaled = self._times_constant(user, [right], magnitude, scales, decay)
         if scaled is None and not forward and user.size >= FITTED_CONSTANT_MIN_SIZE:
-            scaled = self._times_constant(user, singles, magnitude, scales)
+            scaled = self._times_constant(user, singles, magnitude, scales, decay)
         if scaled is not None:
             hypothesis, c, k, error = scaled
             kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward, self.adds)
@@ -236,22 +240,29 @@ class Walk:
         return Outcome("note" if all(s.kind in NOTE_KINDS for s in h.slips()) else "wrong", k, h)
 
     def _times_constant(
-        self, user: Array, candidates: list[H.Hypothesis], magnitude: float, scales: Sequence[float]
+        self,
+        user: Array,
+        candidates: list[H.Hypothesis],
+        magnitude: float,
+        scales: Sequence[float],
+        decay: Decay | None,
     ) -> tuple[H.Hypothesis, float, float, float] | None:
-        """(hypothesis, c, k, error) with user ≈ c · k · candidate: a constant c beyond the conventions k."""
+        """(hypothesis, c, k, error) with user ≈ c · k · candidate (+ L2): a constant c beyond the conventions k."""
         best: tuple[H.Hypothesis, float, float, float] | None = None
         for h in candidates:
             if h.convention or h.candidate.shape != user.shape:
                 continue
             conventions = sorted({k * s for k in scales for s in h.scales})
-            c = self._constant_factor(user, h.candidate, conventions)
-            total = C.fitted_scale(user, h.candidate)
-            if c is None or not total:
-                continue
-            k = min(conventions, key=lambda s: abs(math.log(abs(total) / s)))
-            error = self.tol.error(user, c * k * h.candidate, abs(c * k) * magnitude)
-            if error <= self.tol.relative and (best is None or error < best[3]):
-                best = (h, c, k, error)
+            for removed in _decay_terms(user, h.candidate, decay):
+                adjusted = user - removed
+                c = self._constant_factor(adjusted, h.candidate, conventions)
+                total = C.fitted_scale(adjusted, h.candidate)
+                if c is None or not total:
+                    continue
+                k = min(conventions, key=lambda s: abs(math.log(abs(total) / s)))
+                error = self.tol.error(adjusted, c * k * h.candidate, abs(c * k) * magnitude)
+                if error <= self.tol.relative and (best is None or error < best[3]):
+                    best = (h, c, k, error)
         return best
 
     def _constant_factor(self, user: Array, local: Array, scales: Sequence[float]) -> float | None:
@@ -319,6 +330,25 @@ class Walk:
                 self.findings[i] = Finding(**{**earlier.__dict__, "evidence": {**earlier.evidence, "also_at": also}})
                 return
         self.findings.append(finding)
+
+
+def _decay_terms(user: Array, candidate: Array, decay: Decay | None) -> list[Array | float]:
+    """What L2 may add to a gradient that is a constant times ``candidate``: nothing, or a multiple of a parameter
+    (fitted together with the constant, so that the coefficient λ = (its multiple) / (the constant) is > 0)."""
+    terms: list[Array | float] = [0.0]
+    for parameters in (p for p in decay.parameters if p.shape == user.shape) if decay is not None else ():
+        if decay.fixed is not None:
+            alpha = C.fitted_scale(user, candidate + decay.fixed * parameters)
+            if alpha:
+                terms.append(alpha * decay.fixed * parameters)
+            continue
+        columns = np.stack([candidate.ravel(), parameters.ravel()], axis=1)
+        if not np.isfinite(columns).all():
+            continue
+        (alpha, beta), *_ = np.linalg.lstsq(columns, user.ravel(), rcond=None)
+        if alpha != 0 and beta / alpha > 0:
+            terms.append(beta * parameters)
+    return terms
 
 
 def _shape_words(name: str, user: Array, local: Array) -> tuple[str, str]:

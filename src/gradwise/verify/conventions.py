@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gradwise.verify.checker import Walk
+from gradwise.verify.compare import Tolerance, fitted_scale, norm
 from gradwise.verify.precision import precision_words
 from gradwise.verify.reference import Reference
 from gradwise.verify.trace import Trace
@@ -27,20 +28,25 @@ ADDS_NOTE = (
 
 
 def stored_negated(trace: Trace, ref: Reference) -> bool:
-    """The user's dW, db and deltas are −dL/d·: declared, or shown by W.after moving along them downhill."""
+    """The user's dW, db and deltas are −dL/d·: declared, or shown by a plain gradient step W.after = W + c·dW
+    (c > 0) that goes downhill. A step of an optimizer with state says nothing: its state may point anywhere."""
     net = trace.network
     positive_lr = net.lr is None or net.lr > 0
     if net.update:
         return (net.update == "add") == positive_lr
-    if not positive_lr:
+    if not positive_lr or not net.plain_sgd:
         return False  # W + lr·dW with lr < 0: the seed's convention, with the gradients as they are
-    along, agreement = 0.0, 0.0
+    tol, agreement, seen = Tolerance(trace.precision), 0.0, False
     for i, after in trace.W_after.items():
         before, grad = trace.parameters(i), trace.dW[i]
-        if grad.shape == before.shape:
-            along += float(np.vdot(after - before, grad))
-            agreement += float(np.vdot(grad, trace.gradient_of(i, ref.dW[i], ref.db[i])))
-    return along > 0 and agreement < 0
+        rate = fitted_scale(after - before, grad) if grad.shape == before.shape else None
+        if rate is None:
+            continue  # a zero or misshapen gradient shows no direction
+        if rate <= 0 or not tol.matches(after - before, rate * grad, norm(before)):
+            return False
+        agreement += float(np.vdot(grad, trace.gradient_of(i, ref.dW[i], ref.db[i])))
+        seen = True
+    return seen and agreement < 0
 
 
 def negated(trace: Trace) -> Trace:
@@ -69,7 +75,7 @@ def describe(walk: Walk) -> dict[str, Any]:
         "bias": list(net.bias),
         "l2": {"declared": net.l2, "found": dict(walk.decays)},
         "optimizer": net.optimizer or "sgd",
-        "update_checked": walk.found.get("update_checked", bool(trace.W_after or trace.b_after)),
+        "update_checked": walk.found.get("update_checked", True) if trace.W_after or trace.b_after else None,
         "precision": precision_words(trace.precision),
     }
     return conventions

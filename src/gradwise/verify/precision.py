@@ -43,11 +43,14 @@ def text_rounding(name: str, significant_digits: int) -> float:
 
 
 def arithmetic_rounding(name: str, values: np.ndarray) -> float:
-    """U32 when a tensor the program computed holds only float32 numbers (and not just integers); else U64."""
+    """U32 when a tensor the program computed holds only float32 numbers, some of them beyond float16 (so not
+    just simple numbers such as 0.25 or 1); else U64."""
     if _INPUT.fullmatch(name):
         return U64
     finite = values[np.isfinite(values)]
-    if finite.size == 0 or np.all(finite == np.round(finite)):
+    with np.errstate(over="ignore"):
+        as_float16 = finite.astype(np.float16).astype(np.float64)
+    if finite.size == 0 or np.all(as_float16 == finite):
         return U64
     as_float32 = finite.astype(np.float32).astype(np.float64)
     return U32 if bool(np.all(as_float32 == finite)) else U64

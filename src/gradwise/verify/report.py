@@ -175,7 +175,7 @@ def conventions_line(conventions: dict[str, Any]) -> str:
     if l2.get("declared") or l2.get("found"):
         found = ", ".join(f"{k} {v:.3g}" for k, v in l2.get("found", {}).items())
         parts.append(f"L2 {l2.get('declared') or found}")
-    if not conventions.get("update_checked", True):
+    if conventions.get("update_checked") is False:
         parts.append(f"update not checked ({conventions.get('optimizer')})")
     return ", ".join(p for p in parts if p)
 

@@ -291,9 +291,7 @@ def _bias_forms(
         notes.append(f"no b or db for layer{'s' if len(without) > 1 else ''} {layers}: read as having no bias")
     inside_layers = [i for i, form in enumerate(forms) if B.inside(form)]
     if inside_layers:
-        described = ", ".join(
-            f"W{i}'s {forms[i]} {'row' if weights != 'out_in' else 'column'}" for i in inside_layers
-        )
+        described = ", ".join(f"W{i}'s {forms[i]} {'row' if weights != 'out_in' else 'column'}" for i in inside_layers)
         notes.append(f"the bias is inside W: {described}, with a constant 1 in the layer's input")
     return forms
 
@@ -320,7 +318,8 @@ def _separate_or_none(net: TraceNetwork, tensors: Tensors, i: int, where: str, w
                 raise TraceError(f"{where}: network.json says layer {i} has no bias; remove {name} or declare the bias")
         return "none"
     if all(given):
-        zeros = not np.any(values[names[0]]) and not np.any(values[names[1]])
+        n_out = net.sizes[i + 1]  # a misshapen db of zeros is a bias gradient gone wrong, not a missing bias
+        zeros = all(values[name].size == n_out and not np.any(values[name]) for name in names)
         moved = f"b{i}.after" in values and np.any(values[f"b{i}.after"])
         if zeros and not declared and not moved:
             without.append(i)

@@ -1,8 +1,10 @@
 """The last part of the walk: W{i}.after and b{i}.after against W − lr·dW, with the user's own dW.
 
 Only plain gradient descent can be checked from one step: an optimizer with state (momentum, Adam, RMSProp)
-moves by something the trace does not hold. So a step that goes downhill but is no multiple of the gradient
-is read as such an optimizer and noted, never called a bug; so is one declared in network.json.
+moves by something the trace does not hold. So, unless network.json says "optimizer": "sgd", a step that is no
+multiple of the gradient (with or without weight decay) is read as such an optimizer and noted, never called a
+bug; an optimizer declared in network.json is not checked either. Every known slip of a gradient step (uphill,
+not applied, applied twice, another rate) is a multiple of the gradient, so none of them hides there.
 """
 
 from __future__ import annotations
@@ -45,14 +47,16 @@ def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
         ref_grad, grad = trace.gradient_of(i, ref.dW[i], ref.db[i]), trace.dW[i]
     else:
         before, after, ref_grad, grad = trace.b[i], trace.b_after[i], ref.db[i], trace.db[i]
+    ref_grad = ref_grad + walk.removed.get(f"d{name}", 0.0)  # the L2 term the user's gradient carries
     grad = grad if grad is not None and grad.shape == before.shape else ref_grad  # a misshapen one was reported
     moved = after - before
     # The weights' own rounding (after − before loses their digits) and the step's (lr times the gradient's).
     magnitude = C.norm(before) + lr * walk.step_magnitude.get(name, C.norm(ref_grad))
-    if _stateful_optimizer(walk, moved, grad, before, magnitude):
+    if not walk.trace.network.optimizer and not _gradient_step(walk, moved, grad, before, magnitude):
         walk.note(
-            f"{name}.after moves downhill but is not {name} − c·d{name} for any rate c: read as an optimizer with "
-            'state (momentum, Adam, RMSProp), so it was not checked; say so with "optimizer" in network.json'
+            f"{name}.after is not {name} − c·d{name} for any rate c: read as the step of an optimizer with state "
+            "(momentum, Adam, RMSProp), so it was not checked; if the update is plain gradient descent, it is "
+            'wrong: say which with "optimizer" in network.json'
         )
         walk.skip(f"{name}.after")
         walk.found["update_checked"] = False
@@ -88,13 +92,13 @@ def _hypotheses(walk: Walk, name: str, moved: Array, grad: Array, before: Array,
     return found
 
 
-def _stateful_optimizer(walk: Walk, moved: Array, grad: Array, before: Array, magnitude: float) -> bool:
-    """The step goes downhill, but no rate (with or without weight decay) makes it a multiple of the gradient."""
-    if moved.shape != grad.shape or not np.isfinite(moved).all() or float(np.vdot(moved, -grad)) <= 0:
-        return False
+def _gradient_step(walk: Walk, moved: Array, grad: Array, before: Array, magnitude: float) -> bool:
+    """The step is a multiple of the gradient (with or without weight decay): plain gradient descent, right or not."""
+    if moved.shape != grad.shape or not np.isfinite(moved).all() or not np.isfinite(grad).all():
+        return True  # nothing to tell an optimizer by: check it as gradient descent
     columns = np.stack([-grad.ravel(), -before.ravel()], axis=1)
     for used in (columns[:, :1], columns):
         coefficients = np.linalg.lstsq(used, moved.ravel(), rcond=None)[0]
         if walk.tol.matches(moved, (used @ coefficients).reshape(moved.shape), magnitude):
-            return False
-    return True
+            return True
+    return False

@@ -87,9 +87,12 @@ def _most_consistent(loaded: Loaded) -> Walk:
     return best
 
 
-def _score(result: Walk) -> tuple[int, int, int]:
-    """Fewer wrong tensors, then fewer bugs named, then fewer conventions needed."""
-    return result.wrong_count(), sum(not f.is_note for f in result.findings), len(result.findings)
+def _score(result: Walk) -> tuple[int, int, int, int, int]:
+    """More tensors that match the reference, fewer that no known slip explains, fewer wrong, fewer bugs named,
+    fewer conventions needed."""
+    ok = sum(check.status == "ok" for check in result.checks)
+    bugs = sum(not f.is_note for f in result.findings)
+    return -ok, result.unexplained, result.wrong_count(), bugs, len(result.findings)
 
 
 def _note_choice(result: Walk, aspect: str) -> None:
@@ -103,4 +106,7 @@ def _note_choice(result: Walk, aspect: str) -> None:
         result.note('the gradients are summed over the batch, not averaged: read as "reduction": "sum"')
     elif aspect == "bias_end":
         ends = sorted({form for form in net.bias if form in ("first", "last")})
-        result.note(f"x comes without its column of ones, so the bias row's end in W is worked out: {', '.join(ends)}")
+        result.note(
+            f"a layer's input is not given with its column of ones, so the end of W's bias row is worked out from "
+            f"the other tensors: {', '.join(ends)}"
+        )

@@ -1,0 +1,214 @@
+"""The bug zoo under every convention real hand-written networks use: correct steps get no finding, and every bug
+the convention allows is still named, with its kind, at the first wrong tensor.
+
+Each convention rewrites the zoo's step as such a program dumps it (tests/verify_zoo.py): no bias, or none in one
+layer; zero-initialized biases; the bias inside W at either end, with or without the input's column of ones,
+declared or worked out; error = t − y with W += lr·dW, declared or read off W.after; L2 inside dW, declared or
+not; momentum and Adam updates; per-sample tensors stored units × batch with the width equal to the batch; a loss
+with ε inside the log, clipped, computed after the update, or summed; gradients summed with no reduction said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from gradwise.verify import verify
+from test_verify_zoo import CONVENTIONS as LAYOUTS
+from test_verify_zoo import NETWORKS, OPTIONAL, ZOO, _family
+from verify_zoo import (
+    bias_inside,
+    error_t_minus_y,
+    loss_as,
+    problem,
+    units_by_batch,
+    user_step,
+    without_bias,
+    write_trace,
+)
+
+BIAS_BUGS = {"bias_one_sample", "bias_no_axis", "bias_wrong_axis", "bias_mean", "batch_scale_bias"}
+SIGN_BUGS = {"sign", "sign_delta"}
+UPDATE_BUGS = {"update_sign", "update_none", "update_twice", "update_rate"}
+NON_FINITE_LOSS = {"log-of-zero", "log-of-one-in-float32"}
+# With the bias inside, W is never square: a transposed gradient is caught by its shape (dW-transposed covers it).
+INSIDE_EXCLUDES = frozenset(BIAS_BUGS | {"no_bias", "shape", "dW-transposed-square"})
+Rewrite = Callable[[dict, dict, int], tuple[dict, dict]]
+
+
+def _same(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+    return tensors, network
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How a program in this convention dumps the zoo's step, and what it cannot express."""
+
+    rewrite: Rewrite = _same
+    step: dict = field(default_factory=dict)  # user_step options (l2, optimizer, reduction)
+    zero_bias: Callable[[int], tuple[int, ...]] = lambda layers: ()
+    excludes: frozenset[str] = frozenset()  # bugs, or zoo case names, the convention cannot hold or tell
+    needs_after: bool = False  # the convention is read off W.after: cases without it cannot tell it
+    batch_is_width: bool = False  # the batch equals the first hidden width (square per-sample tensors)
+    inside: bool = False  # the bias is inside W: db{i} is part of dW{i}, b{i}.after part of W{i}.after
+
+
+def _no_bias(declared: bool) -> Rewrite:
+    def rewrite(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+        return without_bias(tensors, range(layers)), ({**network, "bias": False} if declared else network)
+
+    return rewrite
+
+
+def _first_layer_without_bias(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+    return without_bias(tensors, [0]), network
+
+
+def _inside(end: str, declared: bool, ones: bool) -> Rewrite:
+    def rewrite(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+        return bias_inside(tensors, layers, end, ones), ({**network, "bias": end} if declared else network)
+
+    return rewrite
+
+
+def _t_minus_y(declared: bool) -> Rewrite:
+    def rewrite(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+        return error_t_minus_y(tensors), ({**network, "update": "add"} if declared else network)
+
+    return rewrite
+
+
+def _declare(**keys: object) -> Rewrite:
+    return lambda tensors, network, layers: (tensors, {**network, **keys})
+
+
+def _units_by_batch(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+    return units_by_batch(tensors), network
+
+
+def _loss(kind: str) -> Rewrite:
+    def rewrite(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+        with np.errstate(all="ignore"):
+            return loss_as(tensors, network["activations"], network["loss"], kind, network["reduction"]), network
+
+    return rewrite
+
+
+def _undeclared_reduction(tensors: dict, network: dict, layers: int) -> tuple[dict, dict]:
+    return tensors, {k: v for k, v in network.items() if k != "reduction"}
+
+
+ALL_LAYERS = lambda layers: tuple(range(layers))  # noqa: E731
+CONVENTION_TABLE = {
+    "no-bias": Convention(_no_bias(False), zero_bias=ALL_LAYERS, excludes=frozenset(BIAS_BUGS | {"no_bias"})),
+    "no-bias-declared": Convention(_no_bias(True), zero_bias=ALL_LAYERS, excludes=frozenset(BIAS_BUGS | {"no_bias"})),
+    "first-layer-without-bias": Convention(
+        _first_layer_without_bias, zero_bias=lambda layers: (0,), excludes=frozenset({"no_bias"})
+    ),
+    "zero-initialized-biases": Convention(zero_bias=ALL_LAYERS, excludes=frozenset({"no_bias"})),
+    "bias-inside-first": Convention(_inside("first", False, True), excludes=INSIDE_EXCLUDES, inside=True),
+    "bias-inside-last-declared": Convention(_inside("last", True, True), excludes=INSIDE_EXCLUDES, inside=True),
+    "bias-inside-last-no-ones": Convention(_inside("last", False, False), excludes=INSIDE_EXCLUDES, inside=True),
+    "t-minus-y-declared": Convention(_t_minus_y(True)),
+    "t-minus-y-read-off-the-update": Convention(
+        _t_minus_y(False), excludes=frozenset(SIGN_BUGS | {"update_sign", "update_none"}), needs_after=True
+    ),
+    "l2-declared": Convention(_declare(l2=0.01), step={"l2": 0.01}),
+    "l2-undeclared": Convention(step={"l2": 0.01}),
+    # Without W.after the weights a stale-weights bug used (updated by the optimizer) are unknown.
+    "momentum": Convention(
+        step={"optimizer": "momentum"}, excludes=frozenset(UPDATE_BUGS | {"stale-weights-no-deltas"})
+    ),
+    "adam-declared": Convention(
+        _declare(optimizer="adam"), step={"optimizer": "adam"}, excludes=frozenset(UPDATE_BUGS), needs_after=True
+    ),
+    # The batch (6) then exceeds the inputs (4): an unseen delta can no longer be solved from dW.
+    "units-by-batch-width-equals-batch": Convention(
+        _units_by_batch, excludes=frozenset({"shape", "derivative-no-form-no-deltas"}), batch_is_width=True
+    ),
+    "loss-with-epsilon-in-the-log": Convention(_loss("epsilon"), excludes=frozenset(NON_FINITE_LOSS)),
+    "loss-clipped": Convention(_loss("clipped"), excludes=frozenset(NON_FINITE_LOSS)),
+    "loss-after-the-update": Convention(_loss("after"), excludes=frozenset(NON_FINITE_LOSS | UPDATE_BUGS)),
+    "loss-summed": Convention(_loss("summed")),
+    "sum-undeclared": Convention(
+        _undeclared_reduction,
+        step={"reduction": "sum"},
+        excludes=frozenset({"batch_scale", "batch_scale_bias", "bias_mean", "bias_one_sample"}),
+    ),
+}
+
+
+def trace_in(tmp_path, convention: Convention, sizes, acts, loss, bug="", **options):
+    """The zoo's step with ``bug``, as a program in ``convention`` dumps it -> the trace folder."""
+    keep = options.pop("keep", OPTIONAL)
+    batch = sizes[1] if convention.batch_is_width and len(sizes) > 2 else options.pop("batch", 4)
+    options.pop("batch", None)
+    fmt, samples, weights = options.pop("fmt", "txt"), options.pop("samples", "rows"), options.pop("weights", "in_out")
+    step = {"reduction": options.pop("reduction", "mean"), "per_sample_deltas": options.pop("per_sample", False)}
+    step |= convention.step
+    dtype, scale = options.pop("dtype", np.float64), options.pop("scale", 1.0)
+    assert not options, options
+    layers = len(sizes) - 1
+    x, t, W, b = problem(sizes, acts, loss, batch, 0, scale, dtype, zero_bias=convention.zero_bias(layers))
+    with np.errstate(all="ignore"):
+        tensors = user_step(sizes, acts, loss, x, t, W, b, bug=bug, lr=0.1, **step)
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": step["reduction"], "lr": 0.1}
+    tensors, network = convention.rewrite(tensors, network, layers)
+    tensors = {n: v for n, v in tensors.items() if _family(n) in keep or re.fullmatch(r"x|t|(W|b|dW|db)\d+", n)}
+    return write_trace(tmp_path / "trace", network, tensors, fmt=fmt, samples=samples, weights=weights)
+
+
+def _expected_tensor(first: str, convention: Convention) -> str:
+    if convention.inside:
+        return re.sub(r"^db(\d+)$", r"dW\1", re.sub(r"^b(\d+)\.after$", r"W\1.after", first))
+    return first
+
+
+CASES = [
+    pytest.param(name, case, conv, id=f"{name}-{case[0]}")
+    for name, conv in CONVENTION_TABLE.items()
+    for case in ZOO
+    if case[4] not in conv.excludes
+    and case[0] not in conv.excludes
+    and not (conv.needs_after and "after" not in case[5].get("keep", OPTIONAL))
+]
+
+
+@pytest.mark.parametrize(("convention_name", "case", "convention"), CASES)
+def test_each_bug_is_named_under_each_convention(tmp_path, convention_name, case, convention):
+    _, sizes, acts, loss, bug, options, kind, first = case
+    report = verify(trace_in(tmp_path, convention, sizes, acts, loss, bug, **dict(options)))
+    expected = _expected_tensor(first, convention)
+    assert report.verdict == "wrong" and report.first_wrong == expected, report.text()
+    assert report.findings[0].kind == kind and report.findings[0].tensor == expected, report.text()
+
+
+CORRECT = [
+    pytest.param(conv, network, id=f"{name}-{'-'.join(network[1])}-{network[2]}")
+    for name, conv in CONVENTION_TABLE.items()
+    for network in NETWORKS
+]
+
+
+@pytest.mark.parametrize(("convention", "network"), CORRECT)
+def test_correct_steps_pass_with_no_finding_under_each_convention(tmp_path, convention, network):
+    sizes, acts, loss = network
+    report = verify(trace_in(tmp_path, convention, sizes, acts, loss, "derivatives_from_a"))
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    unchecked = {t.name for t in report.tensors if t.status == "unchecked"}
+    noted = {t.name for t in report.tensors if t.status == "note"}
+    assert {t.status for t in report.tensors} <= {"ok", "unchecked", "note"} and noted <= {"loss"}, report.text()
+    assert not unchecked or convention.step.get("optimizer"), report.text()
+
+
+@pytest.mark.parametrize("layout", [c[1] for c in LAYOUTS], ids=[c[0] for c in LAYOUTS])
+@pytest.mark.parametrize("name", ["bias-inside-first", "no-bias", "t-minus-y-declared", "l2-undeclared"])
+def test_conventions_combine_with_every_layout(tmp_path, name, layout):
+    """The layouts of the zoo (columns, out × in, float32, per-sample deltas, ...) under the new conventions."""
+    sizes, acts, loss = [4, 5, 3], ["tanh", "softmax"], "ce"
+    report = verify(trace_in(tmp_path, CONVENTION_TABLE[name], sizes, acts, loss, "derivatives_from_a", **layout))
+    assert report.verdict == "correct" and report.findings == (), report.text()
