@@ -52,7 +52,7 @@ def test_json_has_exactly_the_issues_schema(trace, capsys):
     assert set(report) == {"verdict", "first_wrong", "findings", "tensors", "health", "notes", "conventions"}
     assert report["verdict"] == "wrong" and report["first_wrong"] == "delta1"
     finding = report["findings"][0]
-    assert set(finding) == {"kind", "tensor", "layer", "evidence", "explanation", "fix"}
+    assert set(finding) == {"kind", "tensor", "layer", "evidence", "explanation", "fix", "note"}
     assert (finding["kind"], finding["tensor"], finding["layer"]) == ("sign", "delta1", 1)
     assert {"name", "status", "relative_error"} == set(report["tensors"][0])
     assert [t["name"] for t in report["tensors"]][:5] == ["z0", "a0", "z1", "a1", "delta1"]

@@ -71,11 +71,12 @@ def problem(sizes, acts, loss, batch, seed=0, weight_scale=1.0, dtype=np.float64
 def user_step(
     sizes, acts, loss, x, t, W, b, *, bug="", reduction="mean", lr=0.1, per_sample_deltas=False, l2=0.0, optimizer=""
 ):
-    """One hand-written step -> {name: tensor} in rows / in × out, with ``bug`` injected.
+    """One hand-written step -> {name: tensor} in rows / in × out, with ``bug`` injected ("a+b": two at once).
 
     ``l2`` adds λ·W to every dW (and λ/2 Σ‖W‖² to the loss); ``optimizer`` ("momentum", "adam") moves W by its
     update from a state the trace does not hold (a velocity, moments), instead of by −lr·dW.
     """
+    bugs = set(bug.split("+"))
     B = len(x)
     s = 1 / B if reduction == "mean" else 1.0
     L = len(W)
@@ -84,16 +85,16 @@ def user_step(
     for i in range(L):
         z = (
             a @ W[i]
-            if bug == "no_bias" and i == 0
-            else (a @ W[i].T if bug == "transposed_forward" and i == 0 else a @ W[i])
-            + (0 if bug == "no_bias" and i == 0 else b[i])
+            if "no_bias" in bugs and i == 0
+            else (a @ W[i].T if "transposed_forward" in bugs and i == 0 else a @ W[i])
+            + (0 if "no_bias" in bugs and i == 0 else b[i])
         )
         name = acts[i]
-        if bug == "wrong_activation" and i == 0:
+        if "wrong_activation" in bugs and i == 0:
             name = "sigmoid" if acts[i] != "sigmoid" else "tanh"
         if name == "softmax":
             axis = {"softmax_axis": 0, "softmax_all": None}.get(bug, 1)
-            a = softmax(z, axis=axis, stable=bug != "softmax_overflow")
+            a = softmax(z, axis=axis, stable="softmax_overflow" not in bugs)
         else:
             a = FORWARD[name](z)
         zs.append(z)
@@ -101,7 +102,7 @@ def user_step(
     y = as_[-1]
     with np.errstate(all="ignore"):
         if loss == "mse":
-            per = (0.5 if bug != "constant_scale" else 1.0) * ((y - t) ** 2).sum(axis=1)
+            per = (0.5 if "constant_scale" not in bugs else 1.0) * ((y - t) ** 2).sum(axis=1)
         elif loss == "ce":
             per = -(t * np.log(y)).sum(axis=1)
         else:
@@ -111,34 +112,36 @@ def user_step(
     last = acts[-1]
     fused = (last, loss) in (("softmax", "ce"), ("sigmoid", "bce"))
     if loss == "mse":
-        dEda = (y - t) * (2 if bug == "constant_scale" else 1)
+        dEda = (y - t) * (2 if "constant_scale" in bugs else 1)
     elif loss == "ce":
         dEda = -t / y
     else:
         dEda = (y - t) / (y * (1 - y))
-    if bug == "missing_output_derivative" or last == "identity":
+    if "missing_output_derivative" in bugs or last == "identity":
         D = dEda
-    elif bug == "derivative_at_output" and last != "softmax":
+    elif "derivative_at_output" in bugs and last != "softmax":
         D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
-    elif bug == "softmax_diagonal":
+    elif "softmax_diagonal" in bugs:
         D = dEda * y * (1 - y)
-    elif bug == "derivative_at_output" and last != "softmax":
+    elif "derivative_at_output" in bugs and last != "softmax":
         D = dEda * DERIVATIVE[last](FORWARD[last](zs[-1]))
-    elif bug == "softmax_diagonal":
+    elif "softmax_diagonal" in bugs:
         D = dEda * y * (1 - y)
     elif fused:
         D = y - t
-        if bug == "extra_output_derivative":
+        if "extra_output_derivative" in bugs:
             D = D * y * (1 - y)
     elif last == "softmax":
         D = y * (dEda - (dEda * y).sum(axis=1, keepdims=True))
     else:
         D = dEda * DERIVATIVE[last](zs[-1])
-    if bug == "output_no_known_form":  # no slip anyone names: a − t reweighted by a function of z
+    if "output_no_known_form" in bugs:  # no slip anyone names: a − t reweighted by a function of z
         D = (y - t) * (1 + 0.5 * np.cos(zs[-1]))
-    if bug == "shape":  # (B, 1) output minus a flattened (B,) target broadcasts to (B, B)
+    if "shape" in bugs:  # (B, 1) output minus a flattened (B,) target broadcasts to (B, B)
         D = y - t.ravel()
-    if bug == "sign_delta":
+    if "output_times_2_over_n" in bugs:  # a mean over the outputs without the ½ of the squared error
+        D = D * 2 / sizes[-1]
+    if "sign_delta" in bugs:
         D = -D
     deltas = [None] * L
     deltas[-1] = s * D
@@ -147,58 +150,58 @@ def user_step(
     for i in range(L - 1, -1, -1):
         inp = x if i == 0 else as_[i - 1]
         if i < L - 1:
-            Wnext = Wn[i + 1] if bug == "updated_weights_in_backprop" else W[i + 1]
+            Wnext = Wn[i + 1] if "updated_weights_in_backprop" in bugs else W[i + 1]
             square = Wnext.shape[0] == Wnext.shape[1]
-            up = deltas[i + 1] @ (Wnext if bug == "wrong_upstream" and square else Wnext.T)
-            if bug == "wrong_upstream_da" and i == L - 2:
+            up = deltas[i + 1] @ (Wnext if "wrong_upstream" in bugs and square else Wnext.T)
+            if "wrong_upstream_da" in bugs and i == L - 2:
                 up = (s * dEda) @ Wnext.T
-            if bug == "derivative_at_output":
+            if "derivative_at_output" in bugs:
                 factor = DERIVATIVE[acts[i]](as_[i])
-            elif bug == "wrong_derivative":
+            elif "wrong_derivative" in bugs:
                 factor = as_[i] * (1 - as_[i])  # sigmoid's formula on a tanh layer
-            elif bug == "next_layer_derivative" and i + 1 < L - 1:
+            elif "next_layer_derivative" in bugs and i + 1 < L - 1:
                 factor = DERIVATIVE[acts[i + 1]](zs[i + 1])  # an index off by one
-            elif bug == "formula_of_a_at_z":
+            elif "formula_of_a_at_z" in bugs:
                 factor = 1 - zs[i] ** 2  # tanh′ written for a, given z
-            elif bug == "odd_derivative":
+            elif "odd_derivative" in bugs:
                 factor = 0.5 + np.cos(zs[i]) ** 2  # no known form
-            elif bug == "cache_overwritten":
+            elif "cache_overwritten" in bugs:
                 as_[i][...] = zs[i] > 0  # the ReLU mask written in place over the activations
                 factor = as_[i]
-            elif bug == "derivatives_from_a":  # correct, written from the output: a(1 − a), 1 − a², a > 0
+            elif "derivatives_from_a" in bugs:  # correct, written from the output: a(1 − a), 1 − a², a > 0
                 factor = {"sigmoid": as_[i] * (1 - as_[i]), "tanh": 1 - as_[i] ** 2}.get(acts[i], as_[i] > 0)
             else:
                 factor = DERIVATIVE[acts[i]](zs[i])
             deltas[i] = up * factor
         d = deltas[i]
-        src = zs[i - 1] if bug == "wrong_input_in_weight_gradient" and i == L - 1 and i > 0 else inp
-        if bug == "cache_overwritten" and i == L - 1:
+        src = zs[i - 1] if "wrong_input_in_weight_gradient" in bugs and i == L - 1 and i > 0 else inp
+        if "cache_overwritten" in bugs and i == L - 1:
             pass  # dW{L-1} is formed later, below, from the overwritten cache
         dW[i] = src.T @ d + l2 * W[i]
         db[i] = d.sum(axis=0)
-        if bug == "transposed" and i == L - 1:
+        if "transposed" in bugs and i == L - 1:
             dW[i] = dW[i].T
-        if bug == "sign":
+        if "sign" in bugs:
             dW[i], db[i] = -dW[i], -db[i]
-        if bug == "batch_scale":
+        if "batch_scale" in bugs:
             dW[i], db[i] = dW[i] * B, db[i] * B
-        if bug == "batch_scale_bias":
+        if "batch_scale_bias" in bugs:
             db[i] = db[i] * B
-        if bug == "bias_no_axis":
+        if "bias_no_axis" in bugs:
             db[i] = np.array(d.sum())
-        if bug == "bias_wrong_axis":
+        if "bias_wrong_axis" in bugs:
             db[i] = d.sum(axis=1)
-        if bug == "bias_no_axis":
+        if "bias_no_axis" in bugs:
             db[i] = np.array(d.sum())
-        if bug == "bias_wrong_axis":
+        if "bias_wrong_axis" in bugs:
             db[i] = d.sum(axis=1)
-        if bug == "bias_one_sample":
+        if "bias_one_sample" in bugs:
             db[i] = d[0] / s if reduction == "mean" else d[0]
-        if bug == "bias_mean" and reduction == "sum":
+        if "bias_mean" in bugs and reduction == "sum":
             db[i] = d.mean(axis=0)
-        if bug == "updated_weights_in_backprop":
+        if "updated_weights_in_backprop" in bugs:
             Wn[i] = W[i] - (_stateful_step(optimizer, dW[i], lr, seed=i) if optimizer else lr * dW[i])
-    if bug == "cache_overwritten":
+    if "cache_overwritten" in bugs:
         dW[L - 1] = as_[L - 2].T @ deltas[L - 1]
     for i in range(L):
         step = lr * dW[i] if dW[i].shape == W[i].shape else 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -87,6 +87,7 @@ class Walk:
     wrong_seen: bool = False  # a wrong tensor upstream: later mismatches that follow from it are downstream
     unknown: bool = False  # a wrong tensor upstream whose value is unknown: later mismatches cannot be judged
     unexplained: int = 0  # wrong tensors no known slip reproduces
+    unscaled: set[str] = field(default_factory=set)  # tensors that match with no constant factor
     adds: bool = False  # the user's update adds their gradient (error = t − y): their tensors were negated back
     z: dict[int, Array] = field(default_factory=dict)
     a: dict[int, Array] = field(default_factory=dict)
@@ -136,6 +137,8 @@ class Walk:
             return self._non_finite(name, layer, user, local)
         fit = self._fit(user, ref, scales, magnitude, decay)
         if fit.error <= self.tol.relative:
+            if C.norm(ref) > self.tol.noise(magnitude) / self.tol.relative:
+                self.unscaled.add(name)  # right at its own scale, not merely within round-off of 0
             return self._record(name, self._decayed(name, Outcome("ok", fit.scale), fit), fit.error)
         error = fit.error
         fit = self._fit(user, local, scales, magnitude, decay)
@@ -330,6 +333,18 @@ class Walk:
                 self.findings[i] = Finding(**{**earlier.__dict__, "evidence": {**earlier.evidence, "also_at": also}})
                 return
         self.findings.append(finding)
+
+    def settle_factors(self) -> None:
+        """A constant factor is a convention only when every gradient carries it: a factor on some gradients while
+        others match unscaled makes those layers step too far or too short, a bug."""
+        gradients = {name for name in self.unscaled if name.startswith(("delta", "dW", "db"))}
+        for i, finding in enumerate(self.findings):
+            if finding.kind != "constant_scale" or "with" in finding.evidence or not gradients:
+                continue
+            scaled = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")} - {""}
+            why = f"{finding.explanation[:-1]}; {', '.join(sorted(gradients))} carry no such factor, so it is a bug."
+            self.findings[i] = replace(finding, explanation=why, bug=True)
+            self.checks = [replace(c, status="wrong") if c.name in scaled else c for c in self.checks]
 
 
 def _decay_terms(user: Array, candidate: Array, decay: Decay | None) -> list[Array | float]:

@@ -42,6 +42,7 @@ class Finding:
     evidence: dict[str, float | str]
     explanation: str
     fix: str
+    bug: bool | None = None  # None: as its kind says (constant_scale is a convention); set when the walk knows
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -49,7 +50,7 @@ class Finding:
 
     @property
     def is_note(self) -> bool:
-        return self.kind in NOTE_KINDS
+        return self.kind in NOTE_KINDS if self.bug is None else not self.bug
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class Finding:
             "evidence": {k: _json_float(v) if isinstance(v, float) else v for k, v in self.evidence.items()},
             "explanation": self.explanation,
             "fix": self.fix,
+            "note": self.is_note,
         }
 
     def lines(self) -> list[str]:

@@ -63,6 +63,7 @@ def walk(trace: Trace) -> Walk:
     backward(result)
     update(result)
     loss(result)
+    result.settle_factors()
     return result
 
 
