@@ -20,6 +20,7 @@ from gradwise.verify import Report, TraceError, write_example
 from gradwise.verify.files import parse_text
 from gradwise.verify.trace import read_trace
 
+ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(max_examples=60, deadline=None)
 HINT = "(see `gradwise verify --example DIR` for a complete trace)"
 
@@ -96,6 +97,27 @@ def test_health_checks_follow_the_verdict(trace, capsys):
     verdict, health = out.split("health at these weights (why it may not learn):")
     assert "wrong: the first wrong tensor is z0" in verdict
     assert "!! output_loss_mismatch in layer 1" in health and "!! saturation in layer 0" in health
+    # In the words of someone who wrote their own network, not gradwise's command-line flags.
+    assert "--" not in health, health
+    assert "fix:      train with cross-entropy: with a softmax output the output delta becomes a − t" in health
+
+
+def test_json_carries_the_notes_and_the_conventions(tmp_path, capsys):
+    """The seed's own conventions: deltas units × batch and per sample, lr negative (W + lr·dW), bias vectors."""
+    subprocess.run([sys.executable, "examples/seed_2017_port.py", str(tmp_path / "seed")], check=True, cwd=ROOT)
+    assert main(["verify", str(tmp_path / "seed"), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    conventions = report["conventions"]
+    assert conventions["weights"] == "in_out" and conventions["samples"] == "rows"
+    assert conventions["deltas"] == "per sample" and conventions["update"] == "W + lr*dW"
+    assert conventions["gradients"] == "dL/dW" and conventions["bias"] == ["separate", "separate"]
+    assert conventions["l2"] == {"declared": None, "found": {}} and conventions["optimizer"] == "sgd"
+    assert conventions["precision"] == "float64" and conventions["update_checked"] is True
+    assert "delta0, delta1 are stored n × B, the other way round from x: read transposed" in report["notes"]
+    assert report["first_wrong"] == "delta1" and report["findings"][0]["kind"] == "missing_output_derivative"
+    assert main(["verify", str(tmp_path / "seed")]) == 1
+    health = capsys.readouterr().out.split("health at these weights")[1]
+    assert "fix:      draw W from U(±√(6/(n_in + n_out))) (Glorot)" in health and "--" not in health, health
 
 
 def run_fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -48,7 +48,7 @@ from gradwise.train.stopping import (
     target,
     time_budget,
 )
-from gradwise.verify import verify
+from gradwise.verify import dump_trace, verify
 
 __version__ = "0.1.0"
 
@@ -74,6 +74,7 @@ __all__ = [
     "batch",
     "close_enough",
     "doctor",
+    "dump_trace",
     "evaluate",
     "fit",
     "get_activation",

@@ -3,15 +3,16 @@
 ``verify(trace)`` reads a trace (``files``, ``trace``), recomputes every tensor in float64 (``reference``),
 compares them in data-flow order (``compare``, ``checker``, ``forward``, ``backward``, ``update``), names each
 wrong tensor's bug by testing hypotheses (``hypotheses``, ``factor``, ``origin``), adds gradwise's static health
-checks (``health``) and returns a ``Report`` (``report``).
+checks (``health``) and returns a ``Report`` (``report``). ``dump_trace`` writes a NumPy step as a trace.
 
 ``gradwise.verify`` the attribute is the function (``gw.verify(trace)``); import names from this package with
 ``from gradwise.verify import Report, TraceError``.
 """
 
+from gradwise.verify.dump import dump_trace
 from gradwise.verify.example import write_example
 from gradwise.verify.files import TraceError
 from gradwise.verify.report import KINDS, Finding, Report, TensorCheck
 from gradwise.verify.verifier import verify
 
-__all__ = ["KINDS", "Finding", "Report", "TensorCheck", "TraceError", "verify", "write_example"]
+__all__ = ["KINDS", "Finding", "Report", "TensorCheck", "TraceError", "dump_trace", "verify", "write_example"]

@@ -39,7 +39,8 @@ def settings_of(trace: Trace) -> Settings:
     weights = np.concatenate([W.ravel() for W in trace.W])
     if weights.min() >= 0 and weights.max() <= 1 and weights.mean() > 0.25:  # all positive: U(0, s), the seed's init
         settings["init"], settings["init_scale"] = "uniform", round(float(weights.max()), 2)
-    if float(np.abs(trace.x).max()) > 2:
+    x = trace.x
+    if x.min() >= 0 and x.max() > 2 and np.all(x == np.round(x)):  # whole numbers above 2: raw pixels, unscaled
         settings["normalize"] = "none"
     return settings
 
