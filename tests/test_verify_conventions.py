@@ -212,3 +212,20 @@ def test_conventions_combine_with_every_layout(tmp_path, name, layout):
     sizes, acts, loss = [4, 5, 3], ["tanh", "softmax"], "ce"
     report = verify(trace_in(tmp_path, CONVENTION_TABLE[name], sizes, acts, loss, "derivatives_from_a", **layout))
     assert report.verdict == "correct" and report.findings == (), report.text()
+
+
+def test_nielsens_network2_conventions(tmp_path):
+    """network2.py: samples as columns, W out × in, gradients summed over the mini-batch (nabla_w), and the update
+    w = (1 − eta·lmbda/n)·w − (eta/m)·nabla_w, b = b − (eta/m)·nabla_b: correct, with each convention noted."""
+    sizes, acts, eta, decay = [4, 5, 3], ["sigmoid", "sigmoid"], 0.5, 0.5 * 5.0 / 1000
+    x, t, W, b = problem(sizes, acts, "bce", 6, 0)
+    tensors = user_step(sizes, acts, "bce", x, t, W, b, reduction="sum", bug="derivatives_from_a")
+    for i in range(2):
+        tensors[f"W{i}.after"] = (1 - decay) * W[i] - eta / 6 * tensors[f"dW{i}"]
+        tensors[f"b{i}.after"] = b[i] - eta / 6 * tensors[f"db{i}"]
+    network = {"sizes": sizes, "activations": acts, "loss": "bce", "lr": eta}  # his CrossEntropyCost
+    report = verify(write_trace(tmp_path / "trace", network, tensors, samples="columns", weights="out_in"))
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert report.conventions["reduction"] == "sum" and report.conventions["update_checked"] is True
+    notes = " ".join(report.notes)
+    assert "weight decay in the update" in notes and "divides the summed db1 by the batch size" in notes, notes

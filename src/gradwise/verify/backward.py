@@ -86,7 +86,9 @@ def _delta_fallback(
     factor = local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
     output = i == walk.trace.network.layers - 1
     ratio = factor.ratio() if factor is not None else math.nan
-    if factor is not None and math.isfinite(ratio) and ratio != 0 and factor.is_function_of_z():
+    # A median ratio of 1 says the factor is f′ where it matters: then the derivative is not what is wrong.
+    blamable = math.isfinite(ratio) and ratio != 0 and abs(ratio - 1) > 0.01
+    if factor is not None and blamable and factor.is_function_of_z():
         return (
             "wrong_derivative",
             f"delta{i} is the incoming gradient times a local factor that matches no known form of "

@@ -286,7 +286,7 @@ class Walk:
         if self.wrong_seen:  # a NaN after an earlier error is most likely that error's consequence
             return self._record(name, Outcome("downstream"), math.inf)
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(user))[0])
-        origin = non_finite_origin(self, name, layer)
+        origin = non_finite_origin(self.trace, self.z, self.a, name, layer)
         evidence: dict[str, float | str] = {"first_bad_entry": str(index), "value": str(user[index])}
         self._find([H.Slip("non_finite", *origin)], name, layer, math.inf, None, evidence=evidence)
         self.unknown = True

@@ -77,18 +77,31 @@ def _hypotheses(walk: Walk, name: str, moved: Array, grad: Array, before: Array,
         H.Hypothesis("update", -2 * lr * grad, f"{after} is {name} − 2·lr·{g}: the update was applied twice.",
                      "apply each update once."),
     ]  # fmt: skip
-    shrink = C.fitted_scale(moved + lr * grad, -before)
-    if shrink is not None and shrink > 0:
-        words = f"{after} also shrinks {name} by the factor 1 − {shrink:.4g}: weight decay in the update"
-        found.append(H.Hypothesis("update", -lr * grad - shrink * before, words, "", convention=True))
-    batch = walk.trace.batch
-    if walk.trace.network.reduction == "sum" and batch > 1:
-        words = f"the update divides the summed {g} by the batch size: {name} − (lr/B)·{g}"
-        found.append(H.Hypothesis("update", -lr / batch * grad, words, "", convention=True))
+    found += _conventions(walk, name, moved, grad, before, lr)
     rate = C.fitted_scale(moved, -grad)
     if rate is not None:
         found.append(H.Hypothesis("update", -rate * grad, f"{after} was updated with rate {rate:.4g}, not lr = "
                                   f"{lr:g}.", f"use lr = {lr:g}, or correct lr in network.json."))  # fmt: skip
+    return found
+
+
+def _conventions(walk: Walk, name: str, moved: Array, grad: Array, before: Array, lr: float) -> list[H.Hypothesis]:
+    """Right updates of another form: weight decay applied in the update (W shrinks by 1 − c), and, for summed
+    gradients, the rate divided by the batch size (Nielsen's w − (eta/m)·nabla_w); or both."""
+    g, after = f"d{name}", f"{name}.after"
+    batch = walk.trace.batch
+    rates = [(lr, "")]
+    if walk.trace.network.reduction == "sum" and batch > 1:
+        rates.append((lr / batch, f"the update divides the summed {g} by the batch size, {name} − (lr/B)·{g}"))
+    found = []
+    for rate, divided in rates:
+        if divided:
+            found.append(H.Hypothesis("update", -rate * grad, divided, "", convention=True))
+        shrink = C.fitted_scale(moved + rate * grad, -before)
+        if shrink is not None and shrink > 0:
+            words = f"{after} also shrinks {name} by the factor 1 − {shrink:.4g}: weight decay in the update"
+            words += f"; {divided}" if divided else ""
+            found.append(H.Hypothesis("update", -rate * grad - shrink * before, words, "", convention=True))
     return found
 
 
