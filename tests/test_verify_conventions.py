@@ -229,3 +229,30 @@ def test_nielsens_network2_conventions(tmp_path):
     assert report.conventions["reduction"] == "sum" and report.conventions["update_checked"] is True
     notes = " ".join(report.notes)
     assert "weight decay in the update" in notes and "divides the summed db1 by the batch size" in notes, notes
+
+
+def test_a_rate_multiplied_into_the_gradients_is_a_convention(tmp_path):
+    """`dW = lr * a.T @ delta; W -= dW`, and a per-sample loss vector: correct, with the factor noted."""
+    sizes, acts, loss = [4, 5, 3], ["tanh", "softmax"], "ce"
+    x, t, W, b = problem(sizes, acts, loss, 4, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b)
+    for name in ("dW0", "db0", "dW1", "db1", "delta0", "delta1"):
+        tensors[name] = 0.1 * tensors[name]
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
+    report = verify(write_trace(tmp_path / "trace", network, tensors))
+    assert report.verdict == "correct" and report.kinds() == ["constant_scale"], report.text()
+    assert report.findings[0].evidence["factor"] == pytest.approx(0.1)
+    assert {t.status for t in report.tensors if t.name.endswith(".after")} == {"ok"}, report.text()
+
+
+def test_a_bias_that_is_not_trained_and_a_loss_per_sample(tmp_path):
+    """Worked examples keep one fixed bias per layer (b given, no db); some print the loss per sample."""
+    sizes, acts, loss = [2, 2, 2], ["sigmoid", "sigmoid"], "mse"
+    x, t, W, b = problem(sizes, acts, loss, 1, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b)
+    kept = {k: v for k, v in tensors.items() if not k.startswith("db") and not k.startswith("b0.") and k != "b1.after"}
+    kept["loss"] = np.array([float(tensors["loss"])])
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "lr": 0.1}
+    report = verify(write_trace(tmp_path / "trace", network, kept))
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert "b0 comes without db0: read as a bias this step does not train" in report.notes

@@ -57,7 +57,7 @@ def test_float32_values_written_as_shortest_text_are_judged_as_float32(tmp_path)
     assert report.verdict == "correct" and report.findings == (), report.text()
 
 
-@pytest.mark.parametrize(("digits", "rounding"), [(17, 5e-17), (9, U32), (6, 5e-6), (0, 0.0)])
+@pytest.mark.parametrize(("digits", "rounding"), [(17, 0.0), (16, 0.0), (12, 5e-12), (9, U32), (6, 5e-6), (0, 0.0)])
 def test_text_rounding_follows_the_digits(digits, rounding):
     assert text_rounding("dW0", digits) == pytest.approx(rounding)
     assert text_rounding("W0", 3) == 0.0  # short hand-typed inputs (0.15, 0.05) are the exact values used

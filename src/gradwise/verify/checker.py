@@ -334,6 +334,14 @@ class Walk:
                 return
         self.findings.append(finding)
 
+    def factor_of(self, name: str) -> float | None:
+        """The constant factor a tensor was found to carry (a constant_scale finding at or also at it), if any."""
+        for finding in self.findings:
+            at = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")}
+            if finding.kind == "constant_scale" and name in at and "factor" in finding.evidence:
+                return float(finding.evidence["factor"])
+        return None
+
     def settle_factors(self) -> None:
         """A constant factor is a convention only when every gradient carries it: a factor on some gradients while
         others match unscaled makes those layers step too far or too short, a bug."""

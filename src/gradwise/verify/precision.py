@@ -20,7 +20,8 @@ U64 = float(np.finfo(np.float64).eps) / 2  # 1.1e-16
 U32 = float(np.finfo(np.float32).eps) / 2  # 6.0e-8
 U16 = float(np.finfo(np.float16).eps) / 2  # 4.9e-4
 SHORT_REPR_DIGITS = 9  # float32 round-trips in 9 digits: text this short may hold float32 values
-HAND_TYPED_DIGITS = 3  # inputs written with at most 3 digits (0.05, 0.15) are taken as the exact values used
+HAND_TYPED_DIGITS = 3
+FULL_DIGITS = 16  # inputs written with at most 3 digits (0.05, 0.15) are taken as the exact values used
 _INPUT = re.compile(r"x|t|W\d+|b\d+")
 
 
@@ -38,6 +39,8 @@ def text_rounding(name: str, significant_digits: int) -> float:
     """
     if significant_digits == 0 or (significant_digits <= HAND_TYPED_DIGITS and _INPUT.fullmatch(name)):
         return 0.0
+    if significant_digits >= FULL_DIGITS:
+        return 0.0  # every digit a float64 has (%.17g drops the trailing zeros of 0.25)
     rounding = 0.5 * 10.0 ** (1 - significant_digits)
     return max(rounding, U32) if significant_digits <= SHORT_REPR_DIGITS else rounding
 

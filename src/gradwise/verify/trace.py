@@ -328,6 +328,8 @@ def _separate_or_none(net: TraceNetwork, tensors: Tensors, i: int, where: str, w
     if not any(given) and declared != "separate":
         without.append(i)
         return "none"
+    if given == [True, False]:  # a bias that is there but never trained (a fixed 0.35 in a worked example)
+        return "separate"
     missing = names[given.index(False)]
     other = names[1 - given.index(False)]
     also = f" but {other} is given" if any(given) else ""
@@ -385,7 +387,10 @@ def _layers(trace: Trace, tensors: Tensors) -> None:
         trace.b.append(b)
         dw = values[f"dW{i}"]
         trace.dW.append(dw.T if out_in and dw.ndim == 2 else dw)
-        trace.db.append(_bias_gradient(values[f"db{i}"], n_out, trace.batch, rows) if form == "separate" else None)
+        trained = form == "separate" and f"db{i}" in values
+        trace.db.append(_bias_gradient(values[f"db{i}"], n_out, trace.batch, rows) if trained else None)
+        if form == "separate" and not trained:
+            trace.notes.append(f"b{i} comes without db{i}: read as a bias this step does not train")
 
 
 def _bias_gradient(db: Array, n_out: int, batch: int, rows: bool) -> Array:
@@ -413,9 +418,7 @@ def _optional(trace: Trace, tensors: Tensors, reading: Reading) -> None:
             continue
         source = tensors.sources[name]
         if name == "loss":
-            if array.size != 1:
-                raise TraceError(f"{source}: holds {array.size} numbers; write the batch's loss as one number")
-            trace.loss = float(array.reshape(()))
+            trace.loss = _batch_loss(trace, array, source)
             continue
         match = _NAME.fullmatch(name)
         if match is None or int(match[2]) >= network.layers:
@@ -427,6 +430,17 @@ def _optional(trace: Trace, tensors: Tensors, reading: Reading) -> None:
     _settle_layouts(trace, found, reading)
     if ignored:
         trace.notes.append(f"ignored tensors with names the verifier does not know: {', '.join(sorted(ignored))}")
+
+
+def _batch_loss(trace: Trace, array: Array, source: str) -> float:
+    """The batch's loss: one number, or one per sample (then summed, or averaged for a mean)."""
+    if array.size == 1:
+        return float(array.reshape(()))
+    if array.size == trace.batch and (array.ndim == 1 or 1 in array.shape):
+        trace.notes.append(f"the loss holds one number per sample: read as their {trace.network.reduction}")
+        total = float(array.sum())
+        return total / trace.batch if trace.network.reduction == "mean" else total
+    raise TraceError(f"{source}: holds {array.size} numbers; write the batch's loss as one number")
 
 
 def _per_sample(trace: Trace, family: str, i: int, array: Array, name: str) -> _PerSample:

@@ -45,6 +45,9 @@ def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
     if name[0] == "W":
         before, after = trace.parameters(i), trace.W_after[i]
         ref_grad, grad = trace.gradient_of(i, ref.dW[i], ref.db[i]), trace.dW[i]
+    elif trace.db[i] is None:
+        walk.skip(f"{name}.after")  # a bias the step does not train
+        return
     else:
         before, after, ref_grad, grad = trace.b[i], trace.b_after[i], ref.db[i], trace.db[i]
     ref_grad = ref_grad + walk.removed.get(f"d{name}", 0.0)  # the L2 term the user's gradient carries
@@ -93,6 +96,14 @@ def _conventions(walk: Walk, name: str, moved: Array, grad: Array, before: Array
     rates = [(lr, "")]
     if walk.trace.network.reduction == "sum" and batch > 1:
         rates.append((lr / batch, f"the update divides the summed {g} by the batch size, {name} − (lr/B)·{g}"))
+    factor = walk.factor_of(g)
+    if factor is not None:  # e.g. the rate multiplied into the gradient: dW = lr·a.T @ delta; W -= dW
+        rates.append(
+            (
+                lr / factor,
+                f"{g} carries the factor {factor:.4g}, so the step lr·dL/d{name} is {name} − {g}·lr/{factor:.4g}",
+            )
+        )
     found = []
     for rate, divided in rates:
         if divided:
