@@ -162,6 +162,17 @@ def _network(**changes):
     return damage
 
 
+def _bias_inside_with_bad_ones(trace: Path) -> None:
+    """W0 holds its bias as a first row, and x has a first column that should be the constant 1 but is not."""
+    for weights, bias in (("W0", "b0"), ("dW0", "db0")):
+        stacked = np.vstack([np.loadtxt(trace / f"{bias}.txt"), np.loadtxt(trace / f"{weights}.txt")])
+        np.savetxt(trace / f"{weights}.txt", stacked)
+    for name in ("b0.txt", "db0.txt", "W0.after.txt", "b0.after.txt"):
+        (trace / name).unlink()
+    x = np.loadtxt(trace / "x.txt")
+    np.savetxt(trace / "x.txt", np.hstack([np.full((len(x), 1), 0.5), x]))
+
+
 def _pickled(trace: Path) -> None:
     (trace / "x.txt").unlink()
     np.save(trace / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -255,6 +266,41 @@ BAD = [
         _write("W1.txt", "1 2\n3 nan\n4 5\n"),
         "{trace}/W1.txt: holds nan at (1, 1); the inputs and weights must be finite: trace a step before the "
         "values blow up",
+    ),
+    (
+        "bias-declaration-unknown",
+        _network(bias="sideways"),
+        "{trace}/network.json: bias must be true, false, \"first\", \"last\" or \"inside\" (or a list of those), "
+        "got 'sideways'",
+    ),
+    (
+        "bias-list-too-short",
+        _network(bias=[True]),
+        "{trace}/network.json: bias must be one value or a list of 2 (one per weight layer)",
+    ),
+    ("update-unknown", _network(update="plus"), "{trace}/network.json: update must be 'subtract' or 'add', got 'plus'"),
+    ("l2-negative", _network(l2=-0.1), "{trace}/network.json: l2 must be 0 or more, got -0.1"),
+    (
+        "optimizer-not-a-name",
+        _network(optimizer=3),
+        '{trace}/network.json: optimizer must be a name such as "sgd", "momentum" or "adam", got 3',
+    ),
+    (
+        "no-bias-declared-but-given",
+        _network(bias=False),
+        "{trace}/b0.txt: network.json says layer 0 has no bias; remove b0 or declare the bias",
+    ),
+    (
+        "db-without-b",
+        _remove("b1.txt"),
+        "{trace}: b1 is missing but db1 is given; write b1.txt (or b1.npy, or b1 in trace.npz), or leave out both "
+        "b1 and db1 for a layer without bias " + HINT,
+    ),
+    (
+        "x-with-a-column-that-is-not-ones",
+        _bias_inside_with_bad_ones,
+        "{trace}/x.txt: has 5 inputs per sample for a layer of 4, but its first column is not all ones (the constant "
+        "input of a bias inside W0); write x with or without that column of ones",
     ),
     (
         "bias-misshapen",
