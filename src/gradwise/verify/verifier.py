@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gradwise.verify.backward import backward
 from gradwise.verify.checker import Walk
 from gradwise.verify.compare import Tolerance
@@ -54,15 +56,16 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
 
 def walk(trace: Trace) -> Walk:
     """Every check of one reading of the trace, in data-flow order; the loss last (it feeds no gradient)."""
-    ref = reference(trace)
-    adds = stored_negated(trace, ref)
-    if adds:
-        trace = negated(trace)
-    result = Walk(trace, ref, Tolerance(trace.precision), notes=list(trace.notes), adds=adds)
-    forward(result)
-    backward(result)
-    update(result)
-    loss(result)
+    with np.errstate(all="ignore"):  # a user's NaN or overflow is a finding, never a warning on the console
+        ref = reference(trace)
+        adds = stored_negated(trace, ref)
+        if adds:
+            trace = negated(trace)
+        result = Walk(trace, ref, Tolerance(trace.precision), notes=list(trace.notes), adds=adds)
+        forward(result)
+        backward(result)
+        update(result)
+        loss(result)
     result.settle_factors()
     return result
 
