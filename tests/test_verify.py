@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import warnings
 import sys
 from pathlib import Path
 
@@ -270,7 +271,7 @@ BAD = [
     (
         "bias-declaration-unknown",
         _network(bias="sideways"),
-        "{trace}/network.json: bias must be true, false, \"first\", \"last\" or \"inside\" (or a list of those), "
+        '{trace}/network.json: bias must be true, false, "first", "last" or "inside" (or a list of those), '
         "got 'sideways'",
     ),
     (
@@ -403,3 +404,65 @@ def test_read_trace_normalises_columns_and_out_by_in(example):
     trace = read_trace({"network": network, **flipped})
     assert trace.x.shape == (5, 4) and trace.W[0].shape == (4, 3) and trace.delta[1].shape == (5, 2)
     np.testing.assert_array_equal(trace.W[0], tensors["W0"])
+
+
+CONVENTION_KEYS = {
+    "bias": [True, False, "first", "last", "inside", [True, False]],
+    "update": ["add", "subtract"],
+    "l2": [0.0, 0.01],
+    "optimizer": ["sgd", "adam"],
+    "lr": [0.1, -0.1],
+    "samples": ["rows", "columns"],
+    "weights": ["in_out", "out_in"],
+    "reduction": ["mean", "sum"],
+}
+
+
+@FUZZ
+@given(st.data())
+def test_any_shapes_and_conventions_give_a_report_or_one_line(data):
+    """Tensors of any shape (some fitting, some one off, some transposed) under any declared conventions: a
+    report, or one TraceError line; never another exception, never a numpy warning."""
+    draw = data.draw
+    layers = draw(st.integers(1, 3))
+    sizes = draw(st.lists(st.integers(1, 5), min_size=layers + 1, max_size=layers + 1))
+    batch = draw(st.integers(1, 5))
+    activations = draw(
+        st.lists(st.sampled_from(["sigmoid", "tanh", "relu", "identity", "softmax"]), min_size=layers, max_size=layers)
+    )
+    network = {"sizes": sizes, "activations": activations, "loss": draw(st.sampled_from(["mse", "ce", "bce"]))}
+    for key, values in CONVENTION_KEYS.items():
+        if draw(st.booleans()):
+            network[key] = draw(st.sampled_from(values))
+    if isinstance(network.get("bias"), list):
+        network["bias"] = (network["bias"] * layers)[:layers]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def shape(n: int, m: int) -> tuple[int, int]:
+        return draw(st.sampled_from([(n, m), (n, m), (m, n), (n + 1, m), (n, m + 1)]))
+
+    trace = {
+        "network": network,
+        "x": rng.normal(size=shape(batch, sizes[0])),
+        "t": rng.normal(size=shape(batch, sizes[-1])),
+    }
+    for i, (n, m) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        trace |= {f"W{i}": rng.normal(size=shape(n, m)), f"dW{i}": rng.normal(size=shape(n, m))}
+        for name, size in (
+            (f"b{i}", (m,)),
+            (f"db{i}", (m,)),
+            (f"delta{i}", shape(batch, m)),
+            (f"W{i}.after", shape(n, m)),
+        ):
+            if draw(st.booleans()):
+                trace[name] = rng.normal(size=size) * draw(st.sampled_from([0.0, 1.0, 1e3]))
+    if draw(st.booleans()):
+        trace["loss"] = rng.normal(size=draw(st.sampled_from([(1,), (batch,)])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            report = gw.verify(trace)
+        except TraceError as error:
+            assert "\n" not in str(error)
+        else:
+            assert report.verdict in ("correct", "wrong") and json.dumps(report.to_json()) and report.text()
