@@ -3,6 +3,7 @@ health checks after the verdict, every bad input's one line, and the trace reade
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -446,7 +447,7 @@ def test_any_shapes_and_conventions_give_a_report_or_one_line(data):
         "x": rng.normal(size=shape(batch, sizes[0])),
         "t": rng.normal(size=shape(batch, sizes[-1])),
     }
-    for i, (n, m) in enumerate(zip(sizes, sizes[1:], strict=False)):
+    for i, (n, m) in enumerate(itertools.pairwise(sizes)):
         trace |= {f"W{i}": rng.normal(size=shape(n, m)), f"dW{i}": rng.normal(size=shape(n, m))}
         for name, size in (
             (f"b{i}", (m,)),
