@@ -236,7 +236,8 @@ def _bias_row(walk: Walk, i: int) -> Array | None:
     trace = walk.trace
     if not trace.bias_inside(i) or trace.dW[i].shape != trace.parameters(i).shape:
         return None
-    return trace.dW[i][0] if trace.network.bias[i] == "first" else trace.dW[i][-1]
+    row: Array = trace.dW[i][0] if trace.network.bias[i] == "first" else trace.dW[i][-1]
+    return row
 
 
 def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array | None) -> Array | None:
@@ -248,6 +249,7 @@ def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array | None) -> A
     batch, n_in = a_prev.shape
     if dW.ndim != 2 or dW.shape[0] != n_in or (db is not None and dW.shape[1] != db.size) or batch > n_in:
         return None
+    delta: Array
     delta, _, rank, _ = np.linalg.lstsq(a_prev.T, dW, rcond=None)
     if rank < batch or not walk.tol.matches(a_prev.T @ delta, dW):
         return None

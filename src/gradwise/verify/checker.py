@@ -164,8 +164,10 @@ class Walk:
         for k in scales:
             target = k * ref
             fit = Fit(self.tol.error(user, target, k * magnitude), k)
-            tried = decay.parameters if decay is not None and fit.error > self.tol.relative else ()
-            for parameters in (p for p in tried if p.shape == user.shape == target.shape):
+            if decay is None or fit.error <= self.tol.relative:
+                best = min(best, fit, key=lambda f: f.error)
+                continue
+            for parameters in (p for p in decay.parameters if p.shape == user.shape == target.shape):
                 c = decay.fixed if decay.fixed is not None else C.fitted_scale(user - target, parameters)
                 if c is not None and c > 0:
                     error = self.tol.error(user - c * parameters, target, k * magnitude)
@@ -359,7 +361,9 @@ def _decay_terms(user: Array, candidate: Array, decay: Decay | None) -> list[Arr
     """What L2 may add to a gradient that is a constant times ``candidate``: nothing, or a multiple of a parameter
     (fitted together with the constant, so that the coefficient λ = (its multiple) / (the constant) is > 0)."""
     terms: list[Array | float] = [0.0]
-    for parameters in (p for p in decay.parameters if p.shape == user.shape) if decay is not None else ():
+    if decay is None:
+        return terms
+    for parameters in (p for p in decay.parameters if p.shape == user.shape):
         if decay.fixed is not None:
             alpha = C.fitted_scale(user, candidate + decay.fixed * parameters)
             if alpha:

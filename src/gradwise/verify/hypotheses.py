@@ -251,7 +251,7 @@ def factor_slips(activation: Activation, z: Array, a: Array, i: int) -> list[Fac
                     f"delta{i} multiplies by {formula}, {name}'s derivative, but layer {i} is {activation.name}.",
                     f"multiply by {activation.name}′(z{i}).",
                 )
-                found.append((slip, lambda up, c=candidate: up * c))
+                found.append((slip, _times(candidate)))
         if activation.name in ("sigmoid", "tanh"):  # the formula from a, fed z: z(1 − z), 1 − z²
             formula, factor = ELEMENTWISE_FACTORS[activation.name]
             slip = Slip(
@@ -260,8 +260,7 @@ def factor_slips(activation: Activation, z: Array, a: Array, i: int) -> list[Fac
                 f"{activation.name}′ takes the output a = {activation.name}(z).",
                 f"compute {formula} from a{i}, not from z{i}.",
             )
-            fed_z = factor(z, z)
-            found.append((slip, lambda up, c=fed_z: up * c))
+            found.append((slip, _times(factor(z, z))))
         if activation.name != "identity":
             slip = Slip(
                 "wrong_derivative",
@@ -363,8 +362,16 @@ def _other_layers_factors(
             f"delta{i} multiplies by layer {j}'s derivative {other.name}′(z{j}), not by {activation.name}′(z{i}).",
             f"use layer {i}'s own derivative, {activation.name}′(z{i}) (an index off by one?).",
         )
-        found.append((slip, lambda up, f=other, zj=z_j, aj=a_j: f.backward(zj, aj, up)))
+        found.append((slip, _derivative_of(other, z_j, a_j)))
     return found
+
+
+def _times(factor: Array) -> Callable[[Array], Array]:
+    return lambda upstream: upstream * factor
+
+
+def _derivative_of(activation: Activation, z: Array, a: Array) -> Callable[[Array], Array]:
+    return lambda upstream: activation.backward(z, a, upstream)
 
 
 Layout = Callable[[Array, Array], Array]  # (dW, the delta it came from) -> dW laid out as the user's dW{i}
@@ -397,7 +404,9 @@ def through_weight_gradient(
     """
     correct = dict(inputs)[right]
     transposed = _transposed_slip(right, i)
-    singles, pairs, delta_of = [], [], {}
+    singles: list[Hypothesis] = []
+    pairs: list[Hypothesis] = []
+    delta_of: dict[int, Array] = {}
     with np.errstate(all="ignore"):
         for h in lifted:
             gradient = lay(correct.T @ h.candidate, h.candidate)
@@ -420,9 +429,9 @@ def _transposed_slip(right: str, i: int) -> Slip:
     )
 
 
-def _input_slips(inputs: Sequence[tuple[str, Array]], right: str, delta: Array, i: int) -> list[Variant]:
+def _input_slips(inputs: Sequence[tuple[str, Array]], right: str, delta: Array, i: int) -> list[tuple[Slip, Array]]:
     """dW{i} built from another input than the right one: z, the derivative written over a, another layer's a."""
-    found: list[Variant] = []
+    found: list[tuple[Slip, Array]] = []
     for name, value in inputs:
         if name == right or value.shape[0] != delta.shape[0]:
             continue

@@ -33,10 +33,9 @@ def loss(walk: Walk) -> None:
     magnitude = abs(local) + net.sizes[-1] * trace.batch * walk.ref.scale
     user = np.array(trace.loss)
     if not np.isfinite(user):
-        words = ("non_finite", "the loss is not finite.", "look for a log of 0.")
-        walk.check(
-            "loss", None, user, np.array(walk.ref.loss), np.array(local), magnitude, Suspects(list, lambda: words)
-        )
+        fallback = ("non_finite", "the loss is not finite.", "look for a log of 0.")
+        suspects = Suspects(list, lambda: fallback)
+        walk.check("loss", None, user, np.array(walk.ref.loss), np.array(local), magnitude, suspects)
         return
     for value in (walk.ref.loss, local):
         if walk.tol.matches(user, np.array(value), magnitude):

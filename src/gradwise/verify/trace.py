@@ -46,7 +46,13 @@ class Reading:
     def choose(self, aspect: str, value: str) -> Reading:
         if aspect == "flipped":
             return replace(self, flipped=self.flipped | {value})
-        return replace(self, **{aspect: value})
+        if aspect == "samples":
+            return replace(self, samples=value)
+        if aspect == "weights":
+            return replace(self, weights=value)
+        if aspect == "reduction":
+            return replace(self, reduction=value)
+        return replace(self, bias_end=value)
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,9 @@ def _required(tensors: Tensors, name: str, where: str) -> None:
         )
 
 
-def _samples(net: TraceNetwork, values: dict[str, Array], reading: Reading, open_: list, notes: list[str]) -> str:
+def _samples(
+    net: TraceNetwork, values: dict[str, Array], reading: Reading, open_: list[tuple[str, str]], notes: list[str]
+) -> str:
     """Declared, or the layout in which x (then t) holds samples; open when both are square."""
     if net.samples:
         return net.samples
@@ -214,7 +222,7 @@ def _samples(net: TraceNetwork, values: dict[str, Array], reading: Reading, open
 
 
 def _orientation(
-    net: TraceNetwork, tensors: Tensors, samples: str, reading: Reading, open_: list, notes: list[str]
+    net: TraceNetwork, tensors: Tensors, samples: str, reading: Reading, open_: list[tuple[str, str]], notes: list[str]
 ) -> tuple[str, list[bool]]:
     """(orientation, per layer: the bias is inside W): declared, or worked out from the shapes of every W."""
     fits_per_layer = []
@@ -265,7 +273,7 @@ def _bias_forms(
     inside: list[bool],
     layout: tuple[str, str],
     reading: Reading,
-    open_: list,
+    open_: list[tuple[str, str]],
     notes: list[str],
     where: str,
 ) -> list[str]:
@@ -274,7 +282,9 @@ def _bias_forms(
     ``layout`` is (samples, weights) as resolved.
     """
     samples, weights = layout
-    forms, without, ends_open = [], [], []
+    forms: list[str] = []
+    without: list[int] = []
+    ends_open: list[int] = []
     for i in range(net.layers):
         if inside[i]:
             end = net.bias[i] if net.bias[i] in B.INSIDE else _end_shown(net, tensors.values, i, samples)

@@ -42,16 +42,17 @@ def update(walk: Walk) -> None:
 
 def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
     trace, ref = walk.trace, walk.ref
+    given: Array | None
     if name[0] == "W":
         before, after = trace.parameters(i), trace.W_after[i]
-        ref_grad, grad = trace.gradient_of(i, ref.dW[i], ref.db[i]), trace.dW[i]
-    elif trace.db[i] is None:
+        ref_grad, given = trace.gradient_of(i, ref.dW[i], ref.db[i]), trace.dW[i]
+    else:
+        before, after, ref_grad, given = trace.b[i], trace.b_after[i], ref.db[i], trace.db[i]
+    if given is None:
         walk.skip(f"{name}.after")  # a bias the step does not train
         return
-    else:
-        before, after, ref_grad, grad = trace.b[i], trace.b_after[i], ref.db[i], trace.db[i]
     ref_grad = ref_grad + walk.removed.get(f"d{name}", 0.0)  # the L2 term the user's gradient carries
-    grad = grad if grad is not None and grad.shape == before.shape else ref_grad  # a misshapen one was reported
+    grad = given if given.shape == before.shape else ref_grad  # a misshapen one was reported
     moved = after - before
     # The weights' own rounding (after − before loses their digits) and the step's (lr times the gradient's).
     magnitude = C.norm(before) + lr * walk.step_magnitude.get(name, C.norm(ref_grad))
