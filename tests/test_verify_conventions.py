@@ -10,6 +10,7 @@ with ε inside the log, clipped, computed after the update, or summed; gradients
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -256,3 +257,22 @@ def test_a_bias_that_is_not_trained_and_a_loss_per_sample(tmp_path):
     report = verify(write_trace(tmp_path / "trace", network, kept))
     assert report.verdict == "correct" and report.findings == (), report.text()
     assert "b0 comes without db0: read as a bias this step does not train" in report.notes
+
+
+@pytest.mark.parametrize(("samples", "weights"), [("rows", "out_in"), ("columns", "in_out"), ("columns", "out_in")])
+@pytest.mark.parametrize("bug", ["derivatives_from_a", "missing_output_derivative"])
+def test_an_all_square_network_is_read_the_way_that_fits(tmp_path, samples, weights, bug):
+    """2-2-2 with a batch of 2: x, t, W and every per-sample tensor are square, and network.json says nothing of
+    the layout. The reading under which the tensors agree is the one they were written in."""
+    sizes, acts, loss = [2, 2, 2], ["sigmoid", "sigmoid"], "mse"
+    x, t, W, b = problem(sizes, acts, loss, 2, 1)
+    tensors = user_step(sizes, acts, loss, x, t, W, b, bug=bug)
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "lr": 0.1}
+    folder = write_trace(tmp_path / "trace", network, tensors, samples=samples, weights=weights)
+    (folder / "network.json").write_text(json.dumps(network))  # undeclared: the tensors decide
+    report = verify(folder)
+    assert (report.conventions["samples"], report.conventions["weights"]) == (samples, weights), report.text()
+    if bug == "derivatives_from_a":
+        assert report.verdict == "correct" and report.findings == (), report.text()
+    else:
+        assert report.first_wrong == "delta1" and report.kinds()[0] == "missing_output_derivative", report.text()

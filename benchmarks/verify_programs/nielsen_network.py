@@ -137,7 +137,8 @@ def write(folder, bug=None):
 
 def gradcheck_problem():
     batch = mini_batch()
-    params = {f"{k}{l}": v for l in range(2) for k, v in (("W", Network(SIZES).weights[l]), ("b", Network(SIZES).biases[l]))}
+    net0 = Network(SIZES)
+    params = {"W0": net0.weights[0], "W1": net0.weights[1], "b0": net0.biases[0], "b1": net0.biases[1]}
 
     def load(p):
         net = Network(SIZES)

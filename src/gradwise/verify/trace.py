@@ -31,6 +31,7 @@ from gradwise.verify.precision import U64, dtype_rounding, unit_roundoff
 Array = np.ndarray
 _NAME = re.compile(r"(W|b|dW|db|z|a|delta)(\d+)(\.after)?")
 _GIVEN = re.compile(r"x|t|(W|b|dW|db)\d+")
+OTHER = "other"  # Reading.weights: the orientation that is not the usual one for the samples' layout
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Reading:
     """One way to read what network.json leaves open: each field "" until chosen."""
 
     samples: str = ""
-    weights: str = ""
+    weights: str = ""  # "" or OTHER
     reduction: str = ""
     bias_end: str = ""  # for a bias inside W whose end the input does not show
     flipped: frozenset[str] = frozenset()  # families (z, a, delta) of square tensors read the other way round
@@ -262,8 +263,9 @@ def _orientation(
         notes.append(f"W is stored {orientation.replace('_', ' × ')} (worked out from the shapes)")
     else:
         default = "in_out" if samples == "rows" else "out_in"  # x W for rows, W a for columns (Nielsen)
-        orientation = reading.weights or default
-        open_.append(("weights", "out_in" if default == "in_out" else "in_out"))
+        other = "out_in" if default == "in_out" else "in_out"
+        orientation = other if reading.weights == OTHER else default
+        open_.append(("weights", OTHER))
     return orientation, [fits[orientation] for fits in fits_per_layer]
 
 

@@ -7,6 +7,7 @@ one under which the fewest tensors disagree is kept; on a tie, the usual convent
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ from gradwise.verify.loss import loss
 from gradwise.verify.precision import precision_words
 from gradwise.verify.reference import reference
 from gradwise.verify.report import Report
-from gradwise.verify.trace import Loaded, Trace, build, load
+from gradwise.verify.trace import Loaded, Reading, Trace, build, load
 from gradwise.verify.update import update
 
 COARSE_TEXT = 1e-6  # a unit round-off above this: the trace was written with few digits, say so
+EXHAUSTIVE = 5  # open choices up to which every combination is walked (2^5 = 32 walks of a tiny network)
 
 
 def verify(source: str | Path | Mapping[str, Any]) -> Report:
@@ -71,16 +73,16 @@ def walk(trace: Trace) -> Walk:
 
 
 def _most_consistent(loaded: Loaded) -> Walk:
-    """The default reading, then each open choice changed in turn, kept when fewer tensors disagree."""
+    """The reading under which the tensors agree best: every combination of the open choices when there are few
+    (a network so small that its shapes are square), else each choice changed in turn, kept when it does better."""
     default = build(loaded)
     best = walk(default)
-    for aspect, value in default.open:
-        try:
-            candidate = walk(build(loaded, best.trace.reading.choose(aspect, value)))
-        except TraceError:
-            continue  # the files do not fit that reading at all
-        if _score(candidate) < _score(best):
-            best = candidate
+    if len(default.open) <= EXHAUSTIVE:
+        for choices in _combinations(default.open):
+            best = _better(loaded, Reading(), choices, best)
+    else:
+        for choice in default.open:
+            best = _better(loaded, best.trace.reading, [choice], best)
     for aspect, _ in default.open:
         _note_choice(best, aspect)
     if best.trace.precision > COARSE_TEXT:
@@ -89,6 +91,23 @@ def _most_consistent(loaded: Loaded) -> Walk:
             "told from rounding (write every digit: %.17g, or .npy files)"
         )
     return best
+
+
+def _combinations(choices: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Every non-empty subset of the open choices, fewest changes first."""
+    return [list(subset) for size in range(1, len(choices) + 1) for subset in itertools.combinations(choices, size)]
+
+
+def _better(loaded: Loaded, start: Reading, choices: list[tuple[str, str]], best: Walk) -> Walk:
+    """The walk under ``start`` with ``choices`` made, if it scores better than ``best``; else ``best``."""
+    reading = start
+    for aspect, value in choices:
+        reading = reading.choose(aspect, value)
+    try:
+        candidate = walk(build(loaded, reading))
+    except TraceError:
+        return best  # the files do not fit that reading at all
+    return candidate if _score(candidate) < _score(best) else best
 
 
 def _score(result: Walk) -> tuple[int, int, int, int, int]:
