@@ -276,3 +276,28 @@ def test_an_all_square_network_is_read_the_way_that_fits(tmp_path, samples, weig
         assert report.verdict == "correct" and report.findings == (), report.text()
     else:
         assert report.first_wrong == "delta1" and report.kinds()[0] == "missing_output_derivative", report.text()
+
+
+def test_every_gradient_stored_the_other_way_round_is_a_layout(tmp_path):
+    """W in × out but every (non-square) dW out × in, as code that keeps per-neuron gradient rows does."""
+    sizes, acts, loss = [4, 5, 3], ["tanh", "softmax"], "ce"
+    x, t, W, b = problem(sizes, acts, loss, 4, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b)
+    tensors |= {"dW0": tensors["dW0"].T, "dW1": tensors["dW1"].T}
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
+    report = verify(write_trace(tmp_path / "trace", network, tensors))
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert "every dW is stored the other way round from its W: read transposed" in report.notes
+
+
+def test_a_single_output_written_as_flat_vectors_and_stacked_column_vectors(tmp_path):
+    """Logistic regression (4-1) with W, dW and W.after as flat vectors, and per-sample tensors stacked as
+    (B, n, 1) column vectors in .npy files, as a loop over samples collects them."""
+    sizes, acts, loss = [4, 1], ["sigmoid"], "bce"
+    x, t, W, b = problem(sizes, acts, loss, 5, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b)
+    flat = {name: tensors[name].ravel() for name in ("W0", "dW0", "W0.after")}
+    stacked = {name: tensors[name][:, :, None] for name in ("x", "z0", "a0", "delta0")}
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
+    report = verify(write_trace(tmp_path / "trace", network, {**tensors, **flat, **stacked}, fmt="npy"))
+    assert report.verdict == "correct" and report.findings == (), report.text()

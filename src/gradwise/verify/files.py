@@ -97,11 +97,14 @@ def read_text(path: Path) -> tuple[np.ndarray, int]:
 
 
 def checked_array(array: np.ndarray, name: str) -> np.ndarray:
-    """A numeric array of at most 2 dimensions as float64; anything else raises TraceError."""
+    """A numeric array of at most 2 dimensions (after dropping axes of length 1, as in a stack of (n, 1) column
+    vectors) as float64; anything else raises TraceError."""
     if array.dtype.kind not in "biuf":
         raise TraceError(f"{name}: holds {array.dtype} values, not numbers; save a float array")
     if array.ndim > 2:
-        raise TraceError(f"{name}: has {array.ndim} dimensions {array.shape}; save a vector or a matrix")
+        array = array.squeeze()
+        if array.ndim > 2:
+            raise TraceError(f"{name}: has {array.ndim} dimensions {array.shape}; save a vector or a matrix")
     return np.asarray(array, dtype=np.float64)
 
 

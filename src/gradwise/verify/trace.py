@@ -185,6 +185,7 @@ def build(loaded: Loaded, reading: Reading = Reading()) -> Trace:
     trace.notes, trace.source, trace.precision = notes, loaded.where, loaded.precision
     trace.open, trace.reading = open_, reading
     _layers(trace, tensors)
+    _gradients_transposed(trace)
     for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "b"))):
         if name in tensors.values:
             _finite(tensors.values[name], tensors.sources[name])
@@ -229,8 +230,11 @@ def _orientation(
     fits_per_layer = []
     for i, (n_in, n_out) in enumerate(zip(net.sizes, net.sizes[1:], strict=False)):
         source = tensors.sources[f"W{i}"]
-        shape = L.matrix_shape(tensors.values[f"W{i}"])
+        given = tensors.values[f"W{i}"]
+        shape = L.matrix_shape(given)
         fits = L.weight_fits(shape, n_in, n_out, net.bias[i])
+        if given.ndim < 2:  # a flat vector (one input or one output) fits as a row or as a column
+            fits = {**L.weight_fits(shape[::-1], n_in, n_out, net.bias[i]), **fits}
         if not fits:
             inside = (
                 ""
@@ -390,19 +394,44 @@ def _layers(trace: Trace, tensors: Tensors) -> None:
     rows = network.samples == "rows"
     for i in range(network.layers):
         n_out, form = network.sizes[i + 1], network.bias[i]
-        stored = values[f"W{i}"].reshape(L.matrix_shape(values[f"W{i}"]))
+        stored = _stored_weights(values[f"W{i}"], network, i)
         matrix = stored.T if out_in else stored
         W, b = B.split(matrix, form) if B.inside(form) else (matrix, np.zeros(n_out))
         if form == "separate":
             b = _vector(values[f"b{i}"], n_out, tensors.sources[f"b{i}"])
         trace.W.append(W)
         trace.b.append(b)
-        dw = values[f"dW{i}"]
+        dw = _like(values[f"dW{i}"], stored)
         trace.dW.append(dw.T if out_in and dw.ndim == 2 else dw)
         trained = form == "separate" and f"db{i}" in values
         trace.db.append(_bias_gradient(values[f"db{i}"], n_out, trace.batch, rows) if trained else None)
         if form == "separate" and not trained:
             trace.notes.append(f"b{i} comes without db{i}: read as a bias this step does not train")
+
+
+def _stored_weights(given: Array, network: TraceNetwork, i: int) -> Array:
+    """W{i} as the matrix the user stores: a flat vector takes the shape its orientation and bias form give."""
+    if given.ndim == 2:
+        return given
+    rows = network.sizes[i] + (1 if B.inside(network.bias[i]) else 0)
+    shape = (rows, network.sizes[i + 1])
+    return given.reshape(shape[::-1] if network.weights == "out_in" else shape)
+
+
+def _like(array: Array, stored: Array) -> Array:
+    """A gradient or updated weights as a matrix of W's stored shape when it is the same vector written flat (a
+    layer with one input or one output), else as given."""
+    if array.size == stored.size and 1 in stored.shape and (array.ndim < 2 or 1 in array.shape):
+        return array.reshape(stored.shape)
+    return array
+
+
+def _gradients_transposed(trace: Trace) -> None:
+    """Every dW stored the other way round from its (non-square) W: a layout of the user's, read transposed."""
+    flipped = [g.ndim == 2 and g.shape == W.shape[::-1] != W.shape for g, W in zip(trace.dW, trace.W, strict=True)]
+    if all(flipped):
+        trace.dW = [g.T for g in trace.dW]
+        trace.notes.append("every dW is stored the other way round from its W: read transposed")
 
 
 def _bias_gradient(db: Array, n_out: int, batch: int, rows: bool) -> Array:
@@ -502,6 +531,7 @@ def _after(trace: Trace, kind: str, i: int, array: Array, name: str, ignored: li
         raise TraceError(f"{name}: only W{{i}}.after and b{{i}}.after are read; rename or remove it")
     stored = trace.parameters(i).shape
     expected = stored[::-1] if network.weights == "out_in" else stored
+    array = _like(array, np.empty(expected))
     if L.matrix_shape(array) != expected:
         raise TraceError(f"{name}: shape {array.shape} differs from W{i}'s {expected}; write W{i} after the update")
     w = array.reshape(expected)
