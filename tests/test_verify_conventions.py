@@ -301,3 +301,17 @@ def test_a_single_output_written_as_flat_vectors_and_stacked_column_vectors(tmp_
     network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
     report = verify(write_trace(tmp_path / "trace", network, {**tensors, **flat, **stacked}, fmt="npy"))
     assert report.verdict == "correct" and report.findings == (), report.text()
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_l2_inside_the_gradients_is_noted_with_its_lambda(tmp_path, declared):
+    sizes, acts, loss = [4, 5, 3], ["relu", "softmax"], "ce"
+    x, t, W, b = problem(sizes, acts, loss, 4, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b, l2=0.003)
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
+    network |= {"l2": 0.003} if declared else {}
+    report = verify(write_trace(tmp_path / "trace", network, tensors))
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert report.conventions["l2"]["found"] == pytest.approx({"dW1": 0.003, "dW0": 0.003})
+    note = next(n for n in report.notes if n.startswith("the gradients include L2 weight decay"))
+    assert "dW1 λ = 0.003" in note and ("declares" in note) == declared, note

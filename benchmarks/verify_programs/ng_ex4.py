@@ -6,8 +6,8 @@ J = (1/m) sum [-Y log h - (1 - Y) log(1 - h)] + lambda/(2m) (sum Theta1[:, 1:]^2
 d3 = a3 - Y, d2 = (d3 Theta2) .* [1, g'(z2)] with the bias column then dropped, Theta_grad = Delta / m +
 (lambda/m) Theta with the bias column not regularised, and plain gradient descent Theta -= alpha * grad.
 Weights from randInitializeWeights (U(-0.12, 0.12)). The user dumps X (without the ones), Y, Theta, the
-gradients, d2, d3 and J as csv (csvwrite-like, every digit) and declares the bias, the layout and
-l2 = lambda/m.
+gradients, d2, d3 and J as csv (csvwrite-like, every digit) and declares the bias, the layout, that J is
+a mean ("reduction": "mean") and l2 = lambda/m.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def write(folder, bug=None):
         "lr": ALPHA,
         "bias": "first",
         "weights": "out_in",
+        "reduction": "mean",
         "l2": LAMBDA / M,
     }
     (folder / "network.json").write_text(json.dumps(network))

@@ -344,6 +344,15 @@ class Walk:
                 return float(finding.evidence["factor"])
         return None
 
+    def note_decays(self) -> None:
+        """Say which gradients carried an L2 term, and the λ fitted (or declared)."""
+        if not self.decays:
+            return
+        declared = self.trace.network.l2
+        found = ", ".join(f"{name} λ = {c:.4g}" for name, c in self.decays.items())
+        how = f"as network.json declares (l2 = {declared:g})" if declared else 'fitted; declare "l2" in network.json'
+        self.note(f"the gradients include L2 weight decay, + λ·W: {found} ({how})")
+
     def settle_factors(self) -> None:
         """A constant factor is a convention only when every gradient carries it: a factor on some gradients while
         others match unscaled makes those layers step too far or too short, a bug."""

@@ -69,6 +69,7 @@ def walk(trace: Trace) -> Walk:
         update(result)
         loss(result)
     result.settle_factors()
+    result.note_decays()
     return result
 
 
