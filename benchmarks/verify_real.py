@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import tempfile
 import time
@@ -46,6 +47,7 @@ class Refused:
 
     def text(self) -> str:
         return "TraceError: " + self.message
+
 
 PROGRAMS = [
     "nielsen_network",
@@ -143,7 +145,7 @@ def finding_lines(report) -> list[str]:
                 keep.extend(text[i + 1 : i + 2])  # the evidence line
         if line.startswith("health at"):
             break
-    table = [line for line in text if line.startswith("  ") and ("wrong" in line or "note" in line)]
+    table = [line for line in text if re.match(r"  \S+ +(wrong|note|downstream) ", line)]
     return keep[:1] + table + keep[1:]
 
 
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name in suspect and bug is None:
                     result += " (program's own gradient wrong)"
                 got = "refused as bad input (exit 2)" if isinstance(report, Refused) else got_of(report)
-                line = f"{name:20s} {str(bug):26s} {describe(expected):58s} {got:58s} {result}"
+                line = f"{name:20s} {bug!s:26s} {describe(expected):58s} {got:58s} {result}"
                 print(line)
                 rows.append((name, bug, result.split()[0]))
                 if not result.startswith("PASS"):
@@ -209,9 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     n_bugs = len(rows) - n_correct
     print()
     print(f"correct programs: {n_correct}, verified correct {count('PASS', True)}, false alarms {count('ALARM', True)}")
-    print(f"bugs: {n_bugs}, named right {count('PASS', False)}, right tensor wrong kind {count('KIND', False)}, "
-          f"named at another tensor {count('PLACE', False)}, missed (verdict correct) {count('MISS', False)}, "
-          f"refused as bad input {count('REFUSED', False)}")
+    print(
+        f"bugs: {n_bugs}, named right {count('PASS', False)}, right tensor wrong kind {count('KIND', False)}, "
+        f"named at another tensor {count('PLACE', False)}, missed (verdict correct) {count('MISS', False)}, "
+        f"refused as bad input {count('REFUSED', False)}"
+    )
     if count("REFUSED", True):
         print(f"correct programs refused as bad input: {count('REFUSED', True)}")
     print(f"time: {time.perf_counter() - start:.1f} s")

@@ -8,6 +8,7 @@ The user writes "%.17g" text, the W after Adam's step, and declares the optimize
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def backward(params, cache, t, bug=None):
 def data():
     rs = np.random.RandomState(9)
     params = {}
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES)):
         params[f"W{i}"] = rs.randn(n_in, n_out) * np.sqrt(2 / n_in)
         params[f"b{i}"] = np.zeros(n_out)
     batches = []

@@ -160,7 +160,11 @@ def gradcheck_problem():
     def grads(p):
         net, fcs = load(p)
         net.train_one(X, Y, 0.0)
-        return {"W0": fcs[0].weights_error, "b0": fcs[0].output_error,
-                "W1": fcs[1].weights_error, "b1": fcs[1].output_error}
+        return {
+            "W0": fcs[0].weights_error,
+            "b0": fcs[0].output_error,
+            "W1": fcs[1].weights_error,
+            "b1": fcs[1].output_error,
+        }
 
     return params, cost, grads

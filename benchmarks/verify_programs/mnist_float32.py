@@ -89,14 +89,14 @@ def write(folder, bug=None):
     velocity = [np.zeros_like(p) for p in params]
     for x, labels in batches[:WARMUP]:
         grads, _ = forward_backward(params, x, labels)
-        for p, v, g in zip(params, velocity, grads):
+        for p, v, g in zip(params, velocity, grads, strict=True):
             v *= f32(MU)
             v -= f32(LR) * g
             p += v
     x, labels = batches[WARMUP]
     before = [p.copy() for p in params]
     grads, seen = forward_backward(params, x, labels, bug)
-    for p, v, g in zip(params, velocity, grads):
+    for p, v, g in zip(params, velocity, grads, strict=True):
         v *= f32(MU)
         v -= f32(LR) * g
         p += v
@@ -106,15 +106,15 @@ def write(folder, bug=None):
 
     save("x", x)
     save("t", labels, fmt="%d")
-    for l in range(2):
-        save(f"W{l}", before[2 * l])
-        save(f"b{l}", before[2 * l + 1])
-        save(f"dW{l}", grads[2 * l])
-        save(f"db{l}", grads[2 * l + 1])
-        save(f"W{l}.after", params[2 * l])
-        save(f"b{l}.after", params[2 * l + 1])
+    for i in range(2):
+        save(f"W{i}", before[2 * i])
+        save(f"b{i}", before[2 * i + 1])
+        save(f"dW{i}", grads[2 * i])
+        save(f"db{i}", grads[2 * i + 1])
+        save(f"W{i}.after", params[2 * i])
+        save(f"b{i}.after", params[2 * i + 1])
         for key in ("z", "a", "delta"):
-            save(f"{key}{l}", seen[f"{key}{l}"])
+            save(f"{key}{i}", seen[f"{key}{i}"])
     save("loss", seen["loss"])
     net = {"sizes": SIZES, "activations": ["sigmoid", "softmax"], "loss": "ce", "lr": LR}
     (folder / "network.json").write_text(json.dumps(net))
@@ -129,6 +129,6 @@ def gradcheck_problem():
         return forward_backward([p[k] for k in names], x, labels)[1]["loss"]
 
     def grads(p):
-        return dict(zip(names, forward_backward([p[k] for k in names], x, labels)[0]))
+        return dict(zip(names, forward_backward([p[k] for k in names], x, labels)[0], strict=True))
 
-    return dict(zip(names, params)), cost, grads
+    return dict(zip(names, params, strict=True)), cost, grads

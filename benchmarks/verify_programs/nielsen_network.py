@@ -7,6 +7,8 @@ update w - (eta / m) * nabla_w. The user dumps the per-sample columns side by si
 as dW / db, and a network.json with only sizes, activations, loss and eta ("lr"). Text files, "%.17g".
 """
 
+# ruff: noqa: B905, E741, RUF007  (Nielsen's own idioms: zip over layers, l for the layer index)
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,8 @@ with n the training-set size. The user dumps .npy files and declares sizes, acti
 layouts and that the gradients are summed; lmbda is not declared (it is not in dW).
 """
 
+# ruff: noqa: B905, E741, RUF007  (Nielsen's own idioms: zip over layers, l for the layer index)
+
 from __future__ import annotations
 
 import json

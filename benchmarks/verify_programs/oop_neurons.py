@@ -45,7 +45,7 @@ class Neuron:
 
     def activate(self, inputs, activation):
         self.inputs = list(inputs)
-        self.sum = sum(w * i for w, i in zip(self.weights, inputs)) + self.bias
+        self.sum = sum(w * i for w, i in zip(self.weights, inputs, strict=True)) + self.bias
         self.output = math.tanh(self.sum) if activation == "tanh" else self.sum
         return self.output
 
@@ -80,7 +80,7 @@ class Network:
     def train(self, inputs, targets, lr, bug=None):
         self.forward(inputs)
         hidden, output = self.layers
-        for neuron, target in zip(output.neurons, targets):
+        for neuron, target in zip(output.neurons, targets, strict=True):
             error = target - neuron.output
             neuron.delta = error * 1  # linear output: derivative 1
         if bug in ("update_before_backprop", "both"):
@@ -116,15 +116,15 @@ def write(folder, bug=None):
     after = net.snapshot()
     save("x", INPUTS)
     save("t", TARGETS)
-    for l, layer in enumerate(net.layers):
-        save(f"W{l}", before[l][0])
-        save(f"b{l}", before[l][1])
-        save(f"a{l}", [n.output for n in layer.neurons])
-        save(f"delta{l}", [n.delta for n in layer.neurons])
-        save(f"dW{l}", [[n.delta * i for i in n.inputs] for n in layer.neurons])
-        save(f"db{l}", [n.delta for n in layer.neurons])
-        save(f"W{l}.after", after[l][0])
-        save(f"b{l}.after", after[l][1])
+    for k, layer in enumerate(net.layers):
+        save(f"W{k}", before[k][0])
+        save(f"b{k}", before[k][1])
+        save(f"a{k}", [n.output for n in layer.neurons])
+        save(f"delta{k}", [n.delta for n in layer.neurons])
+        save(f"dW{k}", [[n.delta * i for i in n.inputs] for n in layer.neurons])
+        save(f"db{k}", [n.delta for n in layer.neurons])
+        save(f"W{k}.after", after[k][0])
+        save(f"b{k}.after", after[k][1])
     (folder / "network.json").write_text(
         '{"sizes": [3, 4, 2], "activations": ["tanh", "linear"], "loss": "mse", "lr": 0.1}'
     )
@@ -137,23 +137,23 @@ def gradcheck_problem():
 
     def load(p):
         net = Network(SIZES)
-        for l, layer in enumerate(net.layers):
+        for k, layer in enumerate(net.layers):
             for j, n in enumerate(layer.neurons):
-                n.weights = [float(v) for v in p[f"W{l}"][j]]
-                n.bias = float(p[f"b{l}"][j])
+                n.weights = [float(v) for v in p[f"W{k}"][j]]
+                n.bias = float(p[f"b{k}"][j])
         return net
 
     def cost(p):
         out = load(p).forward(INPUTS)
-        return sum(0.5 * (t - o) ** 2 for t, o in zip(TARGETS, out))
+        return sum(0.5 * (t - o) ** 2 for t, o in zip(TARGETS, out, strict=True))
 
     def grads(p):
         net = load(p)
         net.train(INPUTS, TARGETS, 0.0)
         g = {}
-        for l, layer in enumerate(net.layers):  # the program adds delta * input: -dE/dw
-            g[f"W{l}"] = -np.array([[n.delta * i for i in n.inputs] for n in layer.neurons])
-            g[f"b{l}"] = -np.array([n.delta for n in layer.neurons])
+        for k, layer in enumerate(net.layers):  # the program adds delta * input: -dE/dw
+            g[f"W{k}"] = -np.array([[n.delta * i for i in n.inputs] for n in layer.neurons])
+            g[f"b{k}"] = -np.array([n.delta for n in layer.neurons])
         return g
 
     return params, cost, grads

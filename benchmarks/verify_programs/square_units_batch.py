@@ -50,8 +50,18 @@ def step(W0, b0, W1, b1, x, T, bug=None):
     db1 = d1.sum(1)
     dW0 = (d0 @ x).T
     db0 = d0.sum(0) if bug == "db0_wrong_axis" else d0.sum(1)
-    return {"z0": z0, "a0": a0, "z1": z1, "a1": a1, "delta0": d0, "delta1": d1,
-            "dW0": dW0, "db0": db0, "dW1": dW1, "db1": db1}
+    return {
+        "z0": z0,
+        "a0": a0,
+        "z1": z1,
+        "a1": a1,
+        "delta0": d0,
+        "delta1": d1,
+        "dW0": dW0,
+        "db0": db0,
+        "dW1": dW1,
+        "db1": db1,
+    }
 
 
 def data():

@@ -129,7 +129,7 @@ def gradcheck_problem():
     def as_w(p):
         (w1, w2), (w3, w4) = p["W0"]
         (w5, w6), (w7, w8) = p["W1"]
-        return dict(zip([f"w{k}" for k in range(1, 9)], map(float, (w1, w2, w3, w4, w5, w6, w7, w8))))
+        return dict(zip([f"w{k}" for k in range(1, 9)], map(float, (w1, w2, w3, w4, w5, w6, w7, w8)), strict=True))
 
     params = {"W0": np.array([[0.15, 0.20], [0.25, 0.30]]), "W1": np.array([[0.40, 0.45], [0.50, 0.55]])}
 
