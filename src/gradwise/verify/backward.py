@@ -271,5 +271,7 @@ def _bias_gradient(walk: Walk, i: int) -> None:
     magnitude = walk.magnitude[i] * trace.batch**0.5
     walk.step_magnitude[f"b{i}"] = magnitude
     suspects = Suspects(lambda: H.bias_gradient(delta, trace.network.reduction, trace.batch, i), lambda: words)
-    decay = Decay((trace.b[i],), trace.network.l2)
+    # Biases are rarely decayed: only with the λ declared or found in this layer's dW, never one fitted to db.
+    known = trace.network.l2 or walk.decays.get(f"dW{i}")
+    decay = Decay((trace.b[i],), known) if known else None
     walk.check(f"db{i}", i, db, walk.ref.db[i], R.bias_gradient(delta), magnitude, suspects, decay=decay)

@@ -88,6 +88,7 @@ class Walk:
     unknown: bool = False  # a wrong tensor upstream whose value is unknown: later mismatches cannot be judged
     unexplained: int = 0  # wrong tensors no known slip reproduces
     unscaled: set[str] = field(default_factory=set)  # tensors that match with no constant factor
+    factor: float = 1.0  # a constant every gradient carries (a loss without its ½), once found
     adds: bool = False  # the user's update adds their gradient (error = t − y): their tensors were negated back
     z: dict[int, Array] = field(default_factory=dict)
     a: dict[int, Array] = field(default_factory=dict)
@@ -135,14 +136,21 @@ class Walk:
         """
         if not np.isfinite(user).all():
             return self._non_finite(name, layer, user, local)
+        own_scales = scales
+        if self.factor != 1 and not forward:  # a constant the gradients were found to carry: now a convention
+            scales = [*own_scales, *(k * self.factor for k in own_scales)]
         fit = self._fit(user, ref, scales, magnitude, decay)
         if fit.error <= self.tol.relative:
+            if fit.scale not in own_scales:
+                return self._record(name, self._carries_factor(name, fit), fit.error)
             if C.norm(ref) > self.tol.noise(magnitude) / self.tol.relative:
                 self.unscaled.add(name)  # right at its own scale, not merely within round-off of 0
             return self._record(name, self._decayed(name, Outcome("ok", fit.scale), fit), fit.error)
         error = fit.error
         fit = self._fit(user, local, scales, magnitude, decay)
         if fit.error <= self.tol.relative:
+            if fit.scale not in own_scales and not self.wrong_seen:
+                return self._record(name, self._carries_factor(name, fit), error)
             status = "downstream" if self.wrong_seen else "note"
             return self._record(name, self._decayed(name, Outcome(status, fit.scale), fit), error)
         if self.unknown:
@@ -164,8 +172,9 @@ class Walk:
         for k in scales:
             target = k * ref
             fit = Fit(self.tol.error(user, target, k * magnitude), k)
-            if decay is None or fit.error <= self.tol.relative:
-                best = min(best, fit, key=lambda f: f.error)
+            fitted = decay is not None and (decay.fixed is not None or user.size >= FITTED_CONSTANT_MIN_SIZE)
+            if decay is None or not fitted or fit.error <= self.tol.relative:
+                best = min(best, fit, key=lambda f: f.error)  # a free λ fitted to a few numbers explains anything
                 continue
             for parameters in (p for p in decay.parameters if p.shape == user.shape == target.shape):
                 c = decay.fixed if decay.fixed is not None else C.fitted_scale(user - target, parameters)
@@ -174,6 +183,15 @@ class Walk:
                     fit = min(fit, Fit(error, k, c, c * parameters), key=lambda f: f.error)
             best = min(best, fit, key=lambda f: f.error)
         return best
+
+    def _carries_factor(self, name: str, fit: Fit) -> Outcome:
+        """Right up to the constant factor found before: one more tensor where that finding also holds."""
+        for i, finding in enumerate(self.findings):
+            if finding.kind == "constant_scale" and finding.evidence.get("factor") == round(self.factor, 6):
+                also = f"{finding.evidence['also_at']}, {name}" if "also_at" in finding.evidence else name
+                self.findings[i] = replace(finding, evidence={**finding.evidence, "also_at": also})
+                break
+        return self._decayed(name, Outcome("note", fit.scale), fit)
 
     def _decayed(self, name: str, outcome: Outcome, fit: Fit) -> Outcome:
         if fit.decay > 0:
@@ -200,15 +218,17 @@ class Walk:
         if accepted is not None:
             return self._accept(name, layer, before, *accepted)
         right = H.Hypothesis("", local, "", "")
-        scaled = self._times_constant(user, [right], magnitude, scales, decay)
-        if scaled is None and not forward and user.size >= FITTED_CONSTANT_MIN_SIZE:
-            scaled = self._times_constant(user, singles, magnitude, scales, decay)
+        scaled = self._times_constant(name, user, [right], magnitude, scales, decay)
+        if scaled is None and not forward:  # below FITTED_CONSTANT_MIN_SIZE numbers, only the named factors
+            scaled = self._times_constant(name, user, singles, magnitude, scales, decay)
         if scaled is not None:
             hypothesis, c, k, error = scaled
             kind, explanation, fix = H.scaled(c, self.trace.batch, name, forward, self.adds)
             slips = [s for s in hypothesis.slips() if s.kind] + [H.Slip(kind, explanation, fix)]
             self._find(slips, name, layer, before, error, factor=c)
             status = "note" if all(s.kind in NOTE_KINDS for s in slips) else "wrong"
+            if hypothesis is right and status == "note" and self.factor == 1:
+                self.factor = c  # the gradients' convention from here on: later tensors are judged with it
             # The right tensor times c: what follows is judged as the user's tensor divided by c.
             return Outcome(status, c * k if hypothesis is right else k)
         pair = self._accepted(user, suspects.pairs(), magnitude, scales, decay)
@@ -246,6 +266,7 @@ class Walk:
 
     def _times_constant(
         self,
+        name: str,
         user: Array,
         candidates: list[H.Hypothesis],
         magnitude: float,
@@ -254,11 +275,12 @@ class Walk:
     ) -> tuple[H.Hypothesis, float, float, float] | None:
         """(hypothesis, c, k, error) with user ≈ c · k · candidate (+ L2): a constant c beyond the conventions k."""
         best: tuple[H.Hypothesis, float, float, float] | None = None
+        decayed = 0.0
         for h in candidates:
             if h.convention or h.candidate.shape != user.shape:
                 continue
             conventions = sorted({k * s for k in scales for s in h.scales})
-            for removed in _decay_terms(user, h.candidate, decay):
+            for removed, coefficient in _decay_terms(user, h.candidate, decay):
                 adjusted = user - removed
                 c = self._constant_factor(adjusted, h.candidate, conventions)
                 total = C.fitted_scale(adjusted, h.candidate)
@@ -267,22 +289,29 @@ class Walk:
                 k = min(conventions, key=lambda s: abs(math.log(abs(total) / s)))
                 error = self.tol.error(adjusted, c * k * h.candidate, abs(c * k) * magnitude)
                 if error <= self.tol.relative and (best is None or error < best[3]):
-                    best = (h, c, k, error)
+                    best, decayed = (h, c, k, error), coefficient
+        if best is not None and decayed > 0:
+            self.decays[name] = decayed  # the L2 inside this gradient, as it stands there
         return best
 
     def _constant_factor(self, user: Array, local: Array, scales: Sequence[float]) -> float | None:
-        """c with user ≈ c · k · local for the nearest convention k (a delta per sample), or None."""
+        """c with user ≈ c · k · local for the nearest convention k (a delta per sample), or None.
+
+        Fewer than FITTED_CONSTANT_MIN_SIZE numbers fit any c: then only the factors a loss convention makes, or
+        one this walk already found in an earlier tensor, count.
+        """
         c = C.fitted_scale(user, local)
         if c is None or c == 0:
             return None
         c /= min(scales, key=lambda k: abs(math.log(abs(c) / k)))
         if self.tol.near(c, 1.0):
             return None
-        if user.size > 1:
+        if user.size >= FITTED_CONSTANT_MIN_SIZE:
             return c
         batch, outputs = self.trace.batch, self.trace.network.sizes[-1]
         factors = [f * b * o for f in LOSS_FACTORS for b in (1, batch, 1 / batch) for o in (1, outputs, 1 / outputs)]
-        return next((f for f in factors if f != 1 and self.tol.near(c, f)), None)
+        factors += [float(f.evidence["factor"]) for f in self.findings if "factor" in f.evidence]  # found upstream
+        return next((s * f for f in factors for s in (1, -1) if s * f != 1 and self.tol.near(c, s * f)), None)
 
     def _non_finite(self, name: str, layer: int | None, user: Array, local: Array) -> Outcome:
         if self.wrong_seen:  # a NaN after an earlier error is most likely that error's consequence
@@ -366,24 +395,28 @@ class Walk:
             self.checks = [replace(c, status="wrong") if c.name in scaled else c for c in self.checks]
 
 
-def _decay_terms(user: Array, candidate: Array, decay: Decay | None) -> list[Array | float]:
-    """What L2 may add to a gradient that is a constant times ``candidate``: nothing, or a multiple of a parameter
-    (fitted together with the constant, so that the coefficient λ = (its multiple) / (the constant) is > 0)."""
-    terms: list[Array | float] = [0.0]
+def _decay_terms(user: Array, candidate: Array, decay: Decay | None) -> list[tuple[Array | float, float]]:
+    """What L2 may add to a gradient that is a constant times ``candidate``, with its coefficient as it stands in
+    the gradient: nothing; the declared λ·P, scaled with the rest or not (Delta + λ/m Theta); or a multiple of a
+    parameter P fitted together with the constant, so that λ = (its multiple) / (the constant) is > 0."""
+    terms: list[tuple[Array | float, float]] = [(0.0, 0.0)]
     if decay is None:
         return terms
     for parameters in (p for p in decay.parameters if p.shape == user.shape):
         if decay.fixed is not None:
+            terms.append((decay.fixed * parameters, decay.fixed))
             alpha = C.fitted_scale(user, candidate + decay.fixed * parameters)
             if alpha:
-                terms.append(alpha * decay.fixed * parameters)
+                terms.append((alpha * decay.fixed * parameters, alpha * decay.fixed))
+            continue
+        if user.size < FITTED_CONSTANT_MIN_SIZE:
             continue
         columns = np.stack([candidate.ravel(), parameters.ravel()], axis=1)
         if not np.isfinite(columns).all():
             continue
         (alpha, beta), *_ = np.linalg.lstsq(columns, user.ravel(), rcond=None)
         if alpha != 0 and beta / alpha > 0:
-            terms.append(beta * parameters)
+            terms.append((beta * parameters, float(beta)))
     return terms
 
 

@@ -43,6 +43,7 @@ def loss(walk: Walk) -> None:
             return
     words = next((w for v, w in _variants(walk, local) if walk.tol.matches(user, np.array(v), magnitude)), None)
     if words is None:
+        walk.found["loss"] = "unexplained"
         ratio = trace.loss / local if local else float("inf")
         words = (
             f"the loss on file, {trace.loss:.6g}, is not {net.loss} ({net.reduction}) of the output, {local:.6g} "

@@ -111,12 +111,14 @@ def _better(loaded: Loaded, start: Reading, choices: list[tuple[str, str]], best
     return candidate if _score(candidate) < _score(best) else best
 
 
-def _score(result: Walk) -> tuple[int, int, int, int, int]:
-    """More tensors that match the reference, fewer that no known slip explains, fewer wrong, fewer bugs named,
-    fewer conventions needed."""
-    ok = sum(check.status == "ok" for check in result.checks)
+def _score(result: Walk) -> tuple[int, int, int, int, int, int]:
+    """A loss on file that the reading explains (it is an independent witness of the forward pass and of mean or
+    sum), more tensors that agree with the reference (up to a convention), fewer that no known slip explains,
+    fewer wrong, fewer bugs named, fewer conventions needed."""
+    agree = sum(check.status in ("ok", "note") for check in result.checks)
     bugs = sum(not f.is_note for f in result.findings)
-    return -ok, result.unexplained, result.wrong_count(), bugs, len(result.findings)
+    loss_unexplained = int(result.found.get("loss") == "unexplained")
+    return loss_unexplained, -agree, result.unexplained, result.wrong_count(), bugs, len(result.findings)
 
 
 def _note_choice(result: Walk, aspect: str) -> None:
