@@ -467,3 +467,12 @@ def test_any_shapes_and_conventions_give_a_report_or_one_line(data):
             assert "\n" not in str(error)
         else:
             assert report.verdict in ("correct", "wrong") and json.dumps(report.to_json()) and report.text()
+
+
+def test_an_update_broadcast_to_a_matrix_is_a_finding_not_bad_input(trace, capsys):
+    """b − lr·db with a (1, B) db broadcasts b.after to a matrix: the program ran, so it is a shape finding."""
+    b0 = np.loadtxt(trace / "b0.txt")
+    np.savetxt(trace / "b0.after.txt", b0[:, None] - 0.1 * np.ones((1, 5)))
+    assert main(["verify", str(trace), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["first_wrong"] == "b0.after" and report["findings"][0]["kind"] == "shape"

@@ -85,14 +85,12 @@ def _delta_fallback(
     activation = walk.trace.network.activations[i]
     factor = local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
     output = i == walk.trace.network.layers - 1
-    ratio = factor.ratio() if factor is not None else math.nan
-    # A median ratio of 1 says the factor is f′ where it matters: then the derivative is not what is wrong.
-    blamable = math.isfinite(ratio) and ratio != 0 and abs(ratio - 1) > 0.01
-    if factor is not None and blamable and factor.is_function_of_z():
+    # A factor equal to f′ wherever the incoming gradient is not 0 is no wrong derivative, whatever else differs.
+    if factor is not None and factor.is_wrong() and factor.is_function_of_z():
         return (
             "wrong_derivative",
             f"delta{i} is the incoming gradient times a local factor that matches no known form of "
-            f"{activation.name}′(z{i}): the factor found is {ratio:.4g} times the right one (median).",
+            f"{activation.name}′(z{i}): the factor found is {factor.describe()}.",
             f"multiply the incoming gradient by {activation.name}′(z{i}) (docs/verify.md lists the forms).",
         )
     if factor is not None and not output and not factor.is_function_of_z():

@@ -72,6 +72,7 @@ class Outcome:
     status: str
     scale: float = 1.0
     accepted: H.Hypothesis | None = None
+    error: float | None = None  # the error under an accepted convention, shown instead of the plain one
 
 
 @dataclass
@@ -164,7 +165,7 @@ class Walk:
             )
             self._find([H.Slip(kind, why, fix)], name, layer, before, None)
             outcome = Outcome("wrong", fit.scale)  # the convention it is nearest
-        return self._record(name, outcome, error)
+        return self._record(name, outcome, error if outcome.error is None else outcome.error)
 
     def _fit(self, user: Array, ref: Array, scales: Sequence[float], magnitude: float, decay: Decay | None) -> Fit:
         """The best fit of user to k·ref over the convention factors k, with decay taken out where it helps."""
@@ -260,7 +261,7 @@ class Walk:
     def _accept(self, name: str, layer: int | None, before: float, h: H.Hypothesis, k: float, error: float) -> Outcome:
         if h.convention:
             self.note(h.explanation)
-            return Outcome("downstream" if self.wrong_seen else "ok", k, h)
+            return Outcome("downstream" if self.wrong_seen else "ok", k, h, error)
         self._find(h.slips(), name, layer, before, error)
         return Outcome("note" if all(s.kind in NOTE_KINDS for s in h.slips()) else "wrong", k, h)
 

@@ -39,7 +39,7 @@ def stored_negated(trace: Trace, ref: Reference) -> bool:
     tol, agreement, seen = Tolerance(trace.precision), 0.0, False
     for i, after in trace.W_after.items():
         before, grad = trace.parameters(i), trace.dW[i]
-        rate = fitted_scale(after - before, grad) if grad.shape == before.shape else None
+        rate = fitted_scale(after - before, grad) if grad.shape == before.shape == after.shape else None
         if rate is None:
             continue  # a zero or misshapen gradient shows no direction
         if rate <= 0 or not tol.matches(after - before, rate * grad, norm(before)):
@@ -74,7 +74,7 @@ def describe(walk: Walk) -> dict[str, Any]:
         "lr": net.lr,
         "bias": list(net.bias),
         "l2": {"declared": net.l2, "found": dict(walk.decays)},
-        "optimizer": net.optimizer or "sgd",
+        "optimizer": net.optimizer or walk.found.get("optimizer", "sgd"),
         "update_checked": walk.found.get("update_checked", True) if trace.W_after or trace.b_after else None,
         "precision": precision_words(trace.precision),
     }

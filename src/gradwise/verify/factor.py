@@ -27,10 +27,28 @@ class LocalFactor:
     right: Array
     z: Array
 
+    def ratios(self) -> Array:
+        """found / right over the entries where f′ is not 0."""
+        usable = self.right != 0
+        return self.found[usable] / self.right[usable]
+
     def ratio(self) -> float:
         """The median of found / right over the entries where f′ is not 0."""
-        usable = self.right != 0
-        return float(np.median(self.found[usable] / self.right[usable])) if usable.any() else math.nan
+        ratios = self.ratios()
+        return float(np.median(ratios)) if ratios.size else math.nan
+
+    def is_wrong(self) -> bool:
+        """The factor differs from f′ somewhere it matters (by more than 1 %): f′ itself can be blamed."""
+        ratios = self.ratios()
+        return bool(ratios.size) and bool(np.all(np.isfinite(ratios))) and float(np.max(np.abs(ratios - 1))) > 0.01
+
+    def describe(self) -> str:
+        """'0.5 times the right one', or 'between 0.57 and 3.4 times the right one (median 1)'."""
+        ratios = self.ratios()
+        low, high, median = float(ratios.min()), float(ratios.max()), self.ratio()
+        if high - low <= 0.01 * max(abs(median), 1e-12):
+            return f"{median:.4g} times the right one"
+        return f"between {low:.3g} and {high:.3g} times the right one (median {median:.3g})"
 
     def is_function_of_z(self) -> bool:
         """Entries ordered by z have close factors: one function of z, not noise."""

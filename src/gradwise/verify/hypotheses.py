@@ -261,6 +261,15 @@ def factor_slips(activation: Activation, z: Array, a: Array, i: int) -> list[Fac
                 f"compute {formula} from a{i}, not from z{i}.",
             )
             found.append((slip, _times(factor(z, z))))
+        if z.ndim == 2 and z.shape[0] == z.shape[1] and activation.name not in ("identity", "softmax"):
+            slip = Slip(
+                "wrong_derivative",
+                f"delta{i} multiplies by {activation.name}′(z{i}) transposed: the incoming gradient is stored units × "
+                "batch and the derivative batch × units (the layer is as wide as the batch, so the shapes did not "
+                "catch it).",
+                f"transpose {activation.name}′(z{i}) to the incoming gradient's layout before multiplying.",
+            )
+            found.append((slip, _times(right.T)))
         if activation.name != "identity":
             slip = Slip(
                 "wrong_derivative",

@@ -105,7 +105,7 @@ def _after_step(walk: Walk) -> float | None:
     lr = trace.network.lr
     a = trace.x
     for i, activation in enumerate(trace.network.activations):
-        if i in trace.W_after:
+        if i in trace.W_after and trace.W_after[i].shape == trace.parameters(i).shape:
             after = trace.W_after[i]
             W, b = B.split(after, trace.network.bias[i]) if trace.bias_inside(i) else (after, trace.b_after.get(i))
         elif lr is not None and trace.dW[i].shape == trace.parameters(i).shape:
@@ -113,7 +113,7 @@ def _after_step(walk: Walk) -> float | None:
             W, b = B.split(moved, trace.network.bias[i]) if trace.bias_inside(i) else (moved, None)
         else:
             return None
-        if b is None:
+        if b is None or b.shape != trace.b[i].shape:
             db = trace.db[i]
             b = trace.b[i] - abs(lr or 0) * db if db is not None and db.shape == trace.b[i].shape else trace.b[i]
         z, a = R.forward(a, W, b, activation)

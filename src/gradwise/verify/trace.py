@@ -109,8 +109,8 @@ class Trace:
         return B.join(self.W[i], self.b[i], self.network.bias[i]) if self.bias_inside(i) else self.W[i]
 
     def weights_after(self, i: int) -> Array | None:
-        """W{i} after the step, without a bias row, if given."""
-        if i not in self.W_after:
+        """W{i} after the step, without a bias row, if given (and shaped like W{i})."""
+        if i not in self.W_after or self.W_after[i].shape != self.parameters(i).shape:
             return None
         return B.split(self.W_after[i], self.network.bias[i])[0] if self.bias_inside(i) else self.W_after[i]
 
@@ -525,14 +525,15 @@ def _after(trace: Trace, kind: str, i: int, array: Array, name: str, ignored: li
         if network.bias[i] != "separate":
             ignored.append(key)
             return
-        trace.b_after[i] = _vector(array, network.sizes[i + 1], name)
+        n = network.sizes[i + 1]
+        vector = array.size == n and (array.ndim < 2 or 1 in array.shape)
+        trace.b_after[i] = array.reshape(n) if vector else array  # misshapen: the update check's finding
         return
     if kind != "W":
         raise TraceError(f"{name}: only W{{i}}.after and b{{i}}.after are read; rename or remove it")
     stored = trace.parameters(i).shape
     expected = stored[::-1] if network.weights == "out_in" else stored
     array = _like(array, np.empty(expected))
-    if L.matrix_shape(array) != expected:
-        raise TraceError(f"{name}: shape {array.shape} differs from W{i}'s {expected}; write W{i} after the update")
-    w = array.reshape(expected)
-    trace.W_after[i] = w.T if network.weights == "out_in" else w
+    if array.ndim == 2 and network.weights == "out_in":
+        array = array.T  # a misshapen one is kept too: a broadcast in the user's update is a finding, not bad input
+    trace.W_after[i] = array

@@ -53,6 +53,15 @@ def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
         return
     ref_grad = ref_grad + walk.removed.get(f"d{name}", 0.0)  # the L2 term the user's gradient carries
     grad = given if given.shape == before.shape else ref_grad  # a misshapen one was reported
+    if after.shape != before.shape:  # e.g. b − lr·db broadcast to a matrix by a (1, n) db
+        words = (
+            "shape",
+            f"{name}.after has shape {after.shape}, not {name}'s {before.shape}.",
+            f"keep {name}'s shape.",
+        )
+        suspects = Suspects(list, lambda: words)
+        walk.check(f"{name}.after", i, after, before - lr * ref_grad, before - lr * grad, C.norm(before), suspects)
+        return
     moved = after - before
     # The weights' own rounding (after − before loses their digits) and the step's (lr times the gradient's).
     magnitude = C.norm(before) + lr * walk.step_magnitude.get(name, C.norm(ref_grad))
@@ -64,6 +73,7 @@ def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
         )
         walk.skip(f"{name}.after")
         walk.found["update_checked"] = False
+        walk.found["optimizer"] = "one with state (read off the update)"
         return
     g, after_name = f"d{name}", f"{name}.after"
     words = ("update", f"{after_name} is not {name} − lr·{g}.", f"set {after_name} = {name} − lr·{g}.")

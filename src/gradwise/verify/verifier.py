@@ -127,7 +127,10 @@ def _note_choice(result: Walk, aspect: str) -> None:
         stored = net.weights.replace("_", " × ")
         result.note(f"every layer is square, so the shapes cannot tell how W is stored: read as {stored}, which fits")
     elif aspect == "samples":
-        result.note(f"x is square, so the shapes cannot tell where the samples are: read as {net.samples}, which fits")
+        result.note(
+            f"x fits samples as rows and as columns (x is {result.trace.batch} × {net.sizes[0]}, with a column of ones "
+            f"possible), so the shapes cannot tell: read as {net.samples}, which fits"
+        )
     elif aspect == "reduction" and net.reduction == "sum":
         result.note('the gradients are summed over the batch, not averaged: read as "reduction": "sum"')
     elif aspect == "bias_end":
