@@ -30,7 +30,8 @@ class LocalFactor:
     def ratios(self) -> Array:
         """found / right over the entries where f′ is not 0."""
         usable = self.right != 0
-        return self.found[usable] / self.right[usable]
+        ratios: Array = self.found[usable] / self.right[usable]
+        return ratios
 
     def ratio(self) -> float:
         """The median of found / right over the entries where f′ is not 0."""
