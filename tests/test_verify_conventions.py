@@ -315,3 +315,44 @@ def test_l2_inside_the_gradients_is_noted_with_its_lambda(tmp_path, declared):
     assert report.conventions["l2"]["found"] == pytest.approx({"dW1": 0.003, "dW0": 0.003})
     note = next(n for n in report.notes if n.startswith("the gradients include L2 weight decay"))
     assert "dW1 λ = 0.003" in note and ("declares" in note) == declared, note
+
+
+@pytest.mark.parametrize(
+    "rename",
+    [
+        {"W": "W{}", "b": "b{}", "dW": "dW{}", "db": "db{}", "z": "z{}", "a": "a{}", "delta": "delta{}"},  # from 1
+        {"W": "w_{}", "b": "B{}", "dW": "dw_{}", "db": "DB{}", "z": "Z{}", "a": "A{}", "delta": "Delta_{}"},
+    ],
+    ids=["layers-counted-from-1", "case-and-underscores"],
+)
+def test_names_as_people_write_them(tmp_path, rename):
+    sizes, acts, loss = [4, 5, 3], ["tanh", "softmax"], "ce"
+    x, t, W, b = problem(sizes, acts, loss, 4, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b, bug="missing_output_derivative")
+    shift = 1 if rename["W"] == "W{}" else 0
+    renamed = {}
+    for name, value in tensors.items():
+        match = re.fullmatch(r"(W|b|dW|db|z|a|delta)(\d)(\.after)?", name)
+        if match is None:
+            renamed[name] = value
+        else:
+            renamed[rename[match[1]].format(int(match[2]) + shift) + (match[3] or "")] = value
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
+    report = verify({"network": network, **renamed})
+    assert report.first_wrong == "delta1" and report.kinds() == ["missing_output_derivative"], report.text()
+    assert ("W1..W2 read as W0..W1 (layers are numbered from 0)" in report.notes) == (shift == 1)
+
+
+def test_activations_counted_with_the_input_as_a1(tmp_path):
+    """As in Ng's course: a1 is x, z2 and a2 the hidden layer, z3 and a3 the output, delta3 and delta2."""
+    sizes, acts, loss = [4, 5, 3], ["sigmoid", "sigmoid"], "bce"
+    x, t, W, b = problem(sizes, acts, loss, 4, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b)
+    renamed = {"x": x, "t": t, "a1": x, "W1": W[0], "W2": W[1], "b1": b[0], "b2": b[1]}
+    for i in range(2):
+        renamed |= {f"z{i + 2}": tensors[f"z{i}"], f"a{i + 2}": tensors[f"a{i}"], f"delta{i + 2}": tensors[f"delta{i}"]}
+        renamed |= {f"dW{i + 1}": tensors[f"dW{i}"], f"db{i + 1}": tensors[f"db{i}"]}
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean"}
+    report = verify({"network": network, **renamed})
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert "a1 is the input (x): not read" in report.notes

@@ -25,6 +25,7 @@ import numpy as np
 from gradwise.verify import bias as B
 from gradwise.verify import layout as L
 from gradwise.verify.files import Tensors, TraceError, checked_array, read_folder
+from gradwise.verify.names import canonical_names
 from gradwise.verify.network import HINT, TraceNetwork, parse_network
 from gradwise.verify.precision import U64, dtype_rounding, unit_roundoff
 
@@ -64,6 +65,7 @@ class Loaded:
     tensors: Tensors
     where: str
     precision: float = U64
+    notes: tuple[str, ...] = ()  # what reading the names took (layers counted from 1)
 
 
 @dataclass
@@ -138,7 +140,8 @@ def load(source: str | Path | Mapping[str, Any]) -> Loaded:
             raise TraceError(f"{folder}: no such trace folder; {HINT}")
         network = parse_network(_read_json(folder / "network.json"), str(folder / "network.json"))
         tensors, where = read_folder(folder), str(folder)
-    return Loaded(network, tensors, where, unit_roundoff(tensors.values, tensors.rounding))
+    tensors, notes = canonical_names(tensors, network.layers)
+    return Loaded(network, tensors, where, unit_roundoff(tensors.values, tensors.rounding), tuple(notes))
 
 
 def _as_array(value: Any, name: str) -> Array:
@@ -170,7 +173,7 @@ def build(loaded: Loaded, reading: Reading = Reading()) -> Trace:
     net, tensors = loaded.network, loaded.tensors
     for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "dW"))):
         _required(tensors, name, loaded.where)
-    notes: list[str] = []
+    notes: list[str] = list(loaded.notes)
     open_: list[tuple[str, str]] = []
     samples = _samples(net, tensors.values, reading, open_, notes)
     weights, inside = _orientation(net, tensors, samples, reading, open_, notes)

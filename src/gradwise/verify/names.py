@@ -1,0 +1,65 @@
+"""Tensor names as people write them: ``w0``, ``dW_1``, ``delta_2``, ``W1.after``, and layers counted from 1.
+
+The trace format numbers weight layers from 0 (``W0`` is the first weight matrix, ``z0`` its pre-activation).
+Code counts from 1 as often (``W1``, ``W2``; or, as in Ng's course, ``a1`` for the input and ``z2`` for the
+first hidden layer). A family whose numbers are exactly the expected ones shifted by 1 or 2, with none at 0, is
+renumbered, and the note says so. Case and an underscore before the number do not matter.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gradwise.verify.files import Tensors, TraceError
+
+CANONICAL = {"x": "x", "t": "t", "loss": "loss", "w": "W", "b": "b", "dw": "dW", "db": "db", "z": "z", "a": "a"}
+CANONICAL |= {"delta": "delta"}
+_NAME = re.compile(r"(?i)(dw|db|delta|w|b|z|a)_?(\d+)((?:\.|_)after)?")
+
+
+def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
+    """The tensors under the format's names -> (renamed tensors, notes on what was renamed)."""
+    parsed: dict[str, tuple[str, int, bool]] = {}
+    plain = Tensors()
+    for name in tensors.values:
+        match = _NAME.fullmatch(name)
+        if match:
+            parsed[name] = (CANONICAL[match[1].lower()], int(match[2]), bool(match[3]))
+        else:
+            _add(plain, CANONICAL.get(name.lower(), name), tensors, name)
+    shifts = _shifts(parsed, layers)
+    notes = [
+        f"{family}{shift}..{family}{layers - 1 + shift} read as {family}0..{family}{layers - 1} (layers are "
+        f"numbered from 0)"
+        for family, shift in sorted(shifts.items())
+    ]
+    for name, (family, index, after) in parsed.items():
+        number = index - shifts.get(family, 0)
+        if number < 0:
+            notes.append(f"{name} is the input (x): not read")
+            continue
+        _add(plain, f"{family}{number}{'.after' if after else ''}", tensors, name)
+    return plain, notes
+
+
+def _add(into: Tensors, name: str, source: Tensors, original: str) -> None:
+    try:
+        into.add(name, source.values[original], source.sources[original], source.rounding[original])
+    except TraceError:
+        raise TraceError(
+            f"{source.sources[original]}: is {name} under the trace's names, but {name} is given as "
+            f"{into.sources[name]} too; keep one of them"
+        ) from None
+
+
+def _shifts(parsed: dict[str, tuple[str, int, bool]], layers: int) -> dict[str, int]:
+    """Families numbered 1..L or 2..L+1 (none at 0) -> how far to shift them down; activations numbered 1..L+1
+    count the input as a1."""
+    shifts = {}
+    for family in {f for f, _, _ in parsed.values()}:
+        indices = {i for f, i, after in parsed.values() if f == family and not after}
+        for shift in (1, 2):
+            counted = set(range(shift, shift + layers))
+            if indices and 0 not in indices and (indices == counted or (family == "a" and indices == counted | {1})):
+                shifts[family] = shift
+    return shifts
