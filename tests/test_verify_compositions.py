@@ -48,3 +48,10 @@ def test_a_tensor_of_no_known_form_blames_no_part(tmp_path):
     assert finding.kind == "unexplained" and finding.tensor == "delta1", report.text()
     assert "no part of it can be blamed" in finding.explanation
     assert "nan" not in report.text().lower()
+
+
+def test_a_delta_of_no_known_form_keeps_the_deltas_convention_below_it(tmp_path):
+    """A wrong hidden delta is not taken for a per-sample one: the layers below get no batch_scale of their own."""
+    report = verify(trace_of(tmp_path, [6, 8, 8, 3], ["relu", "relu", "softmax"], "ce", "odd_derivative", batch=16))
+    assert report.kinds() == ["wrong_derivative", "wrong_derivative"], report.text()
+    assert [f.tensor for f in report.findings] == ["delta1", "delta0"]

@@ -68,11 +68,15 @@ def _delta(walk: Walk, i: int) -> bool:
     if not usable(user, local):
         walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
         return True
-    walk.delta[i] = user / outcome.scale
-    if outcome.scale in scales and outcome.status != "wrong":
-        per = "per sample (not divided by B)" if outcome.scale > 1 else "already divided by B"
-        walk.found.setdefault("deltas", "dL/dz" if outcome.scale == 1 else per.split(" (")[0])
-        if outcome.scale != 1.0:
+    scale = outcome.scale
+    if outcome.status == "wrong" and outcome.accepted is None and "delta_scale" in walk.found:
+        scale = walk.found["delta_scale"]  # a delta of no known form: keep the convention the deltas above showed
+    walk.delta[i] = user / scale
+    if scale in scales and outcome.status != "wrong":
+        walk.found.setdefault("delta_scale", scale)
+        per = "per sample (not divided by B)" if scale > 1 else "already divided by B"
+        walk.found.setdefault("deltas", "dL/dz" if scale == 1 else per.split(" (")[0])
+        if scale != 1.0:
             walk.note(f"the deltas are {per}; both conventions are accepted")
     return True
 
