@@ -59,8 +59,9 @@ def test_float32_values_written_as_shortest_text_are_judged_as_float32(tmp_path)
 
 @pytest.mark.parametrize(("digits", "rounding"), [(17, 0.0), (16, 0.0), (12, 5e-12), (9, U32), (6, 5e-6), (0, 0.0)])
 def test_text_rounding_follows_the_digits(digits, rounding):
-    assert text_rounding("dW0", digits) == pytest.approx(rounding)
-    assert text_rounding("W0", 3) == 0.0  # short hand-typed inputs (0.15, 0.05) are the exact values used
+    assert text_rounding("dW0", digits) == (pytest.approx(rounding), 0.0)
+    assert text_rounding("W0", 3) == (0.0, 0.0)  # short hand-typed inputs (0.15, 0.05) are the exact values used
+    assert text_rounding("dW0", 6, 6, np.ones(3)) == (0.0, pytest.approx(5e-7))  # %f: every entry to 5e-7
     assert U64 < U32
 
 
@@ -101,3 +102,23 @@ def test_a_finding_reports_the_error_on_the_tensors_own_scale(tmp_path):
     report = verify(write_trace(tmp_path / "trace", network, tensors, include={"delta1"}))
     assert report.first_wrong == "delta1", report.text()
     assert report.findings[0].evidence["error"] == pytest.approx(0.14, rel=0.02), report.text()
+
+
+@pytest.mark.parametrize("bug", ["", "missing_output_derivative"])
+def test_fixed_point_text_is_judged_to_its_last_decimal(tmp_path, bug):
+    """C's printf("%f"): six decimals whatever the size, so a saturated layer's tiny gradients print as 0.000000.
+    The step is still correct; a real bug is still named."""
+    sizes, acts, loss = [4, 6, 3], ["sigmoid", "sigmoid"], "mse"
+    x, t, W, b = problem(sizes, acts, loss, 5, 4)
+    W[0] = 25.0 * W[0]  # a partly saturated hidden layer: some of dW0 is far below 1e-6
+    tensors = user_step(sizes, acts, loss, x, t, W, b, bug=bug)
+    folder = write_trace(tmp_path / "trace", _network() | {"activations": acts, "loss": loss}, tensors)
+    for path in folder.glob("*.txt"):
+        rows = np.atleast_2d(np.loadtxt(path))
+        path.write_text("\n".join(" ".join(f"{v:f}" for v in row) for row in rows) + "\n")
+    assert "0.000000" in (folder / "dW0.txt").read_text()
+    report = verify(folder)
+    if bug:
+        assert report.first_wrong == "delta1" and report.kinds()[0] == bug, report.text()
+    else:
+        assert report.verdict == "correct" and report.findings == (), report.text()

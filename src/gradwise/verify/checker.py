@@ -137,6 +137,9 @@ class Walk:
         """
         if not np.isfinite(user).all():
             return self._non_finite(name, layer, user, local)
+        # A tensor written fixed-point (%f) is off by up to half its last decimal, however small its entries.
+        written = self.trace.absolute.get(name, 0.0) * math.sqrt(user.size)
+        magnitude += written / (C.ROUNDING * self.tol.u)
         own_scales = scales
         if self.factor != 1 and not forward:  # a constant the gradients were found to carry: now a convention
             scales = [*own_scales, *(k * self.factor for k in own_scales)]

@@ -33,15 +33,24 @@ def parse_text(text: str, name: str) -> np.ndarray:
     return parse_text_digits(text, name)[0]
 
 
-def parse_text_digits(text: str, name: str) -> tuple[np.ndarray, int]:
-    """Numbers as text -> (float64 array, the most significant digits a number in it is written with).
+@dataclass(frozen=True)
+class TextFormat:
+    """How a text file writes its numbers: the most significant digits of any (0: integers only), and the number
+    of decimals when every number has the same (a fixed-point format such as C's %f or JavaScript's toFixed)."""
 
-    The digits are counted over the first DIGITS_SAMPLE numbers, which show the format the file was written in;
-    0 means integers only.
+    digits: int
+    decimals: int | None
+
+
+def parse_text_digits(text: str, name: str) -> tuple[np.ndarray, TextFormat]:
+    """Numbers as text -> (float64 array, the format they are written in).
+
+    The format is read off the first DIGITS_SAMPLE numbers.
     """
     rows: list[list[float]] = []
     first_line = 0
     digits = 0
+    decimals: set[int | None] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         fields = [f for f in _SEPARATORS.split(line.split("#", 1)[0].strip()) if f]
         if not fields:
@@ -61,11 +70,19 @@ def parse_text_digits(text: str, name: str) -> tuple[np.ndarray, int]:
             )
         if len(rows) * len(values) < DIGITS_SAMPLE:
             digits = max(digits, *map(_significant_digits, fields))
+            decimals |= {_decimals(field) for field in fields}
         first_line = first_line or number
         rows.append(values)
     if not rows:
         raise TraceError(f"{name}: holds no numbers; write the tensor (numpy.savetxt, saveMatrix, writedlm)")
-    return np.array(rows, dtype=np.float64), digits
+    fixed = next(iter(decimals)) if len(decimals) == 1 else None
+    return np.array(rows, dtype=np.float64), TextFormat(digits, fixed)
+
+
+def _decimals(field: str) -> int | None:
+    """The digits after the point of a number written without an exponent; None for 1e-5 or 7."""
+    _, point, fraction = field.partition(".")
+    return len(fraction) if point and "e" not in field.lower() else None
 
 
 def _significant_digits(field: str) -> int:
@@ -85,8 +102,8 @@ def _is_number(field: str) -> bool:
     return True
 
 
-def read_text(path: Path) -> tuple[np.ndarray, int]:
-    """A text tensor file -> (float64 array (rows, columns), its significant digits)."""
+def read_text(path: Path) -> tuple[np.ndarray, TextFormat]:
+    """A text tensor file -> (float64 array (rows, columns), how its numbers are written)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
@@ -150,11 +167,14 @@ class Tensors:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     rounding: dict[str, float] = field(default_factory=dict)
+    absolute: dict[str, float] = field(default_factory=dict)  # per-entry rounding of fixed-point text (%f)
 
-    def add(self, name: str, values: np.ndarray, source: str, rounding: float) -> None:
+    def add(self, name: str, values: np.ndarray, source: str, rounding: float, absolute: float = 0.0) -> None:
         if name in self.sources:
             raise TraceError(f"{source}: {name} is also given as {self.sources[name]}; keep one of them")
         self.values[name], self.sources[name], self.rounding[name] = values, source, rounding
+        if absolute:
+            self.absolute[name] = absolute
 
 
 def read_folder(folder: Path) -> Tensors:
@@ -169,10 +189,11 @@ def read_folder(folder: Path) -> Tensors:
         if not path.is_file() or suffix not in (*TEXT_SUFFIXES, ".npy"):
             continue
         name = path.name[: -len(suffix)]
+        absolute = 0.0
         if suffix == ".npy":
             array, rounding = read_npy(path)
         else:
-            array, digits = read_text(path)
-            rounding = text_rounding(name, digits)
-        tensors.add(name, array, str(path), rounding)
+            array, written = read_text(path)
+            rounding, absolute = text_rounding(name, written.digits, written.decimals, array)
+        tensors.add(name, array, str(path), rounding, absolute)
     return tensors

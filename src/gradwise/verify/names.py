@@ -44,7 +44,8 @@ def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
 
 def _add(into: Tensors, name: str, source: Tensors, original: str) -> None:
     try:
-        into.add(name, source.values[original], source.sources[original], source.rounding[original])
+        rounding, absolute = source.rounding[original], source.absolute.get(original, 0.0)
+        into.add(name, source.values[original], source.sources[original], rounding, absolute)
     except TraceError:
         raise TraceError(
             f"{source.sources[original]}: is {name} under the trace's names, but {name} is given as "

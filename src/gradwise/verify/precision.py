@@ -32,17 +32,28 @@ def dtype_rounding(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).eps) / 2
 
 
-def text_rounding(name: str, significant_digits: int) -> float:
-    """The relative rounding of a text tensor whose longest number has this many significant digits.
+def text_rounding(
+    name: str, significant_digits: int, decimals: int | None = None, values: np.ndarray | None = None
+) -> tuple[float, float]:
+    """(relative, absolute) rounding of a text tensor whose longest number has this many significant digits, and
+    whose numbers all have ``decimals`` digits after the point when the format is fixed-point (C's %f).
 
-    0 for integers only (``significant_digits`` 0) and for short hand-typed inputs.
+    Fixed-point text rounds every entry by the same amount, 0.5·10^-decimals, however small the entry: for a
+    tensor the program computed that is an absolute noise of its own; for an input it is folded into the relative
+    rounding, on the scale of the input. Integers only and short hand-typed inputs are exact.
     """
     if significant_digits == 0 or (significant_digits <= HAND_TYPED_DIGITS and _INPUT.fullmatch(name)):
-        return 0.0
+        return 0.0, 0.0
+    if decimals is not None and values is not None:
+        step = 0.5 * 10.0**-decimals
+        if not _INPUT.fullmatch(name):
+            return 0.0, step
+        size = float(np.linalg.norm(values))
+        return (step * np.sqrt(values.size) / size if size > 0 else 0.0), 0.0
     if significant_digits >= FULL_DIGITS:
-        return 0.0  # every digit a float64 has (%.17g drops the trailing zeros of 0.25)
+        return 0.0, 0.0  # every digit a float64 has (%.17g drops the trailing zeros of 0.25)
     rounding = 0.5 * 10.0 ** (1 - significant_digits)
-    return max(rounding, U32) if significant_digits <= SHORT_REPR_DIGITS else rounding
+    return (max(rounding, U32) if significant_digits <= SHORT_REPR_DIGITS else rounding), 0.0
 
 
 def arithmetic_rounding(name: str, values: np.ndarray) -> float:

@@ -93,6 +93,7 @@ class Trace:
     source: str = "<dict>"
     precision: float = U64
     open: list[tuple[str, str]] = field(default_factory=list)  # (aspect, the value not taken) the shapes left open
+    absolute: dict[str, float] = field(default_factory=dict)  # per-entry rounding of tensors written fixed-point
     reading: Reading = Reading()
 
     @property
@@ -186,6 +187,7 @@ def build(loaded: Loaded, reading: Reading = Reading()) -> Trace:
     x = L.read_input(tensors.values["x"], net.sizes[0], rows, forms[0], tensors.sources["x"])
     trace = Trace(network, x, _targets(tensors, net.sizes[-1], x.shape[0], rows, notes), [], [], [], [])
     trace.notes, trace.source, trace.precision = notes, loaded.where, loaded.precision
+    trace.absolute = dict(tensors.absolute)
     trace.open, trace.reading = open_, reading
     _layers(trace, tensors)
     _gradients_transposed(trace)
