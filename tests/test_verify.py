@@ -476,3 +476,15 @@ def test_an_update_broadcast_to_a_matrix_is_a_finding_not_bad_input(trace, capsy
     assert main(["verify", str(trace), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["first_wrong"] == "b0.after" and report["findings"][0]["kind"] == "shape"
+
+
+def test_json_arrays_are_read_as_text(trace):
+    """JavaScript's JSON.stringify of a matrix, [[...],[...]], is a tensor file like any other."""
+    for name in ("W0", "dW0", "x"):
+        matrix = np.loadtxt(trace / f"{name}.txt")
+        (trace / f"{name}.txt").write_text(json.dumps(matrix.tolist()))
+    report = gw.verify(trace)
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    (trace / "W0.txt").write_text("[[1, 2], [3]]")
+    with pytest.raises(TraceError, match="a JSON array that cannot be read"):
+        gw.verify(trace)

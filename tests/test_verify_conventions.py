@@ -356,3 +356,19 @@ def test_activations_counted_with_the_input_as_a1(tmp_path):
     report = verify({"network": network, **renamed})
     assert report.verdict == "correct" and report.findings == (), report.text()
     assert "a1 is the input (x): not read" in report.notes
+
+
+def test_course_names_y_dz_and_cost(tmp_path):
+    """X, Y, Z1, A1, dZ1, dW1, db1, cost (a deep-learning course's names, layers from 1)."""
+    sizes, acts, loss = [4, 5, 3], ["relu", "softmax"], "ce"
+    x, t, W, b = problem(sizes, acts, loss, 4, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b)
+    course = {"X": x, "Y": t, "cost": tensors["loss"]}
+    for i in range(2):
+        for mine, theirs in (("W", "W"), ("b", "b"), ("z", "Z"), ("a", "A"), ("delta", "dZ"), ("dW", "dW"), ("db", "db")):
+            course[f"{theirs}{i + 1}"] = tensors[f"{mine}{i}"]
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean"}
+    report = verify({"network": network, **course})
+    assert report.verdict == "correct" and report.findings == (), report.text()
+    assert {t.name for t in report.tensors} >= {"delta0", "delta1", "loss"}
+    assert "Y read as the targets t" in report.notes

@@ -56,7 +56,8 @@ class LocalFactor:
         if self.found.size < 4:
             return True
         ordered = self.found[np.argsort(self.z, kind="stable")]
-        spread = float(np.ptp(ordered))
+        low, high = np.quantile(ordered, [0.1, 0.9])  # a robust range: a few outliers must not widen it
+        spread = float(high - low)
         return spread == 0 or float(np.median(np.abs(np.diff(ordered)))) <= SCATTER * spread
 
 

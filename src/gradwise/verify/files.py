@@ -7,6 +7,7 @@ Octave's ``save -ascii`` write: one row per line, numbers separated by spaces, t
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from gradwise.verify.precision import dtype_rounding, text_rounding
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
 NPZ_NAME = "trace.npz"
 _SEPARATORS = re.compile(r"[\s,;]+")
+_JSON_SEPARATORS = re.compile(r"[\s,\[\]]+")
 _DAMAGED = DAMAGED_ARCHIVE_ERRORS
 DIGITS_SAMPLE = 5000
 
@@ -47,6 +49,8 @@ def parse_text_digits(text: str, name: str) -> tuple[np.ndarray, TextFormat]:
 
     The format is read off the first DIGITS_SAMPLE numbers.
     """
+    if text.lstrip().startswith("["):
+        return _json_array(text, name)
     rows: list[list[float]] = []
     first_line = 0
     digits = 0
@@ -77,6 +81,26 @@ def parse_text_digits(text: str, name: str) -> tuple[np.ndarray, TextFormat]:
         raise TraceError(f"{name}: holds no numbers; write the tensor (numpy.savetxt, saveMatrix, writedlm)")
     fixed = next(iter(decimals)) if len(decimals) == 1 else None
     return np.array(rows, dtype=np.float64), TextFormat(digits, fixed)
+
+
+def _json_array(text: str, name: str) -> tuple[np.ndarray, TextFormat]:
+    """A JSON array of numbers, or of rows of numbers (JavaScript's JSON.stringify of a matrix)."""
+    try:
+        data = json.loads(text)
+        array = np.array(data, dtype=np.float64)
+    except (json.JSONDecodeError, ValueError, TypeError, RecursionError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not numbers in rows of one length"
+        raise TraceError(
+            f"{name}: a JSON array that cannot be read ({reason}); write numbers, or rows of numbers of one length"
+        ) from None
+    if array.size == 0:
+        raise TraceError(f"{name}: holds no numbers; write the tensor (numpy.savetxt, saveMatrix, writedlm)")
+    if array.ndim > 2:
+        raise TraceError(f"{name}: a JSON array of {array.ndim} dimensions {array.shape}; save a vector or a matrix")
+    fields = [f for f in _JSON_SEPARATORS.split(text) if f][:DIGITS_SAMPLE]
+    digits = max(map(_significant_digits, fields), default=0)
+    decimals = {_decimals(field) for field in fields}
+    return array, TextFormat(digits, next(iter(decimals)) if len(decimals) == 1 else None)
 
 
 def _decimals(field: str) -> int | None:

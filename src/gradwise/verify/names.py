@@ -13,22 +13,35 @@ import re
 from gradwise.verify.files import Tensors, TraceError
 
 CANONICAL = {"x": "x", "t": "t", "loss": "loss", "w": "W", "b": "b", "dw": "dW", "db": "db", "z": "z", "a": "a"}
-CANONICAL |= {"delta": "delta"}
-_NAME = re.compile(r"(?i)(dw|db|delta|w|b|z|a)_?(\d+)((?:\.|_)after)?")
+CANONICAL |= {"delta": "delta", "dz": "delta", "cost": "loss", "target": "t", "targets": "t", "y": "y"}  # courses
+_NAME = re.compile(r"(?i)(dw|db|delta|dz|w|b|z|a)_?(\d+)((?:\.|_)after)?")
 
 
 def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
     """The tensors under the format's names -> (renamed tensors, notes on what was renamed)."""
     parsed: dict[str, tuple[str, int, bool]] = {}
-    plain = Tensors()
+    plain: dict[str, str] = {}  # canonical name -> the name given
+    notes: list[str] = []
     for name in tensors.values:
         match = _NAME.fullmatch(name)
         if match:
             parsed[name] = (CANONICAL[match[1].lower()], int(match[2]), bool(match[3]))
         else:
-            _add(plain, CANONICAL.get(name.lower(), name), tensors, name)
+            key = CANONICAL.get(name.lower(), name)
+            if key in plain:
+                raise TraceError(
+                    f"{tensors.sources[name]}: is {key} under the trace's names, but {key} is given as "
+                    f"{tensors.sources[plain[key]]} too; keep one of them"
+                )
+            plain[key] = name
+    if "t" not in plain and "y" in plain:  # Y for the targets, as in many courses
+        plain["t"] = plain.pop("y")
+        notes.append(f"{plain['t']} read as the targets t")
+    renamed = Tensors()
+    for new, name in plain.items():
+        _add(renamed, new, tensors, name)
     shifts = _shifts(parsed, layers)
-    notes = [
+    notes += [
         f"{family}{shift}..{family}{layers - 1 + shift} read as {family}0..{family}{layers - 1} (layers are "
         f"numbered from 0)"
         for family, shift in sorted(shifts.items())
@@ -38,8 +51,8 @@ def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
         if number < 0:
             notes.append(f"{name} is the input (x): not read")
             continue
-        _add(plain, f"{family}{number}{'.after' if after else ''}", tensors, name)
-    return plain, notes
+        _add(renamed, f"{family}{number}{'.after' if after else ''}", tensors, name)
+    return renamed, notes
 
 
 def _add(into: Tensors, name: str, source: Tensors, original: str) -> None:
