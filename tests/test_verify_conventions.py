@@ -365,10 +365,45 @@ def test_course_names_y_dz_and_cost(tmp_path):
     tensors = user_step(sizes, acts, loss, x, t, W, b)
     course = {"X": x, "Y": t, "cost": tensors["loss"]}
     for i in range(2):
-        for mine, theirs in (("W", "W"), ("b", "b"), ("z", "Z"), ("a", "A"), ("delta", "dZ"), ("dW", "dW"), ("db", "db")):
+        for mine, theirs in (
+            ("W", "W"),
+            ("b", "b"),
+            ("z", "Z"),
+            ("a", "A"),
+            ("delta", "dZ"),
+            ("dW", "dW"),
+            ("db", "db"),
+        ):
             course[f"{theirs}{i + 1}"] = tensors[f"{mine}{i}"]
     network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean"}
     report = verify({"network": network, **course})
     assert report.verdict == "correct" and report.findings == (), report.text()
     assert {t.name for t in report.tensors} >= {"delta0", "delta1", "loss"}
     assert "Y read as the targets t" in report.notes
+
+
+def _undeclared(tmp_path, tensors, sizes, acts, loss):
+    network = {"sizes": sizes, "activations": acts, "loss": loss, "lr": 0.1}
+    folder = write_trace(tmp_path / "trace", network, tensors)
+    (folder / "network.json").write_text(json.dumps(network))  # no reduction: the files must tell
+    return verify(folder)
+
+
+def test_a_mean_loss_on_file_says_a_forgotten_division_by_b_is_a_bug(tmp_path):
+    """No reduction declared, the loss on file is the batch's mean, every gradient is B times too large."""
+    sizes, acts, loss = [4, 5, 3], ["tanh", "softmax"], "ce"
+    x, t, W, b = problem(sizes, acts, loss, 6, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b, bug="batch_scale")
+    report = _undeclared(tmp_path, {k: v for k, v in tensors.items() if not k.endswith(".after")}, sizes, acts, loss)
+    assert report.first_wrong == "dW1" and report.kinds() == ["batch_scale"], report.text()
+    assert 'the loss on file is the batch\'s mean: read as "reduction": "mean"' in report.notes
+
+
+def test_summed_gradients_divided_in_the_update_are_the_means_step(tmp_path):
+    """Nielsen's network.py: nabla_w summed over the mini-batch, w − (eta/m)·nabla_w, and a mean loss on file."""
+    sizes, acts, loss = [4, 5, 3], ["sigmoid", "sigmoid"], "mse"
+    x, t, W, b = problem(sizes, acts, loss, 6, 0)
+    tensors = user_step(sizes, acts, loss, x, t, W, b, bug="batch_scale", lr=0.1 / 6)  # W − (lr/B)·(B·g)
+    report = _undeclared(tmp_path, tensors, sizes, acts, loss)
+    assert report.verdict == "correct" and not any(not f.is_note for f in report.findings), report.text()
+    assert report.findings[0].kind == "batch_scale" and "the step is the mean's" in report.findings[0].explanation

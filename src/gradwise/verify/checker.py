@@ -89,6 +89,7 @@ class Walk:
     unknown: bool = False  # a wrong tensor upstream whose value is unknown: later mismatches cannot be judged
     unexplained: int = 0  # wrong tensors no known slip reproduces
     unscaled: set[str] = field(default_factory=set)  # tensors that match with no constant factor
+    compensated: set[str] = field(default_factory=set)  # gradients whose factor their update takes back out
     factor: float = 1.0  # a constant every gradient carries (a loss without its ½), once found
     adds: bool = False  # the user's update adds their gradient (error = t − y): their tensors were negated back
     z: dict[int, Array] = field(default_factory=dict)
@@ -264,6 +265,8 @@ class Walk:
     def _accept(self, name: str, layer: int | None, before: float, h: H.Hypothesis, k: float, error: float) -> Outcome:
         if h.convention:
             self.note(h.explanation)
+            if h.compensates:
+                self.compensated.add(h.compensates)
             return Outcome("downstream" if self.wrong_seen else "ok", k, h, error)
         self._find(h.slips(), name, layer, before, error)
         return Outcome("note" if all(s.kind in NOTE_KINDS for s in h.slips()) else "wrong", k, h)
@@ -370,10 +373,10 @@ class Walk:
         self.findings.append(finding)
 
     def factor_of(self, name: str) -> float | None:
-        """The constant factor a tensor was found to carry (a constant_scale finding at or also at it), if any."""
+        """The factor a tensor was found to carry (a constant_scale or batch_scale finding at or also at it)."""
         for finding in self.findings:
             at = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")}
-            if finding.kind == "constant_scale" and name in at and "factor" in finding.evidence:
+            if finding.kind in ("constant_scale", "batch_scale") and name in at and "factor" in finding.evidence:
                 return float(finding.evidence["factor"])
         return None
 
@@ -388,7 +391,22 @@ class Walk:
 
     def settle_factors(self) -> None:
         """A constant factor is a convention only when every gradient carries it: a factor on some gradients while
-        others match unscaled makes those layers step too far or too short, a bug."""
+        others match unscaled makes those layers step too far or too short, a bug. A factor B on every summed
+        gradient that the update divides out again (Nielsen's w − (eta/m)·nabla_w) is a convention too."""
+        # A step right against the reference, taken with a gradient that carries a factor, took the factor out.
+        right_steps = {
+            "d" + c.name.removesuffix(".after") for c in self.checks if c.name.endswith(".after") and c.status == "ok"
+        }
+        for i, finding in enumerate(self.findings):
+            scaled = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")} - {""}
+            updated = {name for name in scaled if name.startswith(("dW", "db"))}
+            if finding.kind == "batch_scale" and updated and updated <= self.compensated | right_steps:
+                why = f"{finding.explanation[:-1]}, and the update divides it by B again: the step is the mean's."
+                self.findings[i] = replace(finding, explanation=why, bug=False)
+                buggy = {f.tensor for f in self.findings if not f.is_note}  # a real slip there keeps it wrong
+                self.checks = [replace(c, status="note") if c.name in scaled - buggy else c for c in self.checks]
+                if not any(c.status == "wrong" for c in self.checks):  # what followed from it was right too
+                    self.checks = [replace(c, status="note") if c.status == "downstream" else c for c in self.checks]
         gradients = {name for name in self.unscaled if name.startswith(("delta", "dW", "db"))}
         for i, finding in enumerate(self.findings):
             if finding.kind != "constant_scale" or "with" in finding.evidence or not gradients:

@@ -51,6 +51,7 @@ class Hypothesis:
     scales: tuple[float, ...] = (1.0,)  # constant factors under which it still counts (delta conventions)
     second: Slip | None = None
     convention: bool = False
+    compensates: str = ""  # a convention that takes back out the factor this gradient was found to carry
 
     @classmethod
     def of(cls, slips: list[Slip], candidate: Array, scales: tuple[float, ...] = (1.0,)) -> Hypothesis:

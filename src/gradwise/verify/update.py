@@ -118,7 +118,8 @@ def _conventions(walk: Walk, name: str, moved: Array, grad: Array, before: Array
     found = []
     for rate, divided in rates:
         if divided:
-            found.append(H.Hypothesis("update", -rate * grad, divided, "", convention=True))
+            compensates = g if factor is not None and rate == lr / factor else ""
+            found.append(H.Hypothesis("update", -rate * grad, divided, "", convention=True, compensates=compensates))
         shrink = C.fitted_scale(moved + rate * grad, -before)
         if shrink is not None and shrink > 0:
             words = f"{after} also shrinks {name} by the factor 1 − {shrink:.4g}: weight decay in the update"

@@ -76,7 +76,7 @@ def walk(trace: Trace) -> Walk:
 def _most_consistent(loaded: Loaded) -> Walk:
     """The reading under which the tensors agree best: every combination of the open choices when there are few
     (a network so small that its shapes are square), else each choice changed in turn, kept when it does better."""
-    default = build(loaded)
+    default = _reduction_from_loss(loaded, build(loaded))
     best = walk(default)
     if len(default.open) <= EXHAUSTIVE:
         for choices in _combinations(default.open):
@@ -92,6 +92,24 @@ def _most_consistent(loaded: Loaded) -> Walk:
             "told from rounding (write every digit: %.17g, or .npy files)"
         )
     return best
+
+
+def _reduction_from_loss(loaded: Loaded, trace: Trace) -> Trace:
+    """With no reduction declared, a loss on file that is exactly the batch's mean (or sum) says which the program
+    minimises: then the gradients are judged against it (a forgotten 1/B is a bug), and the choice is not open."""
+    if ("reduction", "sum") not in trace.open or trace.loss is None:
+        return trace
+    ref = reference(trace)  # the default reading: the mean
+    tolerance = Tolerance(trace.precision)
+    magnitude = abs(ref.loss) + trace.network.sizes[-1] * trace.batch * ref.scale
+    user = np.array(trace.loss)
+    for reduction, value in (("mean", ref.loss), ("sum", ref.loss * trace.batch)):
+        if tolerance.matches(user, np.array(value), magnitude * (trace.batch if reduction == "sum" else 1)):
+            chosen = build(loaded, Reading(reduction=reduction))
+            chosen.open = [choice for choice in chosen.open if choice[0] != "reduction"]
+            chosen.notes.append(f'the loss on file is the batch\'s {reduction}: read as "reduction": "{reduction}"')
+            return chosen
+    return trace
 
 
 def _combinations(choices: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
