@@ -75,7 +75,7 @@ def _variants(walk: Walk, local: float) -> Iterator[tuple[float, str]]:
                 yield float(inside), f"the loss adds ε = {epsilon:g} inside the log, −Σ t log(a + ε)"
     batch, outputs = trace.batch, net.sizes[-1]
     for factor, words in _factors(net.reduction, batch, outputs):
-        yield local * factor, f"the loss on file is {words} the declared {net.loss} ({net.reduction}): a convention"
+        yield local * factor, f"the loss on file is {words} {net.loss} ({net.reduction}): a convention"
     after = _after_step(walk)
     if after is not None:
         yield after, "the loss on file was computed after the update, with W.after (dump the loss before it)"
