@@ -66,8 +66,10 @@ PROGRAMS = {
         "js",
         {
             None: "correct",
-            # dZ2 = P - T, not divided by B, while the loss is the batch mean
-            "no_batch_mean": (("batch_scale",), "dW2"),
+            # dZ2 = P - T, not divided by B, while the loss is the batch mean. network.json declares no reduction
+            # and no W.after is dumped, so the files are those of a program that sums on purpose (Nielsen's
+            # sum-then-divide): verify reads a sum and says in a note how to check the mean; no bug is named.
+            "no_batch_mean": "correct",
             # dtanh called with Z: 1 - z^2 where 1 - a^2 belongs (both hidden layers)
             "tanh_prime_of_z": (("wrong_derivative",), "delta1"),
             # dA0 = dZ1 . W1 without transpose(W1), the square 5 x 5 layer
@@ -118,8 +120,9 @@ PROGRAMS = {
         "c",
         {
             None: "correct",
-            # d_out = p - onehot, not divided by B, while the loss is the batch mean
-            "no_divide_batch": (("batch_scale",), "dW1"),
+            # d_out = p - onehot, not divided by B, while the loss is the batch mean: with no reduction declared
+            # and no W.after, read as a program that sums on purpose (see js_matrix's no_batch_mean)
+            "no_divide_batch": "correct",
             # sigmoid' written as z (1 - z) on the pre-activation
             "sigmoid_prime_of_z": (("wrong_derivative",), "delta0"),
             # db2[k] = d2[0][k]: the output bias gradient of the first sample only

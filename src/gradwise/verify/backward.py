@@ -69,14 +69,15 @@ def _delta(walk: Walk, i: int) -> bool:
         walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
         return True
     scale = outcome.scale
-    if outcome.status == "wrong" and outcome.accepted is None and "delta_scale" in walk.found:
-        scale = walk.found["delta_scale"]  # a delta of no known form: keep the convention the deltas above showed
+    if outcome.status == "wrong" and outcome.accepted is None and walk.met.delta_scale is not None:
+        scale = walk.met.delta_scale  # a delta of no known form: keep the convention the deltas above showed
     walk.delta[i] = user / scale
     if scale in scales and outcome.status != "wrong":
-        walk.found.setdefault("delta_scale", scale)
-        per = "per sample (not divided by B)" if scale > 1 else "already divided by B"
-        walk.found.setdefault("deltas", "dL/dz" if scale == 1 else per.split(" (")[0])
+        if walk.met.delta_scale is None:
+            walk.met.delta_scale = scale
+            walk.met.deltas = "dL/dz" if scale == 1 else "per sample" if scale > 1 else "already divided by B"
         if scale != 1.0:
+            per = "per sample (not divided by B)" if scale > 1 else "already divided by B"
             walk.note(f"the deltas are {per}; both conventions are accepted")
     return True
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
@@ -76,6 +75,18 @@ class Outcome:
 
 
 @dataclass
+class Met:
+    """Conventions met on the walk: for the report's conventions, and for choosing between readings."""
+
+    deltas: str = ""  # "dL/dz", "per sample" or "already divided by B", once a delta matched
+    delta_scale: float | None = None  # the factor that convention puts on every delta
+    loss: str = ""  # "ok", "variant" (clipped, summed, after the step, ...) or "unexplained"
+    loss_other_reduction: bool = False  # the loss on file is the other reduction's (a mean for summed gradients)
+    update_checked: bool = True
+    optimizer: str = ""  # an optimizer read off the update, when none is declared
+
+
+@dataclass
 class Walk:
     """State of the walk: checks and findings so far, and the user's effective tensors for what follows."""
 
@@ -102,7 +113,7 @@ class Walk:
     lifted_pairs: dict[int, list[H.Hypothesis]] = field(default_factory=dict)
     decays: dict[str, float] = field(default_factory=dict)  # gradient -> the L2 coefficient found inside it
     removed: dict[str, Array | float] = field(default_factory=dict)  # gradient -> the L2 term taken out of it
-    found: dict[str, Any] = field(default_factory=dict)  # conventions met on the way (deltas per sample, ...)
+    met: Met = field(default_factory=Met)
 
     def note(self, text: str) -> None:
         if text not in self.notes:

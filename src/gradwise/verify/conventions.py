@@ -68,14 +68,14 @@ def describe(walk: Walk) -> dict[str, Any]:
         "weights": net.weights,
         "samples": net.samples,
         "reduction": net.reduction,
-        "deltas": walk.found.get("deltas", "not given" if not trace.delta else "dL/dz"),
+        "deltas": walk.met.deltas or ("not given" if not trace.delta else "dL/dz"),
         "gradients": "-dL/dW" if negative else "dL/dW",
         "update": "W + lr*dW" if negative or (net.lr is not None and net.lr < 0) else "W - lr*dW",
         "lr": net.lr,
         "bias": list(net.bias),
         "l2": {"declared": net.l2, "found": dict(walk.decays)},
-        "optimizer": net.optimizer or walk.found.get("optimizer", "sgd"),
-        "update_checked": walk.found.get("update_checked", True) if trace.W_after or trace.b_after else None,
+        "optimizer": net.optimizer or walk.met.optimizer or "sgd",
+        "update_checked": walk.met.update_checked if trace.W_after or trace.b_after else None,
         "precision": precision_words(trace.precision),
     }
     return conventions

@@ -10,6 +10,7 @@ gradients say whether the backprop is right. A NaN or Inf loss is a finding (a l
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,11 +40,14 @@ def loss(walk: Walk) -> None:
         return
     for value in (walk.ref.loss, local):
         if walk.tol.matches(user, np.array(value), magnitude):
+            walk.met.loss = "ok"
             walk.checks.append(TensorCheck("loss", "ok", walk.tol.error(user, np.array(walk.ref.loss), magnitude)))
             return
-    words = next((w for v, w in _variants(walk, local) if walk.tol.matches(user, np.array(v), magnitude)), None)
+    matched = next((v for v in _variants(walk, local) if walk.tol.matches(user, np.array(v.value), magnitude)), None)
+    walk.met.loss = "variant" if matched else "unexplained"
+    walk.met.loss_other_reduction = matched is not None and matched.other_reduction
+    words = matched.words if matched else None
     if words is None:
-        walk.found["loss"] = "unexplained"
         ratio = trace.loss / local if local else float("inf")
         words = (
             f"the loss on file, {trace.loss:.6g}, is not {net.loss} ({net.reduction}) of the output, {local:.6g} "
@@ -60,39 +64,55 @@ def _loss_of(walk: Walk, z: Array, a: Array, *, logits: bool = True, t: Array | 
     return float(R.sample_losses(net.loss, net.activations[-1], z, a, target, logits=logits).sum() * walk.ref.scale)
 
 
-def _variants(walk: Walk, local: float) -> Iterator[tuple[float, str]]:
-    """(loss value, what it means) for each usual way a program's printed loss differs from the one to dump."""
+@dataclass(frozen=True)
+class Variant:
+    """A loss value a program may print instead of the one to dump, and what it means."""
+
+    value: float
+    words: str
+    other_reduction: bool = False  # the mean where the gradients are summed, or the other way round
+
+
+def _variants(walk: Walk, local: float) -> Iterator[Variant]:
+    """Each usual way a program's printed loss differs from the one to dump."""
     trace, net = walk.trace, walk.trace.network
     last = net.layers - 1
     z, a = walk.z[last], walk.a[last]
     if net.loss != "mse":
         for epsilon in CLIPS:
             clipped = _loss_of(walk, z, np.clip(a, epsilon, 1 - epsilon), logits=False)
-            yield clipped, f"the loss clips probabilities to [{epsilon:g}, 1 − {epsilon:g}] before the log"
-            with np.errstate(all="ignore"):
-                inside = -(trace.t * np.log(a + epsilon)).sum() * walk.ref.scale if net.loss == "ce" else None
-            if inside is not None:
-                yield float(inside), f"the loss adds ε = {epsilon:g} inside the log, −Σ t log(a + ε)"
-    batch, outputs = trace.batch, net.sizes[-1]
-    for factor, words in _factors(net.reduction, batch, outputs):
-        yield local * factor, f"the loss on file is {words} {net.loss} ({net.reduction}): a convention"
+            yield Variant(clipped, f"the loss clips probabilities to [{epsilon:g}, 1 − {epsilon:g}] before the log")
+            if net.loss == "ce":
+                inside = float(-(trace.t * np.log(a + epsilon)).sum() * walk.ref.scale)
+                yield Variant(inside, f"the loss adds ε = {epsilon:g} inside the log, −Σ t log(a + ε)")
+    batch = trace.batch
+    other = (
+        "summed over the batch instead of averaged"
+        if net.reduction == "mean"
+        else "averaged over the batch instead of summed"
+    )
+    words = f"the loss on file is {other} as the gradients are"
+    yield Variant(local * (batch if net.reduction == "mean" else 1 / batch), words, other_reduction=True)
+    for factor, words in _factors(net.sizes[-1]):
+        yield Variant(local * factor, f"the loss on file is {words} {net.loss} ({net.reduction}): a convention")
     after = _after_step(walk)
     if after is not None:
-        yield after, "the loss on file was computed after the update, with W.after (dump the loss before it)"
+        yield Variant(after, "the loss on file was computed after the update, with W.after (dump the loss before it)")
     squares = sum(float(np.sum(W * W)) for W in trace.W)
     for l2 in sorted(set(walk.decays.values()) | ({net.l2} if net.l2 else set())):
         for share in (0.5, 1.0):
-            yield local + share * l2 * squares, f"the loss includes the L2 term {share:g}·λ·Σ‖W‖² (λ = {l2:.4g})"
-    for other in ("mse", "ce", "bce"):
-        if other != net.loss:
-            value = float(R.sample_losses(other, net.activations[-1], z, a, trace.t).sum() * walk.ref.scale)
-            yield value, f"the loss on file is {other}, while the gradients follow {net.loss} as network.json says"
+            words = f"the loss includes the L2 term {share:g}·λ·Σ‖W‖² (λ = {l2:.4g})"
+            yield Variant(local + share * l2 * squares, words)
+    for name in ("mse", "ce", "bce"):
+        if name != net.loss:
+            value = float(R.sample_losses(name, net.activations[-1], z, a, trace.t).sum() * walk.ref.scale)
+            yield Variant(
+                value, f"the loss on file is {name}, while the gradients follow {net.loss} as network.json says"
+            )
 
 
-def _factors(reduction: str, batch: int, outputs: int) -> Iterator[tuple[float, str]]:
-    """Other reductions and the missing or extra ½ of a squared error."""
-    per_sample = "summed over the batch" if reduction == "mean" else "averaged over the batch"
-    yield (batch if reduction == "mean" else 1 / batch), per_sample + " instead of"
+def _factors(outputs: int) -> Iterator[tuple[float, str]]:
+    """The missing or extra ½ of a squared error, and a mean over the outputs."""
     yield 2.0, "twice (no ½ in the squared error)"
     yield 0.5, "half"
     yield 1 / outputs, "averaged over the outputs instead of summed, else as"

@@ -208,18 +208,20 @@ def _required(tensors: Tensors, name: str, where: str) -> None:
 def _samples(
     net: TraceNetwork, values: dict[str, Array], reading: Reading, open_: list[tuple[str, str]], notes: list[str]
 ) -> str:
-    """Declared, or the layout in which x (then t) holds samples; open when both are square."""
+    """Declared, or the layout in which x holds samples and t as many targets; open when both layouts fit."""
     if net.samples:
         return net.samples
     if reading.samples:
         return reading.samples
-    x = values["x"]
+    x, t = values["x"], values["t"]
     fits = L.samples_fit(x, net.sizes[0], net.bias[0] != "separate" and net.bias[0] != "none")
     if x.ndim < 2 or 1 in x.shape or not fits:
         return "rows"  # one sample, or a misfit that read_input names
-    if len(fits) == 2:
-        t = values["t"]
-        fits = L.samples_fit(t, net.sizes[-1], False) if t.ndim == 2 and 1 not in t.shape else fits
+    batch = {"rows": x.shape[0], "columns": x.shape[1]}
+    # t holds one target vector (or one class label) per sample: a layout whose batch does not fit t is out.
+    fits = [layout for layout in fits if t.size in (batch[layout] * net.sizes[-1], batch[layout])] or fits
+    if len(fits) == 2 and t.ndim == 2 and 1 not in t.shape:
+        fits = L.samples_fit(t, net.sizes[-1], False) or fits
     if len(fits) == 1:
         if fits[0] == "columns":
             notes.append('x holds one sample per column: read as "samples": "columns"')

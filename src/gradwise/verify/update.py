@@ -30,7 +30,7 @@ def update(walk: Walk) -> None:
             else "network.json has no lr"
         )
         walk.note(f"{why}, so the .after tensors were not checked")
-        walk.found["update_checked"] = False
+        walk.met.update_checked = False
         for _, name in given:
             walk.skip(f"{name}.after")
         return
@@ -72,8 +72,8 @@ def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
             'wrong: say which with "optimizer" in network.json'
         )
         walk.skip(f"{name}.after")
-        walk.found["update_checked"] = False
-        walk.found["optimizer"] = "one with state (read off the update)"
+        walk.met.update_checked = False
+        walk.met.optimizer = "one with state (read off the update)"
         return
     g, after_name = f"d{name}", f"{name}.after"
     words = ("update", f"{after_name} is not {name} − lr·{g}.", f"set {after_name} = {name} − lr·{g}.")

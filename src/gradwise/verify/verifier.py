@@ -76,7 +76,7 @@ def walk(trace: Trace) -> Walk:
 def _most_consistent(loaded: Loaded) -> Walk:
     """The reading under which the tensors agree best: every combination of the open choices when there are few
     (a network so small that its shapes are square), else each choice changed in turn, kept when it does better."""
-    default = _reduction_from_loss(loaded, build(loaded))
+    default = build(loaded)
     best = walk(default)
     if len(default.open) <= EXHAUSTIVE:
         for choices in _combinations(default.open):
@@ -92,24 +92,6 @@ def _most_consistent(loaded: Loaded) -> Walk:
             "told from rounding (write every digit: %.17g, or .npy files)"
         )
     return best
-
-
-def _reduction_from_loss(loaded: Loaded, trace: Trace) -> Trace:
-    """With no reduction declared, a loss on file that is exactly the batch's mean (or sum) says which the program
-    minimises: then the gradients are judged against it (a forgotten 1/B is a bug), and the choice is not open."""
-    if ("reduction", "sum") not in trace.open or trace.loss is None:
-        return trace
-    ref = reference(trace)  # the default reading: the mean
-    tolerance = Tolerance(trace.precision)
-    magnitude = abs(ref.loss) + trace.network.sizes[-1] * trace.batch * ref.scale
-    user = np.array(trace.loss)
-    for reduction, value in (("mean", ref.loss), ("sum", ref.loss * trace.batch)):
-        if tolerance.matches(user, np.array(value), magnitude * (trace.batch if reduction == "sum" else 1)):
-            chosen = build(loaded, Reading(reduction=reduction))
-            chosen.open = [choice for choice in chosen.open if choice[0] != "reduction"]
-            chosen.notes.append(f'the loss on file is the batch\'s {reduction}: read as "reduction": "{reduction}"')
-            return chosen
-    return trace
 
 
 def _combinations(choices: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
@@ -135,7 +117,7 @@ def _score(result: Walk) -> tuple[int, int, int, int, int, int]:
     fewer wrong, fewer bugs named, fewer conventions needed."""
     agree = sum(check.status in ("ok", "note") for check in result.checks)
     bugs = sum(not f.is_note for f in result.findings)
-    loss_unexplained = int(result.found.get("loss") == "unexplained")
+    loss_unexplained = int(result.met.loss == "unexplained")
     return loss_unexplained, -agree, result.unexplained, result.wrong_count(), bugs, len(result.findings)
 
 
@@ -151,6 +133,11 @@ def _note_choice(result: Walk, aspect: str) -> None:
         )
     elif aspect == "reduction" and net.reduction == "sum":
         result.note('the gradients are summed over the batch, not averaged: read as "reduction": "sum"')
+        if result.met.loss_other_reduction:  # the loss says mean: a forgotten 1/B, or sum-then-divide (Nielsen)?
+            result.note(
+                "the loss on file is the batch's mean: if the program means to follow the mean, every gradient is "
+                'B times too large (say "reduction": "mean" to check it so)'
+            )
     elif aspect == "bias_end":
         ends = sorted({form for form in net.bias if form in ("first", "last")})
         result.note(
