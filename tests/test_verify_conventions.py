@@ -340,7 +340,8 @@ def test_names_as_people_write_them(tmp_path, rename):
     network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
     report = verify({"network": network, **renamed})
     assert report.first_wrong == "delta1" and report.kinds() == ["missing_output_derivative"], report.text()
-    assert ("W1..W2 read as W0..W1 (layers are numbered from 0)" in report.notes) == (shift == 1)
+    renumbered = "W, b, dW, db, z, a, delta numbered from 1: read as numbered from 0 (layer 0 is the first weight layer)"
+    assert (renumbered in report.notes) == (shift == 1), report.notes
 
 
 def test_activations_counted_with_the_input_as_a1(tmp_path):

@@ -41,11 +41,10 @@ def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
     for new, name in plain.items():
         _add(renamed, new, tensors, name)
     shifts = _shifts(parsed, layers)
-    notes += [
-        f"{family}{shift}..{family}{layers - 1 + shift} read as {family}0..{family}{layers - 1} (layers are "
-        f"numbered from 0)"
-        for family, shift in sorted(shifts.items())
-    ]
+    order = ["W", "b", "dW", "db", "z", "a", "delta"]
+    for shift in sorted(set(shifts.values())):
+        families = ", ".join(f for f in order if shifts.get(f) == shift)
+        notes.append(f"{families} numbered from {shift}: read as numbered from 0 (layer 0 is the first weight layer)")
     for name, (family, index, after) in parsed.items():
         number = index - shifts.get(family, 0)
         if number < 0:
@@ -67,13 +66,16 @@ def _add(into: Tensors, name: str, source: Tensors, original: str) -> None:
 
 
 def _shifts(parsed: dict[str, tuple[str, int, bool]], layers: int) -> dict[str, int]:
-    """Families numbered 1..L or 2..L+1 (none at 0) -> how far to shift them down; activations numbered 1..L+1
-    count the input as a1."""
+    """How far to shift each family down: one numbered 1..L or 2..L+1 (none at 0) by 1 or 2; activations that
+    count the input too (L + 1 of them, a0 = x as in Nielsen's list, or a1 = x as in Ng's course) by one more,
+    the input's number then falling below 0."""
     shifts = {}
     for family in {f for f, _, _ in parsed.values()}:
         indices = {i for f, i, after in parsed.values() if f == family and not after}
         for shift in (1, 2):
-            counted = set(range(shift, shift + layers))
-            if indices and 0 not in indices and (indices == counted or (family == "a" and indices == counted | {1})):
+            if indices and 0 not in indices and indices == set(range(shift, shift + layers)):
                 shifts[family] = shift
+        for first in (0, 1):  # the input counted as an activation: a{first} = x
+            if family == "a" and indices == set(range(first, first + layers + 1)):
+                shifts[family] = first + 1
     return shifts
