@@ -152,13 +152,14 @@ def trace_in(tmp_path, convention: Convention, sizes, acts, loss, bug="", **opti
     step = {"reduction": options.pop("reduction", "mean"), "per_sample_deltas": options.pop("per_sample", False)}
     step |= convention.step
     dtype, scale = options.pop("dtype", np.float64), options.pop("scale", 1.0)
+    declared = {"optimizer": options.pop("optimizer")} if "optimizer" in options else {}
     assert not options, options
     layers = len(sizes) - 1
     x, t, W, b = problem(sizes, acts, loss, batch, 0, scale, dtype, zero_bias=convention.zero_bias(layers))
     with np.errstate(all="ignore"):
         tensors = user_step(sizes, acts, loss, x, t, W, b, bug=bug, lr=0.1, **step)
     network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": step["reduction"], "lr": 0.1}
-    tensors, network = convention.rewrite(tensors, network, layers)
+    tensors, network = convention.rewrite(tensors, {**network, **declared}, layers)
     tensors = {n: v for n, v in tensors.items() if _family(n) in keep or re.fullmatch(r"x|t|(W|b|dW|db)\d+", n)}
     return write_trace(tmp_path / "trace", network, tensors, fmt=fmt, samples=samples, weights=weights)
 
@@ -340,7 +341,8 @@ def test_names_as_people_write_them(tmp_path, rename):
     network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": "mean", "lr": 0.1}
     report = verify({"network": network, **renamed})
     assert report.first_wrong == "delta1" and report.kinds() == ["missing_output_derivative"], report.text()
-    renumbered = "W, b, dW, db, z, a, delta numbered from 1: read as numbered from 0 (layer 0 is the first weight layer)"
+    renumbered = "W, b, dW, db, z, a, delta numbered from 1: read as numbered from 0 (layer 0 is the first weight "
+    renumbered += "layer)"
     assert (renumbered in report.notes) == (shift == 1), report.notes
 
 

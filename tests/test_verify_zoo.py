@@ -35,6 +35,7 @@ def trace_of(
     scale=1.0,
     seed=0,
     lr=0.1,
+    optimizer="",
 ):
     """Write the step's trace with only the optional tensors in ``keep`` -> the folder."""
     x, t, W, b = problem(sizes, acts, loss, batch, seed, scale, dtype)
@@ -44,6 +45,7 @@ def trace_of(
         )
     include = {n for n in tensors if _family(n) in keep}
     network = {"sizes": sizes, "activations": acts, "loss": loss, "reduction": reduction, "lr": lr}
+    network |= {"optimizer": optimizer} if optimizer else {}
     return write_trace(tmp_path / "trace", network, tensors, fmt=fmt, include=include, samples=samples, weights=weights)
 
 
@@ -95,7 +97,7 @@ broadcast-B-by-B              | 4-1 sigmoid bce              | shape            
 update-uphill                 | 4-5-3 relu/softmax ce        | update_sign                    | keep=after                     | update                         | W0.after
 update-not-applied            | 4-5-3 relu/softmax ce        | update_none                    | keep=after fmt=npz             | update                         | W0.after
 update-twice                  | 4-5-3 relu/softmax ce        | update_twice                   | keep=after                     | update                         | W0.after
-update-rate                   | 4-5-3 relu/softmax ce        | update_rate                    | keep=after                     | update                         | W0.after
+update-rate                   | 4-5-3 relu/softmax ce        | update_rate                    | keep=after optimizer=sgd       | update                         | W0.after
 output-of-no-known-form       | 4-5-3 tanh/softmax ce        | output_no_known_form           | batch=6                        | unexplained                    | delta1
 """  # noqa: E501 (a table reads best one case a line)
 
@@ -159,7 +161,9 @@ def test_missing_output_derivative_says_which_loss_it_would_be_right_for(tmp_pat
 
 
 def test_an_update_at_another_rate_shows_the_rate(tmp_path):
-    report = verify(trace_of(tmp_path, [4, 5, 3], ["relu", "softmax"], "ce", "update_rate", keep={"after"}))
+    report = verify(
+        trace_of(tmp_path, [4, 5, 3], ["relu", "softmax"], "ce", "update_rate", keep={"after"}, optimizer="sgd")
+    )
     assert report.findings[0].explanation == "W0.after was updated with rate 0.037, not lr = 0.1."
 
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from gradwise.verify import bias as B
 from gradwise.verify import compare as C
 from gradwise.verify import hypotheses as H
 from gradwise.verify import reference as R
@@ -201,28 +202,33 @@ def known_l2(walk: Walk) -> float:
 
 
 def _weight_fallback(walk: Walk, i: int, right: str, a_prev: Array, delta_given: bool) -> tuple[str, str, str]:
-    """No hypothesis fits dW{i}: a right delta means a wrong input; a wrong unseen delta is solved for, if it can be."""
+    """No hypothesis fits dW{i}. A delta shown right (given, or by its sum in the bias gradient) means a wrong input;
+    a delta given while the bias gradient is off too means dW and db are both off, which no slip here explains;
+    an unseen delta is solved from dW, if it can be, and judged like a given one."""
     trace = walk.trace
     db = trace.db[i] if trace.db[i] is not None else _bias_row(walk, i)
     bias_scale = walk.magnitude[i] * trace.batch**0.5
     right_sum = db is not None and walk.tol.matches(db, R.bias_gradient(walk.delta[i]), bias_scale)
-    if delta_given or right_sum:
+    if right_sum or (delta_given and db is None):
+        shown = "its sum over the batch matches" if right_sum else f"delta{i} on file is checked"
         return (
             "wrong_input_in_weight_gradient",
-            f"delta{i} is right (its sum over the batch matches), but dW{i} is not {right}ᵀ delta{i} nor any "
-            "other input's.",
+            f"delta{i} is right ({shown}), but dW{i} is not {right}ᵀ delta{i} nor any other input's.",
             f"use dW{i} = {right}ᵀ delta{i}.",
         )
-    dW = (
-        trace.dW[i][1:]
-        if trace.network.bias[i] == "first"
-        else trace.dW[i][:-1]
-        if trace.bias_inside(i)
-        else trace.dW[i]
-    )
-    recovered = recovered_delta(walk, a_prev, dW - known_l2(walk) * walk.trace.W[i], db)
+    if delta_given:
+        return (
+            "unexplained",
+            f"dW{i} and the bias gradient both differ from what delta{i} on file gives, and no known slip explains "
+            "them (gradients accumulated over steps and never reset?).",
+            f"compute dW{i} = {right}ᵀ delta{i} and the bias gradient = the sum of delta{i}, from zero each step.",
+        )
+    weights_part = B.split(trace.dW[i], trace.network.bias[i])[0] if trace.bias_inside(i) else trace.dW[i]
+    recovered = recovered_delta(walk, a_prev, weights_part - known_l2(walk) * trace.W[i], db)
     if recovered is None:
         walk.unknown = True  # delta{i} is wrong, unseen and unexplained: the layers below cannot be judged
+        if i == trace.network.layers - 1:
+            return _unexplained(walk, i)
         differ = f"dW{i} differs" if db is None else f"dW{i} and the bias gradient both differ"
         return (
             "wrong_upstream",
@@ -252,8 +258,10 @@ def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array | None) -> A
     batch, n_in = a_prev.shape
     if dW.ndim != 2 or dW.shape[0] != n_in or (db is not None and dW.shape[1] != db.size) or batch > n_in:
         return None
-    delta: Array
-    delta, _, rank, _ = np.linalg.lstsq(a_prev.T, dW, rcond=None)
+    solved = C.least_squares(a_prev.T, dW)
+    if solved is None:
+        return None
+    delta, rank = solved
     if rank < batch or not walk.tol.matches(a_prev.T @ delta, dW):
         return None
     if db is not None and not walk.tol.matches(delta.sum(axis=0), db.reshape(-1), C.norm(delta)):

@@ -444,10 +444,10 @@ def _decay_terms(user: Array, candidate: Array, decay: Decay | None) -> list[tup
             continue
         if user.size < FITTED_CONSTANT_MIN_SIZE:
             continue
-        columns = np.stack([candidate.ravel(), parameters.ravel()], axis=1)
-        if not np.isfinite(columns).all():
+        solved = C.least_squares(np.stack([candidate.ravel(), parameters.ravel()], axis=1), user.ravel())
+        if solved is None:
             continue
-        (alpha, beta), *_ = np.linalg.lstsq(columns, user.ravel(), rcond=None)
+        alpha, beta = solved[0]
         if alpha != 0 and beta / alpha > 0:
             terms.append((beta * parameters, float(beta)))
     return terms

@@ -86,6 +86,18 @@ def fitted_scale(user: Array, ref: Array) -> float | None:
     return float(np.vdot(user, ref)) / rr
 
 
+def least_squares(columns: Array, target: Array) -> tuple[Array, int] | None:
+    """(coefficients, rank) minimising ||columns @ coefficients − target||; None for non-finite input or when LAPACK
+    cannot solve it (a user's overflowing tensors must end in a finding, never an exception)."""
+    if not (np.isfinite(columns).all() and np.isfinite(target).all()):
+        return None
+    try:
+        coefficients, _, rank, _ = np.linalg.lstsq(columns, target, rcond=None)
+    except np.linalg.LinAlgError:
+        return None
+    return coefficients, int(rank)
+
+
 def magnitude_of_product(left: Array, right: Array) -> float:
     """||(|left| @ |right|)||: how large left @ right would be without cancellation."""
     with np.errstate(all="ignore"):

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 
 from gradwise.verify.checker import Walk
-from gradwise.verify.compare import Tolerance, fitted_scale, norm
+from gradwise.verify.compare import Tolerance, least_squares, norm
 from gradwise.verify.precision import precision_words
 from gradwise.verify.reference import Reference
 from gradwise.verify.trace import Trace
 
+Array = np.ndarray
+ALIGNED = 0.5  # cos(step, dW): a sign step of a random gradient scores about 0.8, a random direction about 0
 ADDS_NOTE = (
     "the gradients on file are −dL/dW and the update adds them (error = t − y, then W += lr·dW): "
     "they were verified as the negatives of dL/dW"
@@ -28,25 +30,38 @@ ADDS_NOTE = (
 
 
 def stored_negated(trace: Trace, ref: Reference) -> bool:
-    """The user's dW, db and deltas are −dL/d·: declared, or shown by a plain gradient step W.after = W + c·dW
-    (c > 0) that goes downhill. A step of an optimizer with state says nothing: its state may point anywhere."""
+    """The user's dW, db and deltas are −dL/d·: declared, or shown by W.after: a step that moves along the stored
+    gradient (a plain W + c·dW, with or without weight decay, or any step well aligned with dW, as an optimizer's
+    that accumulates it) while the stored gradient points uphill."""
     net = trace.network
     positive_lr = net.lr is None or net.lr > 0
     if net.update:
         return (net.update == "add") == positive_lr
-    if not positive_lr or not net.plain_sgd:
+    if not positive_lr:
         return False  # W + lr·dW with lr < 0: the seed's convention, with the gradients as they are
     tol, agreement, seen = Tolerance(trace.precision), 0.0, False
     for i, after in trace.W_after.items():
         before, grad = trace.parameters(i), trace.dW[i]
-        rate = fitted_scale(after - before, grad) if grad.shape == before.shape == after.shape else None
-        if rate is None:
+        if not before.shape == grad.shape == after.shape or not np.any(grad):
             continue  # a zero or misshapen gradient shows no direction
-        if rate <= 0 or not tol.matches(after - before, rate * grad, norm(before)):
+        if not _moves_along(after - before, grad, before, tol):
             return False
         agreement += float(np.vdot(grad, trace.gradient_of(i, ref.dW[i], ref.db[i])))
         seen = True
     return seen and agreement < 0
+
+
+def _moves_along(moved: Array, grad: Array, before: Array, tol: Tolerance) -> bool:
+    """moved = c·grad − d·before with c > 0 (plain, or with weight decay), or a step at least as aligned with grad
+    as Adam's first, c·sign(grad)."""
+    solved = least_squares(np.stack([grad.ravel(), -before.ravel()], axis=1), moved.ravel())
+    if solved is None:
+        return False
+    c, d = solved[0]
+    if c > 0 and tol.matches(moved, c * grad - d * before, norm(before)):
+        return True
+    cosine = float(np.vdot(moved, grad)) / max(norm(moved) * norm(grad), 1e-300)
+    return cosine > ALIGNED
 
 
 def negated(trace: Trace) -> Trace:

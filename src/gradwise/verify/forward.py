@@ -38,8 +38,16 @@ def _pre_activation(walk: Walk, i: int) -> None:
         plus = "" if trace.network.bias[i] == "none" else f" + {bias_words(walk, i)}"
         words = ("forward_mismatch", f"z{i} is not {source} W{i}{plus}.", f"compute z{i} = {source} W{i}{plus}.")
         magnitude = C.magnitude_of_product(a_prev, W) + C.norm(b)
-        suspects = Suspects(lambda: H.forward_z(a_prev, W, b, i, bias_words(walk, i)), lambda: words)
-        walk.check(f"z{i}", i, user, walk.ref.z[i], local, magnitude, suspects, forward=True)
+
+        def slips() -> list[H.Hypothesis]:
+            overwritten = H.z_overwritten(local, trace.network.activations[i], i)
+            return H.forward_z(a_prev, W, b, i, bias_words(walk, i)) + overwritten
+
+        outcome = walk.check(
+            f"z{i}", i, user, walk.ref.z[i], local, magnitude, Suspects(slips, lambda: words), forward=True
+        )
+        if outcome.accepted is not None and outcome.accepted.convention:
+            user = None  # z changed in place after use: what follows is computed from the true z
     walk.z[i] = user if user is not None and usable(user, local) else local
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def settings_of(trace: Trace) -> Settings:
 
 def health_checks(trace: Trace) -> list[Diagnosis]:
     """Saturated or dead hidden units at these weights, an output/loss mismatch, unnormalized input."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # a user's overflow: a finding, not a console line
+        warnings.simplefilter("ignore")
         found = static_checks(network_of(trace), LOSS_NAMES[trace.network.loss], trace.x, trace.t, settings_of(trace))
     kept = [d for d in found if d.symptom in REPORTED]
     return [

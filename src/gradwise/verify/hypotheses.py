@@ -91,6 +91,22 @@ def forward_z(a_prev: Array, W: Array, b: Array, i: int, bias: str) -> list[Hypo
     return found
 
 
+def z_overwritten(z: Array, activation: Activation, i: int) -> list[Hypothesis]:
+    """z{i} as code leaves it after using it, in place: shifted by its max for a stable softmax (cs231n's
+    ``scores -= scores.max(axis=1, keepdims=True)``), or overwritten by f(z) (``np.maximum(z, 0, out=z)``).
+    Conventions: the outputs are unchanged, and a wrong derivative taken from them would show further on."""
+    found = []
+    if activation.name == "softmax":
+        for shifted, how in ((z - z.max(axis=1, keepdims=True), "each sample's max"), (z - z.max(), "its max")):
+            words = f"z{i} on file is shifted by {how} (a stable softmax, done in place): the same softmax"
+            found.append(Hypothesis("forward_mismatch", shifted, words, "", convention=True))
+    with np.errstate(all="ignore"):
+        written = activation.forward(z)
+    words = f"z{i} on file holds {activation.name}(z{i}): the activation was written over z in place"
+    found.append(Hypothesis("forward_mismatch", written, words, "", convention=True))
+    return found
+
+
 def forward_a(z: Array, activation: Activation, i: int) -> list[Hypothesis]:
     """a{i} = f(z{i}), with another activation, softmax over the batch, or a derivative written over it."""
     found = []

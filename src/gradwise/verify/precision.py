@@ -62,11 +62,11 @@ def arithmetic_rounding(name: str, values: np.ndarray) -> float:
     if _INPUT.fullmatch(name):
         return U64
     finite = values[np.isfinite(values)]
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float16 or float32 simply are not such
         as_float16 = finite.astype(np.float16).astype(np.float64)
+        as_float32 = finite.astype(np.float32).astype(np.float64)
     if finite.size == 0 or np.all(as_float16 == finite):
         return U64
-    as_float32 = finite.astype(np.float32).astype(np.float64)
     return U32 if bool(np.all(as_float32 == finite)) else U64
 
 

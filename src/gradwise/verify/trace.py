@@ -43,6 +43,7 @@ class Reading:
     weights: str = ""  # "" or OTHER
     reduction: str = ""
     bias_end: str = ""  # for a bias inside W whose end the input does not show
+    loss: str = ""  # "bce" for a cross-entropy declared over sigmoid outputs (Nielsen's, sklearn's log_loss)
     flipped: frozenset[str] = frozenset()  # families (z, a, delta) of square tensors read the other way round
 
     def choose(self, aspect: str, value: str) -> Reading:
@@ -54,7 +55,11 @@ class Reading:
             return replace(self, weights=value)
         if aspect == "reduction":
             return replace(self, reduction=value)
-        return replace(self, bias_end=value)
+        if aspect == "loss":
+            return replace(self, loss=value)
+        if aspect == "bias_end":
+            return replace(self, bias_end=value)
+        raise ValueError(f"no such reading aspect: {aspect!r}")
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,10 @@ def build(loaded: Loaded, reading: Reading = Reading()) -> Trace:
     reduction = net.reduction or reading.reduction or "mean"
     if not net.reduction:
         open_.append(("reduction", "sum"))
-    network = replace(net, samples=samples, weights=weights, reduction=reduction, bias=tuple(forms))
+    if net.loss == "ce" and net.activations[-1].name == "sigmoid":  # with sigmoid outputs, often meant as bce
+        open_.append(("loss", "bce"))
+    loss = reading.loss or net.loss
+    network = replace(net, samples=samples, weights=weights, reduction=reduction, bias=tuple(forms), loss=loss)
     rows = samples == "rows"
     x = L.read_input(tensors.values["x"], net.sizes[0], rows, forms[0], tensors.sources["x"])
     trace = Trace(network, x, _targets(tensors, net.sizes[-1], x.shape[0], rows, notes), [], [], [], [])

@@ -36,11 +36,28 @@ def update(walk: Walk) -> None:
         return
     if net.lr < 0 and net.update != "subtract":
         walk.note(f"lr is negative ({net.lr:g}): read as W.after = W + lr·dW, the seed's convention")
+    # One rate other than lr on every parameter is an optimizer's first step (momentum's 1 − β, Nesterov's 1 + μ),
+    # a clipped gradient, or an lr that network.json does not know: a note, unless "optimizer": "sgd" says plain.
+    rates = [_rate(walk, name, i) for i, name in given]
+    shared = not net.optimizer and None not in rates and max(rates) <= 1.01 * min(rates)  # type: ignore[type-var]
     for i, name in given:
-        _check_parameter(walk, name, i, abs(net.lr))
+        _check_parameter(walk, name, i, abs(net.lr), shared)
 
 
-def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
+def _rate(walk: Walk, name: str, i: int) -> float | None:
+    """The positive rate c with after − before ≈ −c · the user's gradient, fitted; None when there is none."""
+    trace = walk.trace
+    before, after, grad = (
+        (trace.parameters(i), trace.W_after[i], trace.dW[i]) if name[0] == "W"
+        else (trace.b[i], trace.b_after[i], trace.db[i])
+    )  # fmt: skip
+    if grad is None or not before.shape == after.shape == grad.shape:
+        return None
+    rate = C.fitted_scale(after - before, -grad)
+    return rate if rate is not None and rate > 0 else None
+
+
+def _check_parameter(walk: Walk, name: str, i: int, lr: float, shared_rate: bool) -> None:
     trace, ref = walk.trace, walk.ref
     given: Array | None
     if name[0] == "W":
@@ -77,11 +94,13 @@ def _check_parameter(walk: Walk, name: str, i: int, lr: float) -> None:
         return
     g, after_name = f"d{name}", f"{name}.after"
     words = ("update", f"{after_name} is not {name} − lr·{g}.", f"set {after_name} = {name} − lr·{g}.")
-    suspects = Suspects(lambda: _hypotheses(walk, name, moved, grad, before, lr), lambda: words)
+    suspects = Suspects(lambda: _hypotheses(walk, name, moved, grad, before, lr, shared_rate), lambda: words)
     walk.check(after_name, i, moved, -lr * ref_grad, -lr * grad, magnitude, suspects)
 
 
-def _hypotheses(walk: Walk, name: str, moved: Array, grad: Array, before: Array, lr: float) -> list[H.Hypothesis]:
+def _hypotheses(
+    walk: Walk, name: str, moved: Array, grad: Array, before: Array, lr: float, shared_rate: bool
+) -> list[H.Hypothesis]:
     g, after = f"d{name}", f"{name}.after"
     found = [
         H.Hypothesis("update", lr * grad, f"{after} is {name} + lr·{g}: the update goes uphill.",
@@ -93,7 +112,13 @@ def _hypotheses(walk: Walk, name: str, moved: Array, grad: Array, before: Array,
     ]  # fmt: skip
     found += _conventions(walk, name, moved, grad, before, lr)
     rate = C.fitted_scale(moved, -grad)
-    if rate is not None:
+    if rate is not None and shared_rate and rate > 0:
+        words = (
+            f"every parameter moved by −c·its gradient with c = {rate:.4g}, not lr = {lr:g}: an optimizer's first "
+            'step, a clipped gradient, or another rate than network.json says ("optimizer": "sgd" checks it as plain)'
+        )
+        found.append(H.Hypothesis("update", -rate * grad, words, "", convention=True))
+    elif rate is not None:
         found.append(H.Hypothesis("update", -rate * grad, f"{after} was updated with rate {rate:.4g}, not lr = "
                                   f"{lr:g}.", f"use lr = {lr:g}, or correct lr in network.json."))  # fmt: skip
     return found
@@ -134,7 +159,10 @@ def _gradient_step(walk: Walk, moved: Array, grad: Array, before: Array, magnitu
         return True  # nothing to tell an optimizer by: check it as gradient descent
     columns = np.stack([-grad.ravel(), -before.ravel()], axis=1)
     for used in (columns[:, :1], columns):
-        coefficients = np.linalg.lstsq(used, moved.ravel(), rcond=None)[0]
+        solved = C.least_squares(used, moved.ravel())
+        if solved is None:
+            return True
+        coefficients = solved[0]
         if walk.tol.matches(moved, (used @ coefficients).reshape(moved.shape), magnitude):
             return True
     return False

@@ -138,6 +138,8 @@ def _note_choice(result: Walk, aspect: str) -> None:
                 "the loss on file is the batch's mean: if the program means to follow the mean, every gradient is "
                 'B times too large (say "reduction": "mean" to check it so)'
             )
+    elif aspect == "loss" and net.loss == "bce":
+        result.note("a cross-entropy over sigmoid outputs is read as the binary one, −Σ [t log a + (1 − t) log(1 − a)]")
     elif aspect == "bias_end":
         ends = sorted({form for form in net.bias if form in ("first", "last")})
         result.note(
