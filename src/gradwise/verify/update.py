@@ -39,7 +39,8 @@ def update(walk: Walk) -> None:
     # One rate other than lr on every parameter is an optimizer's first step (momentum's 1 − β, Nesterov's 1 + μ),
     # a clipped gradient, or an lr that network.json does not know: a note, unless "optimizer": "sgd" says plain.
     rates = [_rate(walk, name, i) for i, name in given]
-    shared = not net.optimizer and None not in rates and max(rates) <= 1.01 * min(rates)  # type: ignore[type-var]
+    known = [rate for rate in rates if rate is not None]
+    shared = not net.optimizer and len(known) == len(rates) and max(known) <= 1.01 * min(known)
     for i, name in given:
         _check_parameter(walk, name, i, abs(net.lr), shared)
 
