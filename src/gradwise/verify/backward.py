@@ -70,8 +70,8 @@ def _delta(walk: Walk, i: int) -> bool:
         walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
         return True
     scale = outcome.scale
-    if outcome.status == "wrong" and outcome.accepted is None and walk.met.delta_scale is not None:
-        scale = walk.met.delta_scale  # a delta of no known form: keep the convention the deltas above showed
+    if outcome.status == "wrong" and outcome.accepted is None:  # a delta of no known form: which convention?
+        scale = walk.met.delta_scale if walk.met.delta_scale is not None else _scale_from_dW(walk, i, user, scales)
     walk.delta[i] = user / scale
     if scale in scales and outcome.status != "wrong":
         if walk.met.delta_scale is None:
@@ -83,13 +83,28 @@ def _delta(walk: Walk, i: int) -> bool:
     return True
 
 
+def _scale_from_dW(walk: Walk, i: int, user: Array, scales: tuple[float, ...]) -> float:
+    """The delta convention under which the user's own dW{i} follows from their delta{i} (1 when none does): the
+    layers below are then judged from what the user propagated, not from a guess."""
+    trace = walk.trace
+    a_prev = trace.x if i == 0 else walk.a[i - 1]
+    for k in scales:
+        delta = user / k
+        if walk.tol.matches(trace.dW[i], trace.gradient_of(i, a_prev.T @ delta, delta.sum(axis=0))):
+            return k
+    return 1.0
+
+
 def _delta_fallback(
     walk: Walk, i: int, user: Array, upstream: Array, scales: tuple[float, ...]
 ) -> tuple[str, str, str]:
     """No known form fits: a local factor that is a function of z{i} is a wrong derivative; a factor that is not
     (for a hidden layer) a wrong incoming gradient; otherwise no part is blamed."""
     activation = walk.trace.network.activations[i]
-    factor = local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
+    # Softmax's Jacobian is no element-wise factor: a local factor says nothing about it.
+    factor = (
+        None if activation.name == "softmax" else local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
+    )
     output = i == walk.trace.network.layers - 1
     # A factor equal to f′ wherever the incoming gradient is not 0 is no wrong derivative, whatever else differs.
     if factor is not None and factor.is_wrong() and factor.is_function_of_z():

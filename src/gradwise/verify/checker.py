@@ -204,8 +204,7 @@ class Walk:
         """Right up to the constant factor found before: one more tensor where that finding also holds."""
         for i, finding in enumerate(self.findings):
             if finding.kind == "constant_scale" and finding.evidence.get("factor") == round(self.factor, 6):
-                also = f"{finding.evidence['also_at']}, {name}" if "also_at" in finding.evidence else name
-                self.findings[i] = replace(finding, evidence={**finding.evidence, "also_at": also})
+                self.findings[i] = finding.also(name)
                 break
         return self._decayed(name, Outcome("note", fit.scale), fit)
 
@@ -228,8 +227,11 @@ class Walk:
         forward: bool,
         decay: Decay | None,
     ) -> Outcome | None:
-        """The simplest explanation that reproduces ``user``, recorded as findings -> the outcome; None if none."""
-        singles = suspects.singles()
+        """The simplest explanation that reproduces ``user``, recorded as findings -> the outcome; None if none.
+
+        A slip whose tensor is the right one (``delta.sum()`` for a single output unit) explains nothing: dropped.
+        """
+        singles = [h for h in suspects.singles() if h.convention or not self._is_right(h, local, magnitude)]
         accepted = self._accepted(user, singles, magnitude, scales, decay)
         if accepted is not None:
             return self._accept(name, layer, before, *accepted)
@@ -247,8 +249,12 @@ class Walk:
                 self.factor = c  # the gradients' convention from here on: later tensors are judged with it
             # The right tensor times c: what follows is judged as the user's tensor divided by c.
             return Outcome(status, c * k if hypothesis is right else k)
-        pair = self._accepted(user, suspects.pairs(), magnitude, scales, decay)
+        pairs = [h for h in suspects.pairs() if not self._is_right(h, local, magnitude)]
+        pair = self._accepted(user, pairs, magnitude, scales, decay)
         return None if pair is None else self._accept(name, layer, before, *pair)
+
+    def _is_right(self, h: H.Hypothesis, local: Array, magnitude: float) -> bool:
+        return h.candidate.shape == local.shape and self.tol.matches(h.candidate, local, magnitude)
 
     def _accepted(
         self,
@@ -371,23 +377,20 @@ class Walk:
             self._add(Finding(slip.kind, tensor, layer, own, slip.explanation, slip.fix))
 
     def _add(self, finding: Finding) -> None:
-        for i, earlier in enumerate(self.findings):  # the same slip again (e.g. every gradient times B): one finding
-            same = earlier.explanation.replace(earlier.tensor, finding.tensor) == finding.explanation
-            if earlier.kind == finding.kind and same and "with" not in finding.evidence:
-                also = (
-                    f"{earlier.evidence['also_at']}, {finding.tensor}"
-                    if "also_at" in earlier.evidence
-                    else finding.tensor
-                )
-                self.findings[i] = Finding(**{**earlier.__dict__, "evidence": {**earlier.evidence, "also_at": also}})
+        for i, earlier in enumerate(self.findings):
+            if earlier.same_slip(finding):
+                self.findings[i] = earlier.also(finding.tensor)
                 return
         self.findings.append(finding)
 
     def factor_of(self, name: str) -> float | None:
         """The factor a tensor was found to carry (a constant_scale or batch_scale finding at or also at it)."""
         for finding in self.findings:
-            at = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")}
-            if finding.kind in ("constant_scale", "batch_scale") and name in at and "factor" in finding.evidence:
+            if (
+                finding.kind in ("constant_scale", "batch_scale")
+                and name in finding.places()
+                and "factor" in finding.evidence
+            ):
                 return float(finding.evidence["factor"])
         return None
 
@@ -409,7 +412,7 @@ class Walk:
             "d" + c.name.removesuffix(".after") for c in self.checks if c.name.endswith(".after") and c.status == "ok"
         }
         for i, finding in enumerate(self.findings):
-            scaled = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")} - {""}
+            scaled = finding.places()
             updated = {name for name in scaled if name.startswith(("dW", "db"))}
             if finding.kind == "batch_scale" and updated and updated <= self.compensated | right_steps:
                 why = f"{finding.explanation[:-1]}, and the update divides it by B again: the step is the mean's."
@@ -422,7 +425,7 @@ class Walk:
         for i, finding in enumerate(self.findings):
             if finding.kind != "constant_scale" or "with" in finding.evidence or not gradients:
                 continue
-            scaled = {finding.tensor, *str(finding.evidence.get("also_at", "")).split(", ")} - {""}
+            scaled = finding.places()
             why = f"{finding.explanation[:-1]}; {', '.join(sorted(gradients))} carry no such factor, so it is a bug."
             self.findings[i] = replace(finding, explanation=why, bug=True)
             self.checks = [replace(c, status="wrong") if c.name in scaled else c for c in self.checks]

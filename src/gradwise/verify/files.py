@@ -22,7 +22,6 @@ TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
 NPZ_NAME = "trace.npz"
 _SEPARATORS = re.compile(r"[\s,;]+")
 _JSON_SEPARATORS = re.compile(r"[\s,\[\]]+")
-_DAMAGED = DAMAGED_ARCHIVE_ERRORS
 DIGITS_SAMPLE = 5000
 
 
@@ -129,7 +128,7 @@ def _is_number(field: str) -> bool:
 def read_text(path: Path) -> tuple[np.ndarray, TextFormat]:
     """A text tensor file -> (float64 array (rows, columns), how its numbers are written)."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (PowerShell, Excel) is no number
     except UnicodeDecodeError:
         raise TraceError(f"{path}: is not text; write numbers as text, or save it as .npy") from None
     except OSError as error:
@@ -155,7 +154,7 @@ def read_npy(path: Path) -> tuple[np.ndarray, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             array = np.load(path, allow_pickle=False)
-    except _DAMAGED as error:
+    except DAMAGED_ARCHIVE_ERRORS as error:
         raise TraceError(
             f"{path}: not a readable .npy array ({type(error).__name__}); save it with numpy.save"
         ) from None
@@ -175,7 +174,7 @@ def read_npz(path: Path) -> dict[str, tuple[np.ndarray, float]]:
                 arrays = {name: archive[name] for name in archive.files}
     except TraceError:
         raise
-    except _DAMAGED as error:
+    except DAMAGED_ARCHIVE_ERRORS as error:
         raise TraceError(
             f"{path}: not a readable .npz archive ({type(error).__name__}); save it with numpy.savez"
         ) from None

@@ -166,23 +166,6 @@ def _softmax_axes(z: Array, i: int) -> list[Hypothesis]:
     return found
 
 
-def loss_value(loss: str, output: Activation, z: Array, a: Array, t: Array, scale: float) -> list[Hypothesis]:
-    """The loss computed as another of mse, ce, bce."""
-    found = []
-    for other in ("mse", "ce", "bce"):
-        if other != loss:
-            value = np.array(R.sample_losses(other, output, z, a, t).sum() * scale)
-            found.append(
-                Hypothesis(
-                    "forward_mismatch",
-                    value,
-                    f"the loss is {other}, but network.json says {loss}.",
-                    f'compute {loss}, or set "loss": "{other}" in network.json (then every delta follows it).',
-                )
-            )
-    return found
-
-
 def _missing(loss: str, output: Activation, i: int) -> tuple[str, str]:
     """(explanation, fix) for an output delta that is dE/da: which pair it would be right for, and the remedy."""
     pair = PAIR_FOR_A_MINUS_T.get(output.name)
@@ -331,7 +314,7 @@ def hidden_delta(
                         singles.append(Hypothesis.of(slips, apply(upstream)))
                     elif len(slips) == 2:
                         pairs.append(Hypothesis.of(slips, apply(upstream)))
-    order = {"derivative_at_output": 0, "wrong_derivative": 0}  # the local factor's slips first, as before
+    order = {"derivative_at_output": 0, "wrong_derivative": 0}  # the local factor's slips first: the most specific
     singles.sort(key=lambda h: order.get(h.kind, 1))
     return singles, pairs
 
@@ -536,7 +519,8 @@ def scaled(c: float, batch: int, tensor: str, forward: bool, adds: bool = False)
         return (
             "sign",
             f"{tensor} is the negative of the gradient{factor}: a step along it goes uphill.",
-            f"flip the sign of {tensor} (a − t, not t − a), and subtract lr·dW in the update.",
+            f"flip the sign of {tensor} (a − t, not t − a), and subtract lr·dW in the update; if your update adds "
+            'it (error = t − y, W += lr·dW), say "update": "add" in network.json, or put W.after in the trace.',
         )
     if batch > 1 and (abs(c / batch - 1) <= 1e-3 or abs(c * batch - 1) <= 1e-3):
         way = "summed over the batch where the loss is a mean" if c > 1 else "divided by B once too often"

@@ -72,15 +72,19 @@ def _hint(x: Array, n_in: int, rows: bool) -> str:
     return f'it fits "samples": "{other}"' if fits_other else f"the first size in network.json is {n_in}"
 
 
-def one_hot(t: Array, classes: int, batch: int) -> Array | None:
-    """Class labels (B numbers in 0 .. classes − 1) as one-hot rows; None when t is not labels."""
+def one_hot(t: Array, classes: int, batch: int) -> tuple[Array, int] | None:
+    """Class labels (B whole numbers 0 .. classes − 1, or 1 .. classes as in Octave code) -> (one-hot rows, the
+    first label); None when t is not labels."""
     if classes < 2 or t.size != batch or (t.ndim == 2 and 1 not in t.shape) or t.size == batch * classes:
         return None
     labels = t.reshape(-1)
-    if not (np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < classes):
+    if not np.all(labels == np.round(labels)):
         return None
-    rows: Array = np.eye(classes)[labels.astype(int)]
-    return rows
+    first = 0 if labels.min() >= 0 and labels.max() < classes else 1
+    if labels.min() < first or labels.max() >= classes + first:
+        return None
+    rows: Array = np.eye(classes)[labels.astype(int) - first]
+    return rows, first
 
 
 def per_sample(array: Array, n: int, batch: int, rows: bool) -> tuple[Array, bool | None]:

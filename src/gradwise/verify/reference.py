@@ -96,9 +96,6 @@ class Reference:
     db: list[Array]
     scale: float  # s: 1/B for a mean, 1 for a sum
 
-    def layer_input(self, trace: Trace, i: int) -> Array:
-        return trace.x if i == 0 else self.a[i - 1]
-
 
 def reduction_scale(trace: Trace) -> float:
     return 1.0 / trace.batch if trace.network.reduction == "mean" else 1.0

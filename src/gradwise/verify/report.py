@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,6 @@ KINDS = (
     "unexplained",
 )
 NOTE_KINDS = frozenset({"constant_scale"})  # conventions: reported, but the verdict stays "correct"
-STATUSES = ("ok", "note", "wrong", "downstream", "unchecked")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,21 @@ class Finding:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown finding kind {self.kind!r}; one of: {', '.join(KINDS)}")
+
+    def places(self) -> set[str]:
+        """The tensor, and every other one where the same slip was found (``also_at``)."""
+        also = str(self.evidence.get("also_at", ""))
+        return {self.tensor, *(name for name in also.split(", ") if name)}
+
+    def also(self, tensor: str) -> Finding:
+        """The same finding, found at one more tensor."""
+        also = str(self.evidence.get("also_at", ""))
+        return dataclasses.replace(self, evidence={**self.evidence, "also_at": f"{also}, {tensor}" if also else tensor})
+
+    def same_slip(self, other: Finding) -> bool:
+        """``other`` is this slip again at another tensor (every gradient times B): one finding for both."""
+        renamed = re.sub(rf"\b{re.escape(self.tensor)}\b", other.tensor, self.explanation)
+        return self.kind == other.kind and renamed == other.explanation and "with" not in other.evidence
 
     @property
     def is_note(self) -> bool:

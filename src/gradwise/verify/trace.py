@@ -162,7 +162,7 @@ def _as_array(value: Any, name: str) -> Array:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise TraceError(f"{path}: not found; write the network's sizes, activations and loss there ({HINT})") from None
     except json.JSONDecodeError as error:
@@ -374,8 +374,9 @@ def _targets(tensors: Tensors, classes: int, batch: int, rows: bool, notes: list
     t = tensors.values["t"]
     labels = L.one_hot(t, classes, batch)
     if labels is not None:
-        notes.append(f"t holds class labels: read as one-hot rows of {classes}")
-        t = labels
+        t, first = labels
+        counted = "" if first == 0 else f" counted from {first}"
+        notes.append(f"t holds class labels{counted}: read as one-hot rows of {classes}")
     t, _ = L.per_sample(t, classes, batch, rows)
     if t.shape != (batch, classes):
         raise TraceError(

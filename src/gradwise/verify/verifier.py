@@ -40,11 +40,10 @@ def verify(source: str | Path | Mapping[str, Any]) -> Report:
     walk = _most_consistent(load(source))
     trace = walk.trace
     wrong = [c.name for c in walk.checks if c.status == "wrong"]
-    verdict = "wrong" if any(not f.is_note for f in walk.findings) or wrong else "correct"
-    rows = "rows" if trace.network.samples == "rows" else "columns"
-    network = f"{trace.network.describe()}, batch {trace.batch}, samples as {rows}"
+    wrong += [f.tensor for f in walk.findings if not f.is_note]  # one source for both the verdict and its tensor
+    network = f"{trace.network.describe()}, batch {trace.batch}, samples as {trace.network.samples}"
     return Report(
-        verdict,
+        "wrong" if wrong else "correct",
         wrong[0] if wrong else None,
         tuple(walk.findings),
         tuple(walk.checks),
