@@ -148,3 +148,25 @@ def test_overflowing_values_end_in_a_report_without_warnings(tensors):
             assert "\n" not in str(error)
         else:
             assert report.verdict == "wrong"
+
+
+def test_labels_counted_from_1_and_a_byte_order_mark(tmp_path):
+    """Octave code's labels 1..K, and text files written with a UTF-8 byte-order mark (PowerShell, Excel)."""
+    sizes, acts = [4, 5, 3], ["tanh", "softmax"]
+    tensors, _ = _step(sizes, acts, "ce")
+    tensors["t"] = tensors["t"].argmax(axis=1) + 1.0
+    report = _verify(tensors, sizes, acts, "ce", reduction="mean", lr=0.1)
+    assert (
+        report.verdict == "correct" and "t holds class labels counted from 1: read as one-hot rows of 3" in report.notes
+    )
+    folder = tmp_path / "trace"
+    folder.mkdir()
+    (folder / "network.json").write_bytes(
+        b'\xef\xbb\xbf{"sizes": [4, 5, 3], "activations": ["tanh", "softmax"], "loss": "ce"}'
+    )
+    for name in ("x", "t", "W0", "b0", "W1", "b1", "dW0", "db0", "dW1", "db1"):
+        rows = np.atleast_2d(tensors[name])
+        text = "\n".join(" ".join(f"{v:.17g}" for v in row) for row in rows)
+        (folder / f"{name}.txt").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    report = verify(folder)
+    assert report.verdict == "correct" and report.findings == (), report.text()

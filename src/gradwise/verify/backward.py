@@ -153,7 +153,7 @@ def _updated(walk: Walk, j: int) -> Array | None:
         else trace.gradient_of(j, walk.ref.dW[j], walk.ref.db[j])
     )
     moved = trace.parameters(j) - abs(trace.network.lr) * dW
-    return moved[1:] if trace.network.bias[j] == "first" else moved[:-1] if trace.bias_inside(j) else moved
+    return B.split(moved, trace.network.bias[j])[0] if trace.bias_inside(j) else moved
 
 
 def _gradient_inputs(walk: Walk, i: int) -> list[tuple[str, Array]]:
@@ -260,8 +260,7 @@ def _bias_row(walk: Walk, i: int) -> Array | None:
     trace = walk.trace
     if not trace.bias_inside(i) or trace.dW[i].shape != trace.parameters(i).shape:
         return None
-    row: Array = trace.dW[i][0] if trace.network.bias[i] == "first" else trace.dW[i][-1]
-    return row
+    return B.split(trace.dW[i], trace.network.bias[i])[1]
 
 
 def recovered_delta(walk: Walk, a_prev: Array, dW: Array, db: Array | None) -> Array | None:

@@ -1,8 +1,10 @@
 """``verify(trace)``: is a hand-written backprop step right, and if not, which tensor goes wrong first and why.
 
 What network.json leaves open and the shapes cannot tell (a square W or x, mean or sum, the end of an augmented
-W, the layout of square deltas) is settled by the tensors themselves: each other reading is walked too, and the
-one under which the fewest tensors disagree is kept; on a tie, the usual convention.
+W, the layout of square deltas, a cross-entropy over sigmoid outputs) is settled by the tensors themselves: each
+other reading is walked too, and the one under which they agree best is kept (see ``_score``); on a tie, the
+usual convention. The loss on file takes part only there, as a witness of the forward pass: a reading that cannot
+explain it is less likely; it never makes a verdict wrong unless it is not finite.
 """
 
 from __future__ import annotations
