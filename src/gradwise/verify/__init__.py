@@ -1,12 +1,12 @@
 """``gradwise verify``: check the tensors of a hand-written backprop step, from any language, and name the bug.
 
 ``verify(trace)`` reads a trace (``files``, ``names``, ``network``, ``trace``, with ``layout``, ``bias`` and
-``precision`` for how it is stored), recomputes every tensor in float64 (``reference``), compares them in data-flow order
-(``compare``, ``checker``, ``forward``, ``backward``, ``update``, then ``loss``), names each wrong tensor's bug
-by testing hypotheses, single slips and pairs (``hypotheses``, ``factor``, ``origin``), reads the user's
-conventions (``conventions``), adds gradwise's static health checks (``health``) and returns a ``Report``
-(``report``). ``dump_trace`` writes a NumPy step as a trace (``dump``); ``write_example`` a correct one
-(``example``).
+``precision`` for how it is stored), recomputes every tensor in float64 (``reference``), compares them in
+data-flow order (``compare``, ``checker``, ``forward``, ``backward``, ``update``, then ``loss``), names each
+wrong tensor's bug by testing hypotheses, single slips and pairs (``hypotheses``, ``factor``, ``origin``), reads
+the user's conventions (``conventions``), adds gradwise's static health checks (``health``) and returns a
+``Report`` (``report``). ``dump_trace`` writes a NumPy step as a trace (``dump``); ``write_example`` a correct
+one (``example``).
 
 ``gradwise.verify`` the attribute is the function (``gw.verify(trace)``); import names from this package with
 ``from gradwise.verify import Report, TraceError``.
