@@ -8,6 +8,7 @@ A bias inside W is checked as part of dW{i}, the whole augmented matrix; a layer
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def _delta(walk: Walk, i: int) -> bool:
     """Check delta{i} if given, and keep the user's delta (or the local one) for what follows -> whether given."""
     trace, net = walk.trace, walk.trace.network
     activation, z, a, s = net.activations[i], walk.z[i], walk.a[i], walk.ref.scale
-    pairs: list[H.Hypothesis] = []
+    pairs: Callable[[], list[H.Hypothesis]] = list
     if i == net.layers - 1:
         upstream = s * R.output_gradient(net.loss, a, trace.t)
         local = s * R.output_delta(net.loss, activation, z, a, trace.t)
@@ -53,18 +54,26 @@ def _delta(walk: Walk, i: int) -> bool:
         others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
         layers = [(j, net.activations[j], walk.z[j], walk.a[j]) for j in range(net.layers)]
         as_wide = [layer for layer in layers if layer[0] != i and layer[2].shape == z.shape]
-        singles, pairs = H.hidden_delta(
-            delta_next, W_next, activation, z, a, i,
-            W_next_after=_updated(walk, i + 1), upstream_next=walk.upstream.get(i + 1), other_weights=others,
-            other_layers=as_wide,
-        )  # fmt: skip
+
+        def variants(slips_made: int) -> list[H.Hypothesis]:
+            return H.hidden_delta(
+                delta_next, W_next, activation, z, a, i, W_next_after=_updated(walk, i + 1),
+                upstream_next=walk.upstream.get(i + 1), other_weights=others, other_layers=as_wide,
+                slips_made=slips_made,
+            )  # fmt: skip
+
+        singles = variants(1)
+
+        def pairs() -> list[H.Hypothesis]:  # many more, and only wanted when no single slip fits
+            return variants(2)
+
     walk.upstream[i], walk.delta[i], walk.magnitude[i] = upstream, local, magnitude
     user = trace.delta.get(i)
     if user is None:
         walk.lifted[i], walk.lifted_pairs[i] = singles, pairs
         return False
     scales = delta_scales(walk)
-    suspects = Suspects(lambda: singles, lambda: _delta_fallback(walk, i, user, upstream, scales), lambda: pairs)
+    suspects = Suspects(lambda: singles, lambda: _delta_fallback(walk, i, user, upstream, scales), pairs)
     outcome = walk.check(f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, suspects, scales=scales)
     if not usable(user, local):
         walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
@@ -181,13 +190,18 @@ def _weight_gradient(walk: Walk, i: int, delta_given: bool) -> None:
     def lay(dW: Array, d: Array) -> Array:
         return trace.gradient_of(i, dW, R.bias_gradient(d))
 
-    lifted = [] if delta_given else walk.lifted.get(i, []) + walk.lifted_pairs.get(i, [])
+    lifted = [] if delta_given else walk.lifted.get(i, [])
+    lifted_pairs = list if delta_given else walk.lifted_pairs.get(i, list)
     own_singles, own_pairs = H.weight_gradient(delta, inputs, right, i, lay)
-    pushed_singles, pushed_pairs, delta_of = H.through_weight_gradient(lifted, inputs, right, i, lay)
+    delta_of: dict[int, Array] = {}  # a pushed hypothesis (by id) -> the delta it assumes the user had
+
+    def pairs() -> list[H.Hypothesis]:
+        with_own = H.through_weight_gradient(lifted, inputs, right, i, lay, delta_of, with_own_slip=True)
+        return own_pairs + with_own + H.through_weight_gradient(lifted_pairs(), inputs, right, i, lay, delta_of)
+
+    pushed = H.through_weight_gradient(lifted, inputs, right, i, lay, delta_of)
     suspects = Suspects(
-        lambda: own_singles + pushed_singles,
-        lambda: _weight_fallback(walk, i, right, a_prev, delta_given),
-        lambda: own_pairs + pushed_pairs,
+        lambda: own_singles + pushed, lambda: _weight_fallback(walk, i, right, a_prev, delta_given), pairs
     )
     ref = trace.gradient_of(i, walk.ref.dW[i], walk.ref.db[i])
     outcome = walk.check(

@@ -110,7 +110,7 @@ class Walk:
     magnitude: dict[int, float] = field(default_factory=dict)  # delta{i}'s size without cancellation (see compare)
     step_magnitude: dict[str, float] = field(default_factory=dict)  # a gradient's magnitude, for its update
     lifted: dict[int, list[H.Hypothesis]] = field(default_factory=dict)  # delta hypotheses, for a delta not given
-    lifted_pairs: dict[int, list[H.Hypothesis]] = field(default_factory=dict)
+    lifted_pairs: dict[int, Callable[[], list[H.Hypothesis]]] = field(default_factory=dict)  # built on demand
     decays: dict[str, float] = field(default_factory=dict)  # gradient -> the L2 coefficient found inside it
     removed: dict[str, Array | float] = field(default_factory=dict)  # gradient -> the L2 term taken out of it
     met: Met = field(default_factory=Met)

@@ -292,8 +292,9 @@ def hidden_delta(
     upstream_next: Array | None,
     other_weights: Sequence[tuple[int, Array]],
     other_layers: Sequence[tuple[int, Activation, Array, Array]] = (),
-) -> tuple[list[Hypothesis], list[Hypothesis]]:
-    """delta{i} = f′(z{i}) ⊙ (delta{i+1} W{i+1}ᵀ), with one slip (singles) or two (pairs), in three parts.
+    slips_made: int = 1,
+) -> list[Hypothesis]:
+    """delta{i} = f′(z{i}) ⊙ (delta{i+1} W{i+1}ᵀ), with ``slips_made`` slips (1: singles, 2: pairs), in three parts.
 
     The source propagated (delta{i+1}, or dL/da{i+1}), the weights it goes through (W{i+1}ᵀ, or stale, not
     transposed, another layer's) and the local factor (f′(z{i}), or a wrong form) each may hold a slip.
@@ -302,21 +303,19 @@ def hidden_delta(
     sources = _sources(delta_next, upstream_next, i)
     weights = _weights(W_next, W_next_after, other_weights, i)
     factors = factor_slips(activation, z, a, i) + _other_layers_factors(activation, other_layers, i)
-    singles: list[Hypothesis] = []
-    pairs: list[Hypothesis] = []
+    found: list[Hypothesis] = []
     with np.errstate(all="ignore"):
         for source_slip, source in sources:
             for weight_slip, weight in weights:
-                upstream = source @ weight
+                upstream: Array | None = None  # computed once per (source, weights), and only if needed
                 for factor_slip, apply in factors:
                     slips = [s for s in (factor_slip, weight_slip, source_slip) if s is not None]
-                    if len(slips) == 1:
-                        singles.append(Hypothesis.of(slips, apply(upstream)))
-                    elif len(slips) == 2:
-                        pairs.append(Hypothesis.of(slips, apply(upstream)))
+                    if len(slips) == slips_made:
+                        upstream = source @ weight if upstream is None else upstream
+                        found.append(Hypothesis.of(slips, apply(upstream)))
     order = {"derivative_at_output": 0, "wrong_derivative": 0}  # the local factor's slips first: the most specific
-    singles.sort(key=lambda h: order.get(h.kind, 1))
-    return singles, pairs
+    found.sort(key=lambda h: order.get(h.kind, 1))
+    return found
 
 
 def _sources(delta_next: Array, upstream_next: Array | None, i: int) -> list[Variant]:
@@ -405,29 +404,34 @@ def weight_gradient(
 
 
 def through_weight_gradient(
-    lifted: Sequence[Hypothesis], inputs: Sequence[tuple[str, Array]], right: str, i: int, lay: Layout
-) -> tuple[list[Hypothesis], list[Hypothesis], dict[int, Array]]:
-    """Slips in an unseen delta{i}, seen through dW{i}: each alone (singles), or with a slip of dW's own (pairs).
-
-    The third value maps each returned hypothesis (by id) to the delta it assumes the user had.
-    """
+    lifted: Sequence[Hypothesis],
+    inputs: Sequence[tuple[str, Array]],
+    right: str,
+    i: int,
+    lay: Layout,
+    delta_of: dict[int, Array],
+    *,
+    with_own_slip: bool = False,
+) -> list[Hypothesis]:
+    """Slips in an unseen delta{i}, seen through dW{i}: each as it is, or (``with_own_slip``) with a slip of dW's
+    own added to a single one. ``delta_of`` gets, for each hypothesis returned (by id), the delta it assumes."""
     correct = dict(inputs)[right]
     transposed = _transposed_slip(right, i)
-    singles: list[Hypothesis] = []
-    pairs: list[Hypothesis] = []
-    delta_of: dict[int, Array] = {}
+    found: list[Hypothesis] = []
     with np.errstate(all="ignore"):
         for h in lifted:
+            if with_own_slip and h.second is not None:
+                continue  # three slips: too many to tell apart
             gradient = lay(correct.T @ h.candidate, h.candidate)
-            pushed = [replace(h, candidate=gradient)]
-            if h.second is None:
+            pushed = [] if with_own_slip else [replace(h, candidate=gradient)]
+            if with_own_slip:
                 pushed.append(Hypothesis.of([*h.slips(), transposed], gradient.T))
                 for slip, value in _input_slips(inputs, right, h.candidate, i):
                     pushed.append(Hypothesis.of([*h.slips(), slip], lay(value.T @ h.candidate, h.candidate)))
             for p in pushed:
-                (pairs if p.second else singles).append(p)
+                found.append(p)
                 delta_of[id(p)] = h.candidate
-    return singles, pairs, delta_of
+    return found
 
 
 def _transposed_slip(right: str, i: int) -> Slip:

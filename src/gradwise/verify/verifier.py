@@ -31,7 +31,7 @@ from gradwise.verify.trace import Loaded, Reading, Trace, build, load
 from gradwise.verify.update import update
 
 COARSE_TEXT = 1e-6  # a unit round-off above this: the trace was written with few digits, say so
-EXHAUSTIVE = 5  # open choices up to which every combination is walked (2^5 = 32 walks of a tiny network)
+EXHAUSTIVE_NUMBERS = 4_000_000  # every combination of the open readings is walked while 2^choices × numbers is below
 
 
 def verify(source: str | Path | Mapping[str, Any]) -> Report:
@@ -75,16 +75,22 @@ def walk(trace: Trace) -> Walk:
 
 
 def _most_consistent(loaded: Loaded) -> Walk:
-    """The reading under which the tensors agree best: every combination of the open choices when there are few
-    (a network so small that its shapes are square), else each choice changed in turn, kept when it does better."""
+    """The reading under which the tensors agree best: every combination of the open choices when walking them
+    all is cheap (shapes that leave many choices open are those of a small network), else each choice changed in
+    turn, kept when it does better, until a pass changes nothing."""
     default = build(loaded)
     best = walk(default)
-    if len(default.open) <= EXHAUSTIVE:
+    size = sum(values.size for values in loaded.tensors.values.values())
+    if 2 ** len(default.open) * size <= EXHAUSTIVE_NUMBERS:
         for choices in _combinations(default.open):
             best = _better(loaded, Reading(), choices, best)
     else:
-        for choice in default.open:
-            best = _better(loaded, best.trace.reading, [choice], best)
+        for _ in range(len(default.open)):
+            before = best
+            for choice in default.open:
+                best = _better(loaded, best.trace.reading, [choice], best)
+            if best is before:
+                break
     for aspect, _ in default.open:
         _note_choice(best, aspect)
     if best.trace.precision > COARSE_TEXT:
