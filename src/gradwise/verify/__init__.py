@@ -1,7 +1,7 @@
 """``gradwise verify``: check the tensors of a hand-written backprop step, from any language, and name the bug.
 
-``verify(trace)`` reads a trace (``files``, ``names``, ``network``, ``trace``, with ``layout``, ``bias`` and
-``precision`` for how it is stored), recomputes every tensor in float64 (``reference``), compares them in
+``verify(trace)`` reads a trace (``files``, ``names``, ``network``, ``trace``, with ``structure``, ``layout``,
+``bias`` and ``precision`` for how it is stored), recomputes every tensor in float64 (``reference``), compares them in
 data-flow order (``compare``, ``checker``, ``forward``, ``backward``, ``update``, then ``loss``), names each
 wrong tensor's bug by testing hypotheses, single slips and pairs (``hypotheses``, ``factor``, ``origin``), reads
 the user's conventions (``conventions``), adds gradwise's static health checks (``health``) and returns a

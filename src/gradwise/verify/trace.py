@@ -1,7 +1,8 @@
 """A trace: one training step of someone's own network, read into gradwise's layout (rows are samples, W in × out).
 
 A trace folder holds ``network.json`` (see ``gradwise.verify.network``) and one file per tensor (see
-``gradwise.verify.files``). ``load`` reads it; ``build`` turns it into a ``Trace`` under one ``Reading``:
+``gradwise.verify.files``). ``load`` reads it; ``build`` turns it into a ``Trace`` under one ``Reading`` (the
+questions of layout are answered in ``structure``):
 columns-layout tensors become rows, out × in weights become in × out, a bias inside W is taken apart, and each
 convention assumed is noted. What network.json leaves open and the shapes cannot tell (a square W, a square x,
 an augmented W whose input is given without its column of ones, mean or sum) is recorded in ``Trace.open``; the
@@ -24,42 +25,16 @@ import numpy as np
 
 from gradwise.verify import bias as B
 from gradwise.verify import layout as L
+from gradwise.verify import structure as S
 from gradwise.verify.files import Tensors, TraceError, checked_array, read_folder
 from gradwise.verify.names import canonical_names
 from gradwise.verify.network import HINT, TraceNetwork, parse_network
 from gradwise.verify.precision import U64, dtype_rounding, unit_roundoff
+from gradwise.verify.structure import Reading
 
 Array = np.ndarray
 _NAME = re.compile(r"(W|b|dW|db|z|a|delta)(\d+)(\.after)?")
 _GIVEN = re.compile(r"x|t|(W|b|dW|db)\d+")
-OTHER = "other"  # Reading.weights: the orientation that is not the usual one for the samples' layout
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One way to read what network.json leaves open: each field "" until chosen."""
-
-    samples: str = ""
-    weights: str = ""  # "" or OTHER
-    reduction: str = ""
-    bias_end: str = ""  # for a bias inside W whose end the input does not show
-    loss: str = ""  # "bce" for a cross-entropy declared over sigmoid outputs (Nielsen's, sklearn's log_loss)
-    flipped: frozenset[str] = frozenset()  # families (z, a, delta) of square tensors read the other way round
-
-    def choose(self, aspect: str, value: str) -> Reading:
-        if aspect == "flipped":
-            return replace(self, flipped=self.flipped | {value})
-        if aspect == "samples":
-            return replace(self, samples=value)
-        if aspect == "weights":
-            return replace(self, weights=value)
-        if aspect == "reduction":
-            return replace(self, reduction=value)
-        if aspect == "loss":
-            return replace(self, loss=value)
-        if aspect == "bias_end":
-            return replace(self, bias_end=value)
-        raise ValueError(f"no such reading aspect: {aspect!r}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +74,7 @@ class Trace:
     precision: float = U64
     open: list[tuple[str, str]] = field(default_factory=list)  # (aspect, the value not taken) the shapes left open
     absolute: dict[str, float] = field(default_factory=dict)  # per-entry rounding of tensors written fixed-point
-    reading: Reading = Reading()
+    reading: Reading = field(default_factory=Reading)
 
     @property
     def batch(self) -> int:
@@ -174,16 +149,17 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def build(loaded: Loaded, reading: Reading = Reading()) -> Trace:
-    """The trace under one reading of what network.json leaves open."""
+def build(loaded: Loaded, reading: Reading | None = None) -> Trace:
+    """The trace under one reading of what network.json leaves open (None: the usual one)."""
+    reading = reading or Reading()
     net, tensors = loaded.network, loaded.tensors
     for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "dW"))):
         _required(tensors, name, loaded.where)
     notes: list[str] = list(loaded.notes)
     open_: list[tuple[str, str]] = []
-    samples = _samples(net, tensors.values, reading, open_, notes)
-    weights, inside = _orientation(net, tensors, samples, reading, open_, notes)
-    forms = _bias_forms(net, tensors, inside, (samples, weights), reading, open_, notes, loaded.where)
+    samples = S.samples_layout(net, tensors.values, reading, open_, notes)
+    weights, inside = S.orientation(net, tensors, samples, reading, open_, notes)
+    forms = S.bias_forms(net, tensors, inside, (samples, weights), reading, open_, notes, loaded.where)
     reduction = net.reduction or reading.reduction or "mean"
     if not net.reduction:
         open_.append(("reduction", "sum"))
@@ -211,163 +187,6 @@ def _required(tensors: Tensors, name: str, where: str) -> None:
         raise TraceError(
             f"{where}: {name} is missing; write {name}.txt (or {name}.npy, or {name} in trace.npz) ({HINT})"
         )
-
-
-def _samples(
-    net: TraceNetwork, values: dict[str, Array], reading: Reading, open_: list[tuple[str, str]], notes: list[str]
-) -> str:
-    """Declared, or the layout in which x holds samples and t as many targets; open when both layouts fit."""
-    if net.samples:
-        return net.samples
-    if reading.samples:
-        return reading.samples
-    x, t = values["x"], values["t"]
-    fits = L.samples_fit(x, net.sizes[0], net.bias[0] != "separate" and net.bias[0] != "none")
-    if x.ndim < 2 or 1 in x.shape or not fits:
-        return "rows"  # one sample, or a misfit that read_input names
-    batch = {"rows": x.shape[0], "columns": x.shape[1]}
-    # t holds one target vector (or one class label) per sample: a layout whose batch does not fit t is out.
-    fits = [layout for layout in fits if t.size in (batch[layout] * net.sizes[-1], batch[layout])] or fits
-    if len(fits) == 2 and t.ndim == 2 and 1 not in t.shape:
-        fits = L.samples_fit(t, net.sizes[-1], False) or fits
-    if len(fits) == 1:
-        if fits[0] == "columns":
-            notes.append('x holds one sample per column: read as "samples": "columns"')
-        return fits[0]
-    open_.append(("samples", "columns"))
-    return "rows"
-
-
-def _orientation(
-    net: TraceNetwork, tensors: Tensors, samples: str, reading: Reading, open_: list[tuple[str, str]], notes: list[str]
-) -> tuple[str, list[bool]]:
-    """(orientation, per layer: the bias is inside W): declared, or worked out from the shapes of every W."""
-    fits_per_layer = []
-    for i, (n_in, n_out) in enumerate(zip(net.sizes, net.sizes[1:], strict=False)):
-        source = tensors.sources[f"W{i}"]
-        given = tensors.values[f"W{i}"]
-        shape = L.matrix_shape(given)
-        fits = L.weight_fits(shape, n_in, n_out, net.bias[i])
-        if given.ndim < 2:  # a flat vector (one input or one output) fits as a row or as a column
-            fits = {**L.weight_fits(shape[::-1], n_in, n_out, net.bias[i]), **fits}
-        if not fits:
-            inside = (
-                ""
-                if net.bias[i] in ("separate", "none")
-                else f", nor with the bias inside W ({n_in + 1}×{n_out} or {n_out}×{n_in + 1})"
-            )
-            raise TraceError(
-                f"{source}: shape {shape} fits neither {n_in}×{n_out} (in × out) nor {n_out}×{n_in} (out × in)"
-                f"{inside} for sizes {list(net.sizes)}; check the sizes in network.json"
-            )
-        if net.weights and net.weights not in fits:
-            raise TraceError(
-                f"{source}: shape {shape} is not {net.weights.replace('_', ' × ')} as network.json says; transpose "
-                'it or change "weights"'
-            )
-        fits_per_layer.append(fits)
-    found: dict[str, str] = {}
-    for i, fits in enumerate(fits_per_layer):
-        if len(fits) == 1:
-            found.setdefault(next(iter(fits)), f"W{i}")
-    if len(found) > 1:
-        raise TraceError(
-            f"{tensors.sources[found['out_in']]}: is stored out × in but {found['in_out']} is in × out; "
-            "store every W the same way"
-        )
-    if net.weights:
-        orientation = net.weights
-    elif found:
-        orientation = next(iter(found))
-        notes.append(f"W is stored {orientation.replace('_', ' × ')} (worked out from the shapes)")
-    else:
-        default = "in_out" if samples == "rows" else "out_in"  # x W for rows, W a for columns (Nielsen)
-        other = "out_in" if default == "in_out" else "in_out"
-        orientation = other if reading.weights == OTHER else default
-        open_.append(("weights", OTHER))
-    return orientation, [fits[orientation] for fits in fits_per_layer]
-
-
-def _bias_forms(
-    net: TraceNetwork,
-    tensors: Tensors,
-    inside: list[bool],
-    layout: tuple[str, str],
-    reading: Reading,
-    open_: list[tuple[str, str]],
-    notes: list[str],
-    where: str,
-) -> list[str]:
-    """Each layer's bias: "separate", "none", or inside W at its "first" or "last" row.
-
-    ``layout`` is (samples, weights) as resolved.
-    """
-    samples, weights = layout
-    forms: list[str] = []
-    without: list[int] = []
-    ends_open: list[int] = []
-    for i in range(net.layers):
-        if inside[i]:
-            end = net.bias[i] if net.bias[i] in B.INSIDE else _end_shown(net, tensors.values, i, samples)
-            if end is None:
-                end = reading.bias_end or "first"
-                ends_open.append(i)
-            forms.append(end)
-        else:
-            forms.append(_separate_or_none(net, tensors, i, where, without))
-    if ends_open:
-        open_.append(("bias_end", "last"))
-    if without:
-        layers = ", ".join(map(str, without))
-        notes.append(f"no b or db for layer{'s' if len(without) > 1 else ''} {layers}: read as having no bias")
-    inside_layers = [i for i, form in enumerate(forms) if B.inside(form)]
-    if inside_layers:
-        described = ", ".join(f"W{i}'s {forms[i]} {'row' if weights != 'out_in' else 'column'}" for i in inside_layers)
-        notes.append(f"the bias is inside W: {described}, with a constant 1 in the layer's input")
-    return forms
-
-
-def _end_shown(net: TraceNetwork, values: dict[str, Array], i: int, samples: str) -> str | None:
-    """The end at which layer i's input (x, or a{i-1}) holds its column of ones, when it is given with one."""
-    given = values.get("x" if i == 0 else f"a{i - 1}")
-    n = net.sizes[i] + 1
-    if given is None or given.ndim != 2 or n not in given.shape:
-        return None
-    by_rows = given.shape[1] == n and (samples != "columns" or given.shape[0] != n)
-    return B.constant_one_at(given if by_rows else given.T)
-
-
-def _separate_or_none(net: TraceNetwork, tensors: Tensors, i: int, where: str, without: list[int]) -> str:
-    """A layer with b{i} and db{i} has a bias; one with neither, or with both all zeros, has none."""
-    values, declared = tensors.values, net.bias[i]
-    names = (f"b{i}", f"db{i}")
-    given = [name in values for name in names]
-    if declared == "none":
-        for name in names:
-            if name in values and np.any(values[name]):
-                where = tensors.sources[name]
-                raise TraceError(f"{where}: network.json says layer {i} has no bias; remove {name} or declare the bias")
-        return "none"
-    if all(given):
-        n_out = net.sizes[i + 1]  # a misshapen db of zeros is a bias gradient gone wrong, not a missing bias
-        zeros = all(values[name].size == n_out and not np.any(values[name]) for name in names)
-        moved = f"b{i}.after" in values and np.any(values[f"b{i}.after"])
-        if zeros and not declared and not moved:
-            without.append(i)
-            return "none"
-        return "separate"
-    if not any(given) and declared != "separate":
-        without.append(i)
-        return "none"
-    if given == [True, False]:  # a bias that is there but never trained (a fixed 0.35 in a worked example)
-        return "separate"
-    missing = names[given.index(False)]
-    other = names[1 - given.index(False)]
-    also = f" but {other} is given" if any(given) else ""
-    raise TraceError(
-        f"{where}: {missing} is missing{also}; write {missing}.txt (or {missing}.npy, or {missing} in trace.npz), "
-        f"or leave out both b{i} and db{i} for a layer without bias ({HINT})"
-    )
 
 
 def _targets(tensors: Tensors, classes: int, batch: int, rows: bool, notes: list[str]) -> Array:

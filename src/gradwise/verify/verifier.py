@@ -27,7 +27,8 @@ from gradwise.verify.loss import loss
 from gradwise.verify.precision import precision_words
 from gradwise.verify.reference import reference
 from gradwise.verify.report import Report
-from gradwise.verify.trace import Loaded, Reading, Trace, build, load
+from gradwise.verify.structure import Reading
+from gradwise.verify.trace import Loaded, Trace, build, load
 from gradwise.verify.update import update
 
 COARSE_TEXT = 1e-6  # a unit round-off above this: the trace was written with few digits, say so
