@@ -300,7 +300,7 @@ def _optional(trace: Trace, tensors: Tensors, reading: Reading) -> None:
         if match is None or int(match[2]) >= network.layers:
             ignored.append(name)
         elif match[3]:
-            _after(trace, match[1], int(match[2]), array, source, ignored, name)
+            _after(trace, name, (match[1], int(match[2])), array, source, ignored)
         else:
             found.append(_per_sample(trace, match[1], int(match[2]), array, name))
     _settle_layouts(trace, found, reading)
@@ -354,18 +354,22 @@ def _settle_layouts(trace: Trace, found: list[_PerSample], reading: Reading) -> 
         trace.notes.append(f"{names} {verb} stored {stored}, the other way round from x: read transposed")
 
 
-def _after(trace: Trace, kind: str, i: int, array: Array, name: str, ignored: list[str], key: str) -> None:
+def _after(
+    trace: Trace, name: str, kind_and_layer: tuple[str, int], array: Array, source: str, ignored: list[str]
+) -> None:
+    """W{i}.after or b{i}.after (``name``, read from ``source``); anything else .after is bad input."""
     network = trace.network
+    kind, i = kind_and_layer
     if kind == "b":
         if network.bias[i] != "separate":
-            ignored.append(key)
+            ignored.append(name)
             return
         n = network.sizes[i + 1]
         vector = array.size == n and (array.ndim < 2 or 1 in array.shape)
         trace.b_after[i] = array.reshape(n) if vector else array  # misshapen: the update check's finding
         return
     if kind != "W":
-        raise TraceError(f"{name}: only W{{i}}.after and b{{i}}.after are read; rename or remove it")
+        raise TraceError(f"{source}: only W{{i}}.after and b{{i}}.after are read; rename or remove it")
     stored = trace.parameters(i).shape
     expected = stored[::-1] if network.weights == "out_in" else stored
     array = _like(array, np.empty(expected))
