@@ -7,6 +7,7 @@ from its own module. ``doctor``, ``train`` and ``report`` do what the CLI's comm
 run them.
 """
 
+import gradwise.display  # noqa: F401 (registers how every object reads: repr, HTML, plot; see gradwise.looks)
 from gradwise import (
     optim,
     report,  # the package, callable: gw.report(result) runs gradwise.notebook.report
@@ -33,12 +34,13 @@ from gradwise.nn import (
 )
 from gradwise.notebook import doctor
 from gradwise.optim import move
+from gradwise.train.callbacks import Callback
 from gradwise.train.checkpoint import load_model
 from gradwise.train.config import TrainConfig, preset
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.loop import Callback, fit
-from gradwise.train.runner import Result
+from gradwise.train.loop import fit
+from gradwise.train.result import Result
 from gradwise.train.stopping import (
     StopCondition,
     close_enough,

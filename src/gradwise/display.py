@@ -1,9 +1,11 @@
-"""How gradwise's objects read: as text (``__repr__``, the CLI's panels) and as HTML (Jupyter's ``_repr_html_``).
+"""How gradwise's objects read: as text (``__repr__``, the CLI's panels), as HTML (Jupyter's ``_repr_html_``) and
+as figures (``plot()``).
 
-One place for both, so a diagnosis reads the same in a terminal and in a notebook: symptom, layer, since
+One place for all three, so a diagnosis reads the same in a terminal and in a notebook: symptom, layer, since
 when, evidence, cause and fix. A fix is written in the reader's terms: flags for the CLI
-(``Fix.flags()``), ``TrainConfig`` arguments for Python (``Fix.python()``). The classes' repr methods
-import this module when called, so it may use the report's HTML helpers without a cycle.
+(``Fix.flags()``), ``TrainConfig`` arguments for Python (``Fix.python()``). Presentation sits on top: this module
+imports the classes it renders and registers its renderers with ``gradwise.looks`` (at ``import gradwise``), which
+the classes ask; none of them imports this module. The figures import matplotlib only when drawn.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gradwise import looks
+from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.fixes import Fix
-from gradwise.nn.layers import Dense
+from gradwise.health.monitor import HealthMonitor
+from gradwise.nn.network import Network
 from gradwise.report import html as H
+from gradwise.sweep.results import Results
+from gradwise.train.doctor import DoctorReport
+from gradwise.train.history import History
+from gradwise.train.result import Result
 
 if TYPE_CHECKING:
-    from gradwise.health.diagnosis import Diagnosis
-    from gradwise.health.monitor import HealthMonitor
-    from gradwise.nn.network import Network
-    from gradwise.train.history import History
-    from gradwise.train.runner import Result
+    from matplotlib.figure import Figure
 
 FixText = Callable[[Fix], str]
 BOX = "border-left:5px solid {edge};background:{fill};padding:8px 12px;margin:8px 0;font-family:system-ui,sans-serif"
@@ -178,13 +183,12 @@ def result_html(result: Result) -> str:
 
 def _layer_rows(net: Network) -> list[tuple[str, str, str, str]]:
     rows = []
-    for i, layer in enumerate(net.layers):
-        if isinstance(layer, Dense):
-            weights = sum(p.size for p in layer.params.values())
-            n_in, n_out = layer.shape
-            rows.append((str(i), f"Dense {n_in} -> {n_out}", layer.activation.name, f"{weights:,}"))
+    for info in net.layer_info():
+        if info.shape is not None:
+            n_in, n_out = info.shape
+            rows.append((str(info.index), f"{info.kind} {n_in} -> {n_out}", info.activation, f"{info.parameters:,}"))
         else:
-            rows.append((str(i), f"{type(layer).__name__} {getattr(layer, 'p', '')}".strip(), "", "0"))
+            rows.append((str(info.index), f"{info.kind} {info.detail}".strip(), "", "0"))
     return rows
 
 
@@ -248,3 +252,47 @@ def doctor_html(found: Any) -> str:
     if found.plan is not None:
         parts.append(_table(("attempt", "changes", "steps", "accuracy", "found"), _attempt_rows(found)))
     return "".join(parts) + "</div>"
+
+
+# -- figures (matplotlib only when one is drawn) --------------------------------------------------------------
+
+
+def history_figure(history: History) -> Figure:
+    """Loss and accuracy per epoch, the report's chart."""
+    from gradwise.report import charts
+    from gradwise.report.notebook import inline, nothing_to_draw, run_data
+
+    figure = charts.loss_accuracy(run_data(history))
+    if figure is None:
+        raise nothing_to_draw("the history has no epochs")
+    result: Figure = inline(figure)
+    return result
+
+
+def monitor_figure(monitor: HealthMonitor) -> Figure:
+    """The per-layer timelines of the report, stacked, the diagnoses marked at their onset."""
+    from gradwise.report import charts
+    from gradwise.report.notebook import nothing_to_draw, run_data, stacked
+
+    run = run_data(monitor=monitor)
+    figures = [f for f in (charts.gradient_norms(run), charts.saturation(run), charts.update_ratios(run)) if f]
+    if not figures:
+        raise nothing_to_draw("the monitor has probed no step (pass it to fit in callbacks=[...])")
+    result: Figure = stacked(figures)
+    return result
+
+
+def sweep_html(results: Results) -> str:
+    """The sweep's map and trials, as its report page shows them."""
+    from gradwise.report.notebook import sweep_html as page
+
+    return page(results.path.parent)
+
+
+looks.register(Network, text=network_text, html=network_html)
+looks.register(Diagnosis, text=lambda d: diagnosis_panel(d, python_fix), html=diagnosis_html)
+looks.register(HealthMonitor, text=monitor_text, html=monitor_html, plot=monitor_figure)
+looks.register(History, text=history_text, html=history_html, plot=history_figure)
+looks.register(Result, text=result_text, html=result_html)
+looks.register(DoctorReport, text=doctor_text, html=doctor_html)
+looks.register(Results, html=sweep_html)

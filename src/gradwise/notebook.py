@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradwise.train import runner
+from gradwise.train.callbacks import Callback
 from gradwise.train.config import TrainConfig
 from gradwise.train.doctor import PROBE_SECONDS, PROBE_STEPS, DoctorReport
 from gradwise.train.doctor import doctor as _doctor
-from gradwise.train.loop import Callback
 from gradwise.train.progress import EpochProgress, interactive
+from gradwise.train.result import Result
 
 if TYPE_CHECKING:
     from gradwise.report.notebook import InlineReport
@@ -26,7 +27,7 @@ def as_config(config_or_flags: TrainConfig | str | Sequence[str]) -> TrainConfig
         return config_or_flags
     import shlex
 
-    from gradwise.cli.train_command import config_from_flags  # the CLI owns its flags; only their parser is used
+    from gradwise.cli.doctor_command import config_from_flags  # the CLI owns its flags; only their parser is used
 
     words = shlex.split(config_or_flags) if isinstance(config_or_flags, str) else list(config_or_flags)
     config: TrainConfig = config_from_flags(words)
@@ -51,7 +52,7 @@ def doctor(
 
 def train(
     config_or_flags: TrainConfig | str | Sequence[str], out: str | Path | None = None, *, progress: bool | None = None
-) -> runner.Result:
+) -> Result:
     """``gradwise train``: the whole run (``config.repair`` first repairs it); ``out`` keeps a run folder for
     ``report``. ``progress`` as in ``fit``: a bar and a line per epoch where output is watched."""
     config = as_config(config_or_flags)
@@ -60,7 +61,7 @@ def train(
     return runner.train(config, out, callbacks, on_event=print if shown else None)
 
 
-def report(run: runner.Result | str | Path) -> InlineReport:
+def report(run: Result | str | Path) -> InlineReport:
     """``gradwise report``: write the report of a run folder, a sweep folder or a Result with one, shown inline."""
     from gradwise.report.notebook import report as inline_report  # matplotlib only when a report is drawn
 

@@ -35,10 +35,11 @@ from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
 from gradwise.seeds import dropout_rng
+from gradwise.train.callbacks import Callback, Run
 from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer, settings_of
 from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.loop import Callback, Run, fit
+from gradwise.train.loop import fit
 from gradwise.train.stopping import Progress, StopCondition, max_epochs, no_improvement
 
 Array = np.ndarray

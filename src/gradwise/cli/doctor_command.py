@@ -31,6 +31,16 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(run=run)
 
 
+def config_from_flags(flags: list[str]) -> Any:
+    """A TrainConfig from ``gradwise doctor`` (or train) flags as a shell splits them: ``["--preset", "x"]``."""
+    from gradwise.cli.errors import Parser
+    from gradwise.cli.train_command import config_from_args
+
+    parser = Parser(prog="gradwise")
+    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
+    return config_from_args(parser.parse_args(["doctor", *flags]))
+
+
 def run(args: argparse.Namespace) -> int:
     from gradwise.cli.errors import UsageError
     from gradwise.cli.train_command import config_from_args, describe

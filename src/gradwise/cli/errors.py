@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2, no traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one UsageError line naming it instead of the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

@@ -15,18 +15,12 @@ from gradwise.cli import (
     train_command,
     verify_command,
 )
-from gradwise.cli.errors import UsageError, user_errors
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse prints the whole usage block; one line naming the flag is easier to act on.
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+from gradwise.cli.errors import Parser, user_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gradwise", description="Train small networks and find out why they fail.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="gradwise", description="Train small networks and find out why they fail.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     train_command.add_parser(commands)
     doctor_command.add_parser(commands)
     evaluate_command.add_parser(commands)

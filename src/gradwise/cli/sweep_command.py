@@ -62,13 +62,38 @@ def add_parser(commands: Any) -> None:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from gradwise.sweep import executor
-    from gradwise.sweep.grid import PRESET_GRIDS, merge_axes, parse_axis, parse_budget, span
+    from gradwise.sweep.grid import PRESET_GRIDS
     from gradwise.sweep.outcome import Thresholds
     from gradwise.sweep.results import Results
-    from gradwise.train.config import TrainConfig
 
     named = PRESET_GRIDS[args.preset_grid] if args.preset_grid else None
+    trials, axes, budget_label = _trials(args, named)
+    x, y = _map_axes(args, axes, named)
+    out = Path(args.out or Path("sweeps") / (args.preset_grid or "sweep"))
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
+    out.mkdir(parents=True, exist_ok=True)
+    results = Results(out)
+    finished = results.load()
+    first: dict[str, Trial] = {}  # a configuration two combinations share runs once
+    for trial in trials:
+        first.setdefault(trial.key, trial)
+    todo = [trial for key, trial in first.items() if key not in finished]
+    print(f"sweep: {len(first)} trials, {budget_label} each -> {out}", flush=True)
+    if len(todo) < len(first):
+        print(f"skipped {len(first) - len(todo)} finished trials (already in {results.path})", flush=True)
+    errors: dict[str, str] = {}
+    if todo:
+        _run(args, todo, results, finished, errors, total=len(first))
+    _report(trials, finished, errors, x, y, out, Thresholds(good=args.good), budget_label)
+    return 1 if errors else 0
+
+
+def _trials(args: argparse.Namespace, named: Any) -> tuple[list[Trial], list[str], str]:
+    """(every trial of the grid, the names of the axes varied, the budget in words); bad flags raise UsageError."""
+    from gradwise.sweep.grid import merge_axes, parse_axis, parse_budget, span
+    from gradwise.train.config import TrainConfig
+
     axes = merge_axes(named.axes if named else (), [parse_axis(text) for text in args.grid])
     if not axes:
         raise UsageError("sweep: nothing to vary; give --grid KEY=V1,V2 (such as --grid lr=0.01,0.1) or --preset-grid")
@@ -87,42 +112,31 @@ def run_sweep(args: argparse.Namespace) -> int:
     trials = span(args.preset or (named.preset if named else "default"), fixed, axes)
     if any(getattr(trial.config, "repair", False) for trial in trials):
         raise UsageError("--repair: a sweep maps what each configuration does as given; leave --repair out")
-    x, y = _map_axes(args, [axis.name for axis in axes], named)
+    return trials, [axis.name for axis in axes], budget_label
 
-    out = Path(args.out or Path("sweeps") / (args.preset_grid or "sweep"))
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
-    out.mkdir(parents=True, exist_ok=True)
-    results = Results(out)
-    finished = results.load()
-    first: dict[str, Trial] = {}  # a configuration two combinations share runs once
-    for trial in trials:
-        first.setdefault(trial.key, trial)
-    unique = len(first)
-    todo = [trial for key, trial in first.items() if key not in finished]
-    print(f"sweep: {unique} trials, {budget_label} each -> {out}", flush=True)
-    if len(todo) < unique:
-        print(f"skipped {unique - len(todo)} finished trials (already in {results.path})", flush=True)
 
-    errors: dict[str, str] = {}
-    if todo:
-        configs = [json.loads(trial.config.to_json()) for trial in todo]
-        if args.ray:
-            where, outcomes = f"Ray at {args.ray}", executor.run_ray(configs, args.ray)
-        else:
-            jobs = min(args.jobs or executor.cores(), len(todo))
-            where = "this process" if jobs == 1 else f"{jobs} local processes"
-            outcomes = executor.run_local(configs, jobs)
-        print(f"running {len(todo)} trials on {where}", flush=True)
-        thresholds = Thresholds(good=args.good)
-        try:
-            _collect(todo, outcomes, results, finished, errors, thresholds)
-        except KeyboardInterrupt:
-            kept = sum(key in finished for key in first)
-            print(f"\nstopped: {kept} of {unique} trials are finished in {results.path}; the same command resumes")
-            raise
-    _report(trials, finished, errors, x, y, out, Thresholds(good=args.good), budget_label)
-    return 1 if errors else 0
+def _run(
+    args: argparse.Namespace, todo: list[Trial], results: Any, finished: dict[str, Any], errors: dict[str, str],
+    *, total: int,
+) -> None:  # fmt: skip
+    """The trials not yet finished, locally or on Ray, each recorded as it finishes."""
+    from gradwise.sweep import executor
+    from gradwise.sweep.outcome import Thresholds
+
+    configs = [json.loads(trial.config.to_json()) for trial in todo]
+    if args.ray:
+        where, outcomes = f"Ray at {args.ray}", executor.run_ray(configs, args.ray)
+    else:
+        jobs = min(args.jobs or executor.cores(), len(todo))
+        where = "this process" if jobs == 1 else f"{jobs} local processes"
+        outcomes = executor.run_local(configs, jobs)
+    print(f"running {len(todo)} trials on {where}", flush=True)
+    try:
+        _collect(todo, outcomes, results, finished, errors, Thresholds(good=args.good))
+    except KeyboardInterrupt:
+        kept = total - len(todo) + sum(trial.key in finished for trial in todo)
+        print(f"\nstopped: {kept} of {total} trials are finished in {results.path}; the same command resumes")
+        raise
 
 
 def _collect(

@@ -95,13 +95,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return preset(args.preset, **overrides)
 
 
-def config_from_flags(flags: list[str]) -> Any:
-    """A TrainConfig from ``gradwise train`` flags as a shell splits them (``["--preset", "seed-2017"]``)."""
-    from gradwise.cli.main import build_parser
-
-    return config_from_args(build_parser().parse_args(["doctor", *flags]))
-
-
 def run_train(args: argparse.Namespace) -> int:
     from gradwise.cli.panels import diagnosis_panel, summary_lines
     from gradwise.cli.progress import ConsoleProgress

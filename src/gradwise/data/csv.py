@@ -51,6 +51,29 @@ def load_csv(
     ``header=None`` detects a header row; ``delimiter=None`` detects ``,``, ``;``, tab or ``|``.
     """
     path = Path(path)
+    rows = _rows(path, delimiter)
+    width = len(rows[0][1])
+    first = rows[0][1]
+    if header is None:  # a header row has text where a data row has numbers: in some column but the label's
+        if isinstance(label, str):
+            header = True
+        else:
+            probe = width - 1 if label is None else _label_column(path, label, None, width)
+            header = any(not _is_number(field) for i, field in enumerate(first) if i != probe)
+    names = first if header else [f"column {i + 1}" for i in range(width)]
+    column = _label_column(path, label, first if header else None, width)
+    if header:
+        rows = rows[1:]
+    if not rows:
+        raise CSVError(f"{path}: has a header but no rows of data")
+    features = [i for i in range(width) if i != column]
+    x = _features(path, rows, features, names)
+    classes, y = _labels(path, rows, column, names)
+    return Table(x.astype(dtype), y, classes, tuple(names[i] for i in features), names[column])
+
+
+def _rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
+    """The file's non-blank lines split into stripped fields, with their line numbers; all of one width (>= 2)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -68,20 +91,11 @@ def load_csv(
     for number, fields in rows:
         if len(fields) != width:
             raise CSVError(f"{path}: line {number} has {len(fields)} fields, but line {rows[0][0]} has {width}")
-    first = rows[0][1]
-    if header is None:  # a header row has text where a data row has numbers: in some column but the label's
-        if isinstance(label, str):
-            header = True
-        else:
-            probe = width - 1 if label is None else _label_column(path, label, None, width)
-            header = any(not _is_number(field) for i, field in enumerate(first) if i != probe)
-    names = first if header else [f"column {i + 1}" for i in range(width)]
-    column = _label_column(path, label, first if header else None, width)
-    if header:
-        rows = rows[1:]
-    if not rows:
-        raise CSVError(f"{path}: has a header but no rows of data")
-    features = [i for i in range(width) if i != column]
+    return rows
+
+
+def _features(path: Path, rows: list[tuple[int, list[str]]], features: list[int], names: list[str]) -> np.ndarray:
+    """The feature columns as float64; a cell that is not a finite number raises CSVError naming it."""
     cells = np.array([[fields[i] for i in features] for _, fields in rows], dtype=str).reshape(len(rows), -1)
     try:
         x = cells.astype(np.float64)  # numpy parses the text in C; Python looks again only to name a bad cell
@@ -94,15 +108,21 @@ def load_csv(
             f"{path}: line {number}, column {names[i]!r}: {fields[i]!r} is not a finite number; "
             "fix the value, drop the column, or pass label= if it holds the labels"
         )
+    return x
+
+
+def _labels(
+    path: Path, rows: list[tuple[int, list[str]]], column: int, names: list[str]
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """(the classes in order, each row's class index); numeric labels sort as numbers ("9" before "10")."""
     texts = [fields[column] for _, fields in rows]
     empty = next((number for number, fields in rows if not fields[column]), None)
     if empty is not None:
         raise CSVError(f"{path}: line {empty} has no label in column {names[column]!r}; fill it in or drop the row")
-    numeric = all(_is_number(t) for t in texts)  # sort "10" after "9"
+    numeric = all(_is_number(t) for t in texts)
     classes = sorted(set(texts), key=float) if numeric else sorted(set(texts))
     index = {name: i for i, name in enumerate(classes)}
-    y = np.array([index[t] for t in texts], dtype=np.int64)
-    return Table(x.astype(dtype), y, tuple(classes), tuple(names[i] for i in features), names[column])
+    return tuple(classes), np.array([index[t] for t in texts], dtype=np.int64)
 
 
 def _parse(lines: list[tuple[int, str]], delimiter: str) -> list[tuple[int, list[str]]]:

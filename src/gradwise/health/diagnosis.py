@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gradwise import looks
 from gradwise.health.fixes import Fix
 
 SYMPTOMS = (
@@ -60,11 +61,7 @@ class Diagnosis:
 
     def __repr__(self) -> str:
         """As the doctor prints it, the fix as ``TrainConfig`` arguments."""
-        from gradwise.display import diagnosis_panel, python_fix
-
-        return diagnosis_panel(self, python_fix)
+        return looks.text(self)
 
     def _repr_html_(self) -> str:
-        from gradwise.display import diagnosis_html
-
-        return diagnosis_html(self)
+        return looks.html(self)

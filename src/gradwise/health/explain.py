@@ -9,6 +9,7 @@ and loss, raw input, an initialization that ignores the fan-in, ...), in the rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -119,9 +120,7 @@ def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
         if abs(float(settings.get("bias_init") or 0.0)) >= LARGE_BIAS:
             found.append(Fix({"bias_init": 0.0}, "start the biases at 0"))
     if "activation" in stages and str(settings.get("activation")).split(":")[0] in ("sigmoid", "tanh"):
-        found.append(
-            Fix({"activation": "relu", "init": "he_normal", "init_scale": None}, "ReLU units do not saturate")
-        )
+        found.append(Fix({"activation": "relu", "init": "he_normal", "init_scale": None}, "ReLU units do not saturate"))
     momentum = float(settings.get("momentum") or 0.0)
     uses_momentum = settings.get("optimizer") in ("momentum", "nesterov", "rmsprop")
     if "momentum" in stages and uses_momentum and momentum >= EXTREME_MOMENTUM:
@@ -150,70 +149,94 @@ def explain(symptom: str, layer: int | None, settings: Settings) -> tuple[str, t
 
 def _remedies(symptom: str, settings: Settings) -> tuple[str, list[Fix]]:
     """The symptom's cause in words and its own remedies, before any suspect in the settings."""
-    init = _init_words(settings)
-    raw_input = settings.get("normalize") == "none"
-    if symptom == "saturation":
-        causes = [init] if init else []
-        if raw_input:
-            causes.append("inputs are raw 0-255 pixels, not scaled, so z is 255x too large")
-        if not causes:
-            causes.append("the pre-activations drifted far from 0: a learning rate too high for these units")
-        words = "; ".join(causes) + "; saturated sigmoid/tanh units have derivatives near 0 and stop learning"
-        return words, [_lr(settings, 0.1, "smaller steps keep z near 0")]
-    if symptom == "dead_units":
-        bias = float(settings.get("bias_init") or 0.0)
-        if bias < 0:
-            words = f"biases start at {bias:g}, so most ReLU inputs are negative from step 1"
-            return words, [Fix({"bias_init": 0.0}, "start the biases at 0"), Fix({"activation": "leaky_relu"})]
-        words = "large updates pushed ReLU units to negative inputs for every sample; a dead unit gets no gradient"
-        leaky = Fix({"activation": "leaky_relu"}, "leaky units recover", stage_override="optimizer")
-        return words, [_lr(settings, 0.1, "smaller steps"), leaky]
-    if symptom == "vanishing_gradient":
-        activation = settings.get("activation")
-        if activation in ("sigmoid", "tanh"):
-            words = (
-                f"each {activation} layer multiplies the gradient by its derivative (at most "
-                f"{'0.25' if activation == 'sigmoid' else '1'} and near 0 when saturated), so it shrinks layer by layer"
-            )
-            return (f"{words}; {init}" if init else words), []
-        words = "the gradient shrinks on its way to the first layers (initialization too small or units inactive)"
-        return words, [Fix({"init": _scaled_init_name(settings), "init_scale": None})]
-    if symptom == "exploding_gradient":
-        words = "gradients grow layer by layer or step by step: the weights or the learning rate are too large"
-        return words, [Fix({"clip_norm": 1.0}, "cap each step's size"), _lr(settings, 0.1, "smaller steps")]
-    if symptom == "lr_too_high":
-        words = "each update is a large fraction of the weights, so steps overshoot and the loss climbs"
-        return words, [_lr(settings, 0.1, "smaller steps"), Fix({"clip_norm": 1.0}, "cap each step's size")]
-    if symptom == "lr_too_low":
-        words = "each update changes the weights by a tiny fraction: training is far too slow to see progress"
-        return words, [_lr(settings, 10.0, "larger steps"), Fix({"optimizer": "adam", "lr": 0.001}, "adaptive steps")]
-    if symptom == "plateau":
-        words = "the loss stopped improving while still high"
-        return words, [Fix({"optimizer": "adam", "lr": 0.001}, "adaptive steps"), _lr(settings, 0.3, "smaller steps")]
-    if symptom == "oscillation":
-        words = "the loss jumps up and down: steps overshoot a valley (learning rate too high or batches too small)"
-        return words, [_lr(settings, 0.3, "smaller steps")]
-    if symptom == "non_finite":
-        words = "a value overflowed to Inf or became NaN (updates too large, or an unstable operation)"
-        if init:
-            words = f"{words}; {init}"
-        return words, [_lr(settings, 0.1, "smaller steps"), Fix({"clip_norm": 1.0}, "cap each step's size")]
-    if symptom == "underflow":
-        words = "values became tiny (below 1e-30) and round to 0: saturated units multiply the signal by ~0"
-        return (f"{words}; {init}" if init else words), []
-    if symptom == "bad_initial_loss":
-        words = "the loss at initialization is far above ln(classes): the initial outputs are confidently wrong"
-        return words, [Fix({"bias_init": 0.0}, "start the biases at 0")]
-    if symptom == "unnormalized_input":
-        words = "inputs are far from zero mean and unit scale (raw pixels 0-255?), which saturates or blows up units"
-        unit, standard = Fix({"normalize": "unit"}, "scale to [0, 1]"), Fix({"normalize": "standard"}, "mean 0, std 1")
-        return words, [unit, standard]
-    if symptom == "output_loss_mismatch":
-        return _mismatch_words(settings), []
-    if symptom == "bad_labels":
-        words = "the labels do not fit the network's outputs or carry almost no information"
-        return words, [Fix({}, "check the labels: one class per sample, numbered 0..classes-1")]
-    return "", []
+    remedy = REMEDIES.get(symptom)
+    return remedy(settings, _init_words(settings)) if remedy is not None else ("", [])
+
+
+def _with(words: str, init: str | None) -> str:
+    return f"{words}; {init}" if init else words
+
+
+def _saturation(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    causes = [init] if init else []
+    if settings.get("normalize") == "none":
+        causes.append("inputs are raw 0-255 pixels, not scaled, so z is 255x too large")
+    if not causes:
+        causes.append("the pre-activations drifted far from 0: a learning rate too high for these units")
+    words = "; ".join(causes) + "; saturated sigmoid/tanh units have derivatives near 0 and stop learning"
+    return words, [_lr(settings, 0.1, "smaller steps keep z near 0")]
+
+
+def _dead_units(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    bias = float(settings.get("bias_init") or 0.0)
+    if bias < 0:
+        words = f"biases start at {bias:g}, so most ReLU inputs are negative from step 1"
+        return words, [Fix({"bias_init": 0.0}, "start the biases at 0"), Fix({"activation": "leaky_relu"})]
+    words = "large updates pushed ReLU units to negative inputs for every sample; a dead unit gets no gradient"
+    leaky = Fix({"activation": "leaky_relu"}, "leaky units recover", stage_override="optimizer")
+    return words, [_lr(settings, 0.1, "smaller steps"), leaky]
+
+
+def _vanishing(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    activation = settings.get("activation")
+    if activation in ("sigmoid", "tanh"):
+        words = (
+            f"each {activation} layer multiplies the gradient by its derivative (at most "
+            f"{'0.25' if activation == 'sigmoid' else '1'} and near 0 when saturated), so it shrinks layer by layer"
+        )
+        return _with(words, init), []
+    words = "the gradient shrinks on its way to the first layers (initialization too small or units inactive)"
+    return words, [Fix({"init": _scaled_init_name(settings), "init_scale": None})]
+
+
+def _normalize_words(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = "inputs are far from zero mean and unit scale (raw pixels 0-255?), which saturates or blows up units"
+    return words, [Fix({"normalize": "unit"}, "scale to [0, 1]"), Fix({"normalize": "standard"}, "mean 0, std 1")]
+
+
+CLIP = Fix({"clip_norm": 1.0}, "cap each step's size")
+ADAM = Fix({"optimizer": "adam", "lr": 0.001}, "adaptive steps")
+# Each symptom's cause in words and its own remedies, from the run's settings and the words on its init.
+REMEDIES: dict[str, Callable[[Settings, str | None], tuple[str, list[Fix]]]] = {
+    "saturation": _saturation,
+    "dead_units": _dead_units,
+    "vanishing_gradient": _vanishing,
+    "exploding_gradient": lambda s, init: (
+        "gradients grow layer by layer or step by step: the weights or the learning rate are too large",
+        [CLIP, _lr(s, 0.1, "smaller steps")],
+    ),
+    "lr_too_high": lambda s, init: (
+        "each update is a large fraction of the weights, so steps overshoot and the loss climbs",
+        [_lr(s, 0.1, "smaller steps"), CLIP],
+    ),
+    "lr_too_low": lambda s, init: (
+        "each update changes the weights by a tiny fraction: training is far too slow to see progress",
+        [_lr(s, 10.0, "larger steps"), ADAM],
+    ),
+    "plateau": lambda s, init: ("the loss stopped improving while still high", [ADAM, _lr(s, 0.3, "smaller steps")]),
+    "oscillation": lambda s, init: (
+        "the loss jumps up and down: steps overshoot a valley (learning rate too high or batches too small)",
+        [_lr(s, 0.3, "smaller steps")],
+    ),
+    "non_finite": lambda s, init: (
+        _with("a value overflowed to Inf or became NaN (updates too large, or an unstable operation)", init),
+        [_lr(s, 0.1, "smaller steps"), CLIP],
+    ),
+    "underflow": lambda s, init: (
+        _with("values became tiny (below 1e-30) and round to 0: saturated units multiply the signal by ~0", init),
+        [],
+    ),
+    "bad_initial_loss": lambda s, init: (
+        "the loss at initialization is far above ln(classes): the initial outputs are confidently wrong",
+        [Fix({"bias_init": 0.0}, "start the biases at 0")],
+    ),
+    "unnormalized_input": _normalize_words,
+    "output_loss_mismatch": lambda s, init: (_mismatch_words(s), []),
+    "bad_labels": lambda s, init: (
+        "the labels do not fit the network's outputs or carry almost no information",
+        [Fix({}, "check the labels: one class per sample, numbered 0..classes-1")],
+    ),
+}
 
 
 def _pairing_fix(settings: Settings) -> Fix | None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from gradwise import looks
 from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
@@ -31,7 +32,6 @@ from gradwise.health.stats import (
     parameter_stats,
     update_stats,
 )
-from gradwise.nn.layers import Dense
 from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network
 
@@ -48,9 +48,9 @@ EARLY_STEPS = 1000  # the first steps, where most failures start, are probed at 
 
 
 def _costs(net: Network, batch_size: int) -> tuple[float, float]:
-    dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+    dense = [info for info in net.layer_info() if info.shape is not None]
     weights = sum(p.size for p in net.params.values())
-    units = sum(layer.shape[1] for layer in dense)
+    units = sum(info.shape[1] for info in dense if info.shape is not None)
     probe_ms = 0.3 * len(dense) + 1.7e-6 * weights + 1e-5 * batch_size * units
     step_ms = 0.1 * len(dense) + 7e-7 * weights + 1.8e-8 * 3 * batch_size * weights
     return probe_ms, step_ms
@@ -80,7 +80,7 @@ class _StepProbe:
         self.step = step
         self.dead = dead
         self.layers = {
-            i: LayerStats(i, layer.activation.name) for i, layer in enumerate(net.layers) if isinstance(layer, Dense)
+            info.index: LayerStats(info.index, info.activation) for info in net.layer_info() if info.weighted
         }
         self.weights_before: dict[int, Array] = {}
 
@@ -296,24 +296,13 @@ class HealthMonitor:
     def plot(self) -> Any:
         """The per-layer timelines of the report (gradient norms, saturated and dead share, update/weight ratio)
         in one matplotlib Figure, the diagnoses marked at their onset."""
-        from gradwise.report import charts
-        from gradwise.report.notebook import nothing_to_draw, run_data, stacked
-
-        run = run_data(monitor=self)
-        figures = [f for f in (charts.gradient_norms(run), charts.saturation(run), charts.update_ratios(run)) if f]
-        if not figures:
-            raise nothing_to_draw("the monitor has probed no step (pass it to fit in callbacks=[...])")
-        return stacked(figures)
+        return looks.plot(self)
 
     def __repr__(self) -> str:
-        from gradwise.display import monitor_text
-
-        return monitor_text(self)
+        return looks.text(self)
 
     def _repr_html_(self) -> str:
-        from gradwise.display import monitor_html
-
-        return monitor_html(self)
+        return looks.html(self)
 
 
 def _jsonable(value: object) -> object:

@@ -10,7 +10,6 @@ from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import Settings, explain
 from gradwise.health.stats import LayerStats, forward_stats
-from gradwise.nn.layers import Dense
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, fused_loss
 
@@ -73,9 +72,7 @@ class _InitProbe:
     """Per-layer saturated and dead fractions of one forward pass at initialization."""
 
     def __init__(self, net: Network) -> None:
-        self.stats = {
-            i: LayerStats(i, layer.activation.name) for i, layer in enumerate(net.layers) if isinstance(layer, Dense)
-        }
+        self.stats = {info.index: LayerStats(info.index, info.activation) for info in net.layer_info() if info.weighted}
         self._z: np.ndarray | None = None
 
     def observe(self, layer: int, tensor: str, value: np.ndarray) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 
+from gradwise import looks
 from gradwise.blas import axpby
 from gradwise.nn.activations import Activation
 from gradwise.nn.init import Initializer
@@ -28,6 +30,22 @@ class Probe(Protocol):
     """Sees every Dense layer's tensors during one forward/backward pass (the health monitor is one)."""
 
     def observe(self, layer: int, tensor: str, value: Array) -> None: ...
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer as outsiders see it: its position, kind, activation, (n_in, n_out) if it has weights."""
+
+    index: int
+    kind: str  # "Dense", "Dropout", ...
+    activation: str  # "" for a layer without one
+    shape: tuple[int, int] | None  # (n_in, n_out) for a layer with weights
+    parameters: int
+    detail: str = ""  # Dropout's p
+
+    @property
+    def weighted(self) -> bool:
+        return self.shape is not None
 
 
 class Network:
@@ -53,6 +71,18 @@ class Network:
     def macs_per_sample(self) -> int:
         """Multiply-adds of one sample's forward pass: the Dense layers' weights (a step of B costs ~3B times this)."""
         return sum(layer.params["W"].size for layer in self.layers if isinstance(layer, Dense))
+
+    def layer_info(self) -> list[LayerInfo]:
+        """What each layer is, for whoever describes or watches the network without knowing its classes."""
+        found = []
+        for i, layer in enumerate(self.layers):
+            parameters = sum(p.size for p in layer.params.values())
+            if isinstance(layer, Dense):
+                found.append(LayerInfo(i, "Dense", layer.activation.name, layer.shape, parameters))
+            else:
+                detail = f"{layer.p}" if isinstance(layer, Dropout) else ""
+                found.append(LayerInfo(i, type(layer).__name__, "", None, parameters, detail))
+        return found
 
     @property
     def output_activation(self) -> Activation | None:
@@ -114,14 +144,10 @@ class Network:
         return np.concatenate(chunks) if chunks else self.forward(x)[0]  # no rows: (0, n_out) from the layers
 
     def __repr__(self) -> str:
-        from gradwise.display import network_text
-
-        return network_text(self)
+        return looks.text(self)
 
     def _repr_html_(self) -> str:
-        from gradwise.display import network_html
-
-        return network_html(self)
+        return looks.html(self)
 
     def __call__(self, x: Array) -> Array:
         return self.predict(x)

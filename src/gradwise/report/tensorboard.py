@@ -25,9 +25,9 @@ import numpy as np
 
 from gradwise.health.stats import HIST_SYMLOG
 from gradwise.report.data import number, read_jsonl
+from gradwise.train.callbacks import Callback, Session
 from gradwise.train.checkpoint import HEALTH_FILE, METRICS_FILE, CheckpointError
 from gradwise.train.history import EpochRecord
-from gradwise.train.loop import Callback, Session
 from gradwise.train.stopping import Progress
 
 INSTALL_HINT = "pip install 'gradwise[tensorboard]' (tensorboardX)"

@@ -17,6 +17,7 @@ import numbers
 from pathlib import Path
 from typing import Any
 
+from gradwise import looks
 from gradwise.files import append_line
 from gradwise.train.config import TrainConfig
 
@@ -81,9 +82,7 @@ class Results:
 
     def _repr_html_(self) -> str:
         """The sweep's map and trials, as its report page shows them."""
-        from gradwise.report.notebook import sweep_html
-
-        return sweep_html(self.path.parent)
+        return looks.html(self)
 
     def append(self, record: dict[str, Any]) -> None:
         """Add one finished trial; non-finite numbers are written as null (see ``jsonable``)."""

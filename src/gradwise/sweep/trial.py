@@ -13,7 +13,8 @@ from typing import Any
 
 from gradwise.sweep.results import finite_or_none
 from gradwise.train.config import TrainConfig
-from gradwise.train.runner import Result, train
+from gradwise.train.result import Result
+from gradwise.train.runner import train
 
 
 def run_trial(config_data: dict[str, Any]) -> dict[str, Any]:

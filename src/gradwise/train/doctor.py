@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gradwise import looks
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.train.config import TrainConfig
 from gradwise.train.repair import RepairPlan, find_repair, probe_config
-from gradwise.train.runner import Result, probe
+from gradwise.train.result import Result
+from gradwise.train.runner import probe
 
 PROBE_STEPS = 600  # enough for the loss-trend rules (a 200-step window, 3 probes in a row)
 PROBE_SECONDS = 20.0
@@ -51,14 +53,10 @@ class DoctorReport:
         return {name: value for _, fix in applied for name, value in fix.changes.items()}
 
     def __repr__(self) -> str:
-        from gradwise.display import doctor_text
-
-        return doctor_text(self)
+        return looks.text(self)
 
     def _repr_html_(self) -> str:
-        from gradwise.display import doctor_html
-
-        return doctor_html(self)
+        return looks.html(self)
 
 
 def doctor(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
-from gradwise.train.loop import Callback, Session
+from gradwise.train.callbacks import Callback, Session
 from gradwise.train.stopping import Progress
 
 # Diagnoses that mean the run blew up even without a NaN: with --on-nan rollback they roll back too.

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from gradwise import looks
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -59,20 +61,11 @@ class History:
 
     def plot(self) -> Figure:
         """Loss and accuracy per epoch, the report's chart (a matplotlib Figure; a notebook shows it)."""
-        from gradwise.report import charts
-        from gradwise.report.notebook import inline, nothing_to_draw, run_data
-
-        figure = charts.loss_accuracy(run_data(self))
-        if figure is None:
-            raise nothing_to_draw("the history has no epochs")
-        return inline(figure)
+        figure: Figure = looks.plot(self)
+        return figure
 
     def __repr__(self) -> str:
-        from gradwise.display import history_text
-
-        return history_text(self)
+        return looks.text(self)
 
     def _repr_html_(self) -> str:
-        from gradwise.display import history_html
-
-        return history_html(self)
+        return looks.html(self)

@@ -11,8 +11,8 @@ import sys
 import warnings
 from typing import Any
 
+from gradwise.train.callbacks import Callback, Session
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.loop import Callback, Session
 from gradwise.train.stopping import Progress
 
 LOSS_EVERY = 50  # steps between updates of the bar's loss figure: formatting it every step would cost more

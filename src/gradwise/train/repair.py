@@ -26,15 +26,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import effective
 from gradwise.health.fixes import Fix
 from gradwise.train.config import ConfigError, TrainConfig, settings_of
-
-if TYPE_CHECKING:
-    from gradwise.train.runner import Result
+from gradwise.train.result import RepairReport, Result
 
 PROBE_STEPS = 300  # enough for the rules' 100-step window and three probes in a row after the warm-up
 PROBE_SECONDS = 30.0
@@ -85,31 +83,7 @@ class RepairPlan:
         return self.chosen.lineage
 
 
-@dataclass
-class RepairReport:
-    """The verdict: whether the run was repaired, from what accuracy to what, by which changes."""
-
-    repaired: bool
-    verdict: str
-    before: float  # the first probe's test accuracy
-    after: float  # the full run's
-    attempts: int
-    changes: list[dict[str, Any]]  # each applied fix: symptom, layer, step, changes, flags
-    remaining: list[str] = field(default_factory=list)  # headlines of what the full run still found
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "repaired": self.repaired,
-            "verdict": self.verdict,
-            "before": self.before,
-            "after": self.after,
-            "attempts": self.attempts,
-            "changes": self.changes,
-            "remaining": self.remaining,
-        }
-
-
-Probe = Callable[[TrainConfig, Callable[[Diagnosis], bool]], "Result"]
+Probe = Callable[[TrainConfig, Callable[[Diagnosis], bool]], Result]
 
 
 def probe_config(config: TrainConfig, steps: int = PROBE_STEPS, seconds: float = PROBE_SECONDS) -> TrainConfig:

@@ -27,9 +27,9 @@ import numpy as np
 from gradwise import blas, seeds
 from gradwise.files import atomic_open
 from gradwise.nn.network import Network
+from gradwise.train.callbacks import Callback, Run, Session
 from gradwise.train.checkpoint import CHECKPOINT_FILE, CheckpointError
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.loop import Callback, Run, Session
 from gradwise.train.stopping import Progress
 
 __all__ = ["CHECKPOINT_FILE", "Checkpoint", "Checkpointer", "load_checkpoint", "read_health_state", "save_checkpoint"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
+from gradwise.optim.base import Transform
 from gradwise.seeds import dropout_rng
+from gradwise.train.callbacks import Callback, Run
 from gradwise.train.checkpoint import (
     HEALTH_FILE,
     MODEL_FILE,
@@ -42,62 +44,11 @@ from gradwise.train.config import (
 from gradwise.train.evaluation import evaluate
 from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
-from gradwise.train.loop import Callback, fit
-from gradwise.train.repair import MAX_ATTEMPTS, RepairReport, find_repair, probe_config, verdict
+from gradwise.train.loop import fit
+from gradwise.train.repair import MAX_ATTEMPTS, find_repair, probe_config, verdict
+from gradwise.train.result import Result
 from gradwise.train.resume import CHECKPOINT_FILE, Checkpoint, Checkpointer, load_checkpoint, read_health_state
 from gradwise.train.stopping import Progress
-
-
-@dataclass
-class Result:
-    """What a run produced; ``model_error`` says why model.npz was not written, if it was not."""
-
-    config: TrainConfig
-    history: History
-    net: Network
-    test_loss: float
-    test_accuracy: float
-    seconds: float
-    run_dir: Path | None
-    model_error: str | None = None
-    diagnoses: list[Diagnosis] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)  # rollbacks and skips
-    repair: RepairReport | None = None  # with --repair: what it changed and its verdict
-
-    @property
-    def repairs(self) -> list[dict[str, Any]]:
-        """The changes --repair applied, in order (empty without --repair)."""
-        return self.repair.changes if self.repair is not None else []
-
-    def __repr__(self) -> str:
-        from gradwise.display import result_text
-
-        return result_text(self)
-
-    def _repr_html_(self) -> str:
-        from gradwise.display import result_html
-
-        return result_html(self)
-
-    def summary(self) -> dict[str, Any]:
-        last = self.history.last
-        return {
-            "test_accuracy": self.test_accuracy,
-            "test_loss": self.test_loss,
-            "epochs": len(self.history),
-            "steps": last.step if last else 0,
-            "seconds": round(self.seconds, 3),
-            "run_dir": str(self.run_dir) if self.run_dir else None,
-            "stop_reason": self.history.stop_reason,
-            "val_accuracy": last.val_accuracy if last else None,
-            "model_saved": self.model_error is None and self.run_dir is not None,
-            "healthy": not self.diagnoses,
-            "diagnoses": [d.to_json() for d in self.diagnoses],
-            "rollbacks": sum(e["event"] == "rollback" for e in self.events),
-            "repairs": self.repairs,
-            "repaired": self.repair.repaired if self.repair is not None else None,
-            "verdict": self.repair.verdict if self.repair is not None else None,
-        }
 
 
 class MetricsLog(Callback):
@@ -212,64 +163,30 @@ def _attempt(
     resume: bool = False,
     stop_for: Callable[[Diagnosis], bool] | None = None,
 ) -> Result:
+    """One run: build it (or resume it from its checkpoint), watch it, fit it, evaluate it and save it."""
     started = time.perf_counter()
     data = load_data(config)
     net = build_network(config, data.num_features, data.num_classes)  # before any file: a net too big writes nothing
     folder = RunFolder(out) if out is not None else None
     if folder is not None and not resume:
         folder.create(config.to_json())
-    health_log = folder.path / HEALTH_FILE if folder is not None else None
     x, t = targets(data.train, data, config.dtype)
     # Speed: each batch is gathered into the same two arrays; nothing keeps a batch past its step.
     batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size, reuse_buffer=True)
     optimizer = build_optimizer(config, len(batches))
-    settings = settings_of(config)
     rng = dropout_rng(config.seed)
     run, health_state = None, None
     if resume:
         assert folder is not None
-        remove_temporaries(folder.path)  # what a kill left half-written
-        checkpoint = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
-        health_state = read_health_state(folder.path / CHECKPOINT_FILE)
-        run, rng.bit_generator.state = checkpoint.run, checkpoint.rng_state
-        if checkpoint.backend and checkpoint.backend != blas.backend() and on_event is not None:
-            on_event(backend_changed(checkpoint.backend))
+        checkpoint = _checkpoint(folder, net, optimizer, on_event)
         if checkpoint.finished is not None:
             return _already_finished(config, data, net, checkpoint, folder, on_event, started)
+        run, rng.bit_generator.state = checkpoint.run, checkpoint.rng_state
+        health_state = read_health_state(folder.path / CHECKPOINT_FILE)
         folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
-
-    diagnoses: list[Diagnosis] = []
-
-    def found(diagnosis: Diagnosis) -> None:
-        diagnoses.append(diagnosis)
-        if on_diagnosis is not None:
-            on_diagnosis(diagnosis)
-
-    def found_unmonitored(diagnosis: Diagnosis) -> None:  # without a monitor, the guard's finding is logged here
-        if health_log is not None:
-            append_line(health_log, json.dumps({"diagnosis": diagnosis.to_json()}, default=str))
-        found(diagnosis)
-
-    guard = NonFiniteGuard(config.on_nan, settings=settings, log_path=health_log, on_event=on_event)
-    monitor, before_training = None, []
-    if config.monitor:
-        monitor = HealthMonitor(settings, interval=config.health_interval, log_path=health_log, on_diagnosis=found)
-        before_training = static_checks(net, config.loss, x[:2000], t[:2000], settings) if run is None else []
-        for diagnosis in before_training:
-            monitor.add(diagnosis)
-    if health_state is not None:
-        guard.restore_state = health_state.get("guard")
-        if monitor is not None:
-            monitor.restore_state = health_state.get("monitor")
-    flow = HealthFlow(guard, monitor, monitor.add if monitor is not None else found_unmonitored, stop_for,
-                      before_training=before_training)  # fmt: skip
-    health: list[Callback] = [*([monitor] if monitor is not None else []), guard, flow]  # type: ignore[list-item]
-
-    def health_now() -> dict[str, Any]:
-        return {"guard": guard.state(), **({"monitor": monitor.state()} if monitor is not None else {})}
-
+    watch = _Watch.of(config, net, (x, t), run, health_state, folder, _Hooks(on_diagnosis, on_event, stop_for))
     every = config.checkpoint_every
-    saving = [Checkpointer(folder.path, every, health_now)] if folder is not None and every else []
+    saving = [Checkpointer(folder.path, every, watch.state)] if folder is not None and every else []
     history = fit(
         net,
         config.loss,
@@ -277,13 +194,102 @@ def _attempt(
         batches,
         build_stop(config),
         validation=targets(data.val, data, config.dtype) if len(data.val) else None,
-        callbacks=[*([MetricsLog(folder)] if folder else []), *health, *saving, *callbacks],
+        callbacks=[*([MetricsLog(folder)] if folder else []), *watch.callbacks, *saving, *callbacks],
         rng=rng,
         run=run,
         progress=False,  # the caller's callbacks show progress (the CLI's bar, gw.train's)
     )
-    if monitor is not None and resume:
-        diagnoses[:0] = [d for d in monitor.diagnoses if d not in diagnoses]  # found before the resume
+    if watch.monitor is not None and resume:  # what was found before the resume comes first
+        watch.diagnoses[:0] = [d for d in watch.monitor.diagnoses if d not in watch.diagnoses]
+    return _finish(config, data, net, folder, history, watch, started)
+
+
+def _checkpoint(
+    folder: RunFolder, net: Network, optimizer: Transform, on_event: Callable[[str], None] | None
+) -> Checkpoint:
+    """The run folder's checkpoint, after clearing what a kill left half-written."""
+    remove_temporaries(folder.path)
+    checkpoint = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
+    if checkpoint.backend and checkpoint.backend != blas.backend() and on_event is not None:
+        on_event(backend_changed(checkpoint.backend))
+    return checkpoint
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """The caller's: told of each diagnosis, of each event, and asked whether a diagnosis stops the run."""
+
+    on_diagnosis: Callable[[Diagnosis], None] | None
+    on_event: Callable[[str], None] | None
+    stop_for: Callable[[Diagnosis], bool] | None
+
+
+@dataclass
+class _Watch:
+    """What watches a run: the guard, the monitor (unless turned off), the flow between them, and what they found."""
+
+    guard: NonFiniteGuard
+    monitor: HealthMonitor | None
+    callbacks: list[Callback]
+    diagnoses: list[Diagnosis]
+
+    @classmethod
+    def of(
+        cls,
+        config: TrainConfig,
+        net: Network,
+        train: tuple[np.ndarray, np.ndarray],
+        run: Run | None,
+        health_state: dict[str, Any] | None,
+        folder: RunFolder | None,
+        hooks: _Hooks,
+    ) -> _Watch:
+        settings = settings_of(config)
+        health_log = folder.path / HEALTH_FILE if folder is not None else None
+        diagnoses: list[Diagnosis] = []
+
+        def found(diagnosis: Diagnosis) -> None:
+            diagnoses.append(diagnosis)
+            if hooks.on_diagnosis is not None:
+                hooks.on_diagnosis(diagnosis)
+
+        def found_unmonitored(diagnosis: Diagnosis) -> None:  # without a monitor, the guard's finding is logged here
+            if health_log is not None:
+                append_line(health_log, json.dumps({"diagnosis": diagnosis.to_json()}, default=str))
+            found(diagnosis)
+
+        guard = NonFiniteGuard(config.on_nan, settings=settings, log_path=health_log, on_event=hooks.on_event)
+        monitor, before_training = None, []
+        if config.monitor:
+            monitor = HealthMonitor(settings, interval=config.health_interval, log_path=health_log, on_diagnosis=found)
+            x, t = train
+            before_training = static_checks(net, config.loss, x[:2000], t[:2000], settings) if run is None else []
+            for diagnosis in before_training:
+                monitor.add(diagnosis)
+        if health_state is not None:
+            guard.restore_state = health_state.get("guard")
+            if monitor is not None:
+                monitor.restore_state = health_state.get("monitor")
+        report = monitor.add if monitor is not None else found_unmonitored
+        flow = HealthFlow(guard, monitor, report, hooks.stop_for, before_training=before_training)
+        watching: list[Callback] = [*([monitor] if monitor is not None else []), guard, flow]  # type: ignore[list-item]
+        return cls(guard, monitor, watching, diagnoses)
+
+    def state(self) -> dict[str, Any]:
+        """The guard's and the monitor's state, for a checkpoint."""
+        return {"guard": self.guard.state(), **({"monitor": self.monitor.state()} if self.monitor is not None else {})}
+
+
+def _finish(
+    config: TrainConfig,
+    data: Dataset,
+    net: Network,
+    folder: RunFolder | None,
+    history: History,
+    watch: _Watch,
+    started: float,
+) -> Result:
+    """The test split's loss and accuracy, the model saved (or why not), and the Result."""
     with np.errstate(all="ignore"):  # a run stopped as it blew up may overflow here: its numbers say so
         test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
     model_error = None
@@ -307,6 +313,6 @@ def _attempt(
         time.perf_counter() - started,
         folder.path if folder else None,
         model_error,
-        diagnoses=diagnoses,
-        events=guard.events,
+        diagnoses=watch.diagnoses,
+        events=watch.guard.events,
     )
