@@ -16,7 +16,6 @@ from gradwise.verify.trace import Trace
 
 # What a single traced batch can tell; label and initial-loss checks assume a classifier at initialization.
 REPORTED = ("output_loss_mismatch", "unnormalized_input", "saturation", "dead_units")
-LOSS_NAMES = {"mse": "mse", "ce": "cross_entropy", "bce": "binary_cross_entropy"}
 
 
 def network_of(trace: Trace) -> Network:
@@ -50,7 +49,7 @@ def health_checks(trace: Trace) -> list[Diagnosis]:
     """Saturated or dead hidden units at these weights, an output/loss mismatch, unnormalized input."""
     with np.errstate(all="ignore"), warnings.catch_warnings():  # a user's overflow: a finding, not a console line
         warnings.simplefilter("ignore")
-        found = static_checks(network_of(trace), LOSS_NAMES[trace.network.loss], trace.x, trace.t, settings_of(trace))
+        found = static_checks(network_of(trace), trace.network.loss, trace.x, trace.t, settings_of(trace))
     kept = [d for d in found if d.symptom in REPORTED]
     return [
         dataclasses.replace(d, evidence={**d.evidence, "at": "the traced weights"}) if "at" in d.evidence else d

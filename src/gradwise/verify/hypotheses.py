@@ -170,7 +170,7 @@ def _missing(loss: str, output: Activation, i: int) -> tuple[str, str]:
     """(explanation, fix) for an output delta that is dE/da: which pair it would be right for, and the remedy."""
     pair = PAIR_FOR_A_MINUS_T.get(output.name)
     what = "the softmax Jacobian" if output.name == "softmax" else f"the {output.name} derivative"
-    if (output.name, loss) in R.FUSED:
+    if R.fused(output, loss):
         return (
             f"delta{i} is dE/da{i}: {what} of the output layer is left out; for {pair} the whole output delta "
             "is a − t.",
@@ -195,7 +195,7 @@ def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array, s:
     found = []
     with np.errstate(all="ignore"):
         grad_a = s * R.output_gradient(loss, a, t)
-        fused = (output.name, loss) in R.FUSED
+        fused = R.fused(output, loss)
         if output.name != "identity":
             explanation, fix = _missing(loss, output, i)
             found.append(Hypothesis("missing_output_derivative", grad_a, explanation, fix))

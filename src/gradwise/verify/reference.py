@@ -14,10 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradwise.nn.activations import Activation
+from gradwise.nn.losses import get_loss
 from gradwise.verify.trace import Trace
 
 Array = np.ndarray
-FUSED = {("softmax", "ce"), ("sigmoid", "bce")}  # pairs whose per-sample output delta is exactly a - t
+def fused(output: Activation, loss: str) -> bool:
+    """The pair's per-sample output delta is exactly a − t (softmax with ce, sigmoid with bce): nn's fused pairs."""
+    return output.name in get_loss(loss).fused
 
 
 def forward(a_prev: Array, W: Array, b: Array, activation: Activation) -> tuple[Array, Array]:
@@ -60,7 +63,7 @@ def output_gradient(loss: str, a: Array, t: Array) -> Array:
 
 def output_delta(loss: str, output: Activation, z: Array, a: Array, t: Array) -> Array:
     """The per-sample output delta D = dE/dz (B, n_out); a − t for the fused pairs."""
-    if (output.name, loss) in FUSED:
+    if fused(output, loss):
         return a - t
     with np.errstate(all="ignore"):
         return output.backward(z, a, output_gradient(loss, a, t))
