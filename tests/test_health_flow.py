@@ -14,9 +14,10 @@ from gradwise.health.explain import explain
 from gradwise.health.guard import MAX_REPLAY, NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.rules import RULES
+from gradwise.health.settings import Settings
 from gradwise.health.stats import DeadUnits, LayerStats, forward_stats
 from gradwise.nn.losses import get_loss
-from gradwise.train.config import preset
+from gradwise.train.config import TrainConfig, preset, settings_of
 from gradwise.train.loop import Callback, Run, fit
 from gradwise.train.runner import train
 from gradwise.train.stopping import Progress, max_steps
@@ -163,9 +164,13 @@ def test_dead_units_do_not_depend_on_the_batch_size(rng):
 
 def test_a_fix_is_never_what_the_run_already_has():
     # Before: the best preset (ReLU, default He init) was told to use --activation relu --init he_normal.
-    _, fixes = explain("underflow", 4, {"activation": "relu", "init": None, "output": "softmax", "loss": "ce"})
-    assert all(f.changes.get("activation") != "relu" for f in fixes)
-    _, fixes = explain("saturation", 0, {"activation": "sigmoid", "init": "glorot_uniform", "lr": 0.1})
+    best = settings_of(TrainConfig(activation="relu", init=None, output="softmax", loss="ce"))
+    assert best.init == "he_normal"  # the default init, named
+    for symptom in ("underflow", "vanishing_gradient", "dead_units"):
+        _, fixes = explain(symptom, 4, best)
+        assert not any(f.in_effect(best) for f in fixes)
+        assert all(f.changes.get("activation") != "relu" and f.changes.get("init") != "he_normal" for f in fixes)
+    _, fixes = explain("saturation", 0, Settings(activation="sigmoid", init="glorot_uniform", lr=0.1))
     assert [f.flags() for f in fixes] == ["--activation relu --init he_normal", "--lr 0.01"]
 
 

@@ -1,6 +1,7 @@
 """Each rule fires on a constructed case and stays silent on a healthy one."""
 
 import math
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import LossTrend, for_batch
 from gradwise.health.explain import explain
 from gradwise.health.fixes import Fix
+from gradwise.health.settings import NOT_A_SETTING, Settings
 from gradwise.health.stats import LayerStats, StepStats
+from gradwise.train.config import preset, settings_of
 
 
 def layer(i, activation="relu", **values):
@@ -143,7 +146,7 @@ def test_failing_needs_a_full_window():
     ],
 )
 def test_causes_and_fixes_follow_the_settings(symptom, settings, first_fix, cause_words):
-    cause, fix = explain(symptom, 0, settings)
+    cause, fix = explain(symptom, 0, Settings(**settings))
     assert fix[0].flags() == first_fix and cause_words in cause
 
 
@@ -205,3 +208,22 @@ def test_batch_one_noise_does_not_diverge(rng):
     trend = for_batch(1, ceiling=87.3)
     assert not any(trend.add(float(v)) and trend.diverging for v in losses)
     assert trend.chunk == 500 and for_batch(128).chunk == 8 and for_batch(2000).chunk == 1
+
+
+def test_settings_are_typed_and_unknown_is_none():
+    settings = Settings.of({"activation": "relu", "lr": 0.1, "hidden": (100,), "dataset": "mnist"})
+    assert settings == Settings(activation="relu", lr=0.1)  # what is not a setting is left out
+    assert settings.value("hidden") is NOT_A_SETTING and settings.value("init") is None
+    assert settings.known() == {"activation": "relu", "lr": 0.1}
+    with pytest.raises(FrozenInstanceError):
+        settings.lr = 1.0  # type: ignore[misc]
+
+
+def test_a_configs_initializer_is_known_by_its_own_name():
+    # Before: a run with --init kaiming (He by another name) was told to switch to --init he_normal.
+    for init in ("kaiming", "He", None):
+        settings = settings_of(preset("default", activation="relu", init=init))
+        assert settings.init == "he_normal"
+        _, fixes = explain("vanishing_gradient", 1, settings)
+        assert all(f.changes.get("init") != "he_normal" for f in fixes)
+    assert settings_of(preset("default", activation="tanh", init=None)).init == "glorot_uniform"

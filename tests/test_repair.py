@@ -25,9 +25,9 @@ def diagnosis(symptom, step, settings, layer=0):
 
 
 def settings(config):
-    from dataclasses import asdict
+    from gradwise.train.config import settings_of
 
-    return asdict(config)
+    return settings_of(config)
 
 
 def test_the_suspects_come_first_in_the_repair_order():

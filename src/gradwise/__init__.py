@@ -19,6 +19,7 @@ from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.gradcheck import gradcheck
 from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
+from gradwise.health.settings import Settings
 from gradwise.health.static import static_checks
 from gradwise.nn import (
     Activation,
@@ -68,6 +69,7 @@ __all__ = [
     "Network",
     "NonFiniteGuard",
     "Result",
+    "Settings",
     "Split",
     "StopCondition",
     "Stream",

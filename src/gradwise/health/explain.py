@@ -1,7 +1,5 @@
-"""Causes and fixes: what a diagnosis says, given the run's settings.
+"""Causes and fixes: what a diagnosis says, given the run's settings (``health.settings.Settings``).
 
-``settings`` is the run's hyperparameters as a plain dict (the CLI's TrainConfig fields): init,
-init_scale, activation, output, loss, lr, normalize, bias_init, hidden, optimizer, momentum, dropout.
 A diagnosis's fixes are the suspects in the settings that can cause its symptom (a mismatched output
 and loss, raw input, an initialization that ignores the fan-in, ...), in the repair order of
 ``fixes.py``, then the symptom's own remedies. A fix the run already has is never proposed.
@@ -11,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from gradwise.health.fixes import Fix
-
-Settings = dict[str, Any]
+from gradwise.health.settings import Settings
 
 UNSCALED_INITS = ("uniform", "normal", "constant", "zeros")
 EXTREME_MOMENTUM = 0.99  # momentum this high keeps ~100 steps of velocity: it overshoots (Sutskever et al. 2013)
@@ -48,40 +44,30 @@ def loss_name(settings: Settings) -> str:
     from gradwise.nn.losses import get_loss
 
     try:
-        return get_loss(str(settings.get("loss", "ce"))).name
+        return get_loss(settings.loss or "ce").name
     except ValueError:
-        return str(settings.get("loss"))
+        return str(settings.loss)
 
 
-def effective(settings: Settings) -> Settings:
-    """The settings with defaults resolved: no init means He for the ReLU family, Glorot otherwise."""
-    resolved = dict(settings)
-    if resolved.get("init") is None:
-        resolved["init"] = _scaled_init_name(settings)
-    return resolved
-
-
-def _relu_family(activation: Any) -> bool:
+def scaled_init_name(activation: str | None) -> str:
+    """The initializer gradwise gives these units (He for the ReLU family, Glorot otherwise)."""
     from gradwise.nn.activations import get_activation
+    from gradwise.nn.init import default_initializer
 
     try:
-        return get_activation(str(activation)).family == "relu"
+        return default_initializer(get_activation(str(activation))).__name__
     except ValueError:
-        return False
-
-
-def _scaled_init_name(settings: Settings) -> str:
-    return "he_normal" if _relu_family(settings.get("activation")) else "glorot_uniform"
+        return "glorot_uniform"
 
 
 def _lr(settings: Settings, factor: float, why: str) -> Fix:
-    lr = float(settings.get("lr", 0.01))
-    return Fix({"lr": float(f"{lr * factor:.3g}")}, why, basis={"lr": lr} if "lr" in settings else {})
+    lr = 0.01 if settings.lr is None else float(settings.lr)
+    return Fix({"lr": float(f"{lr * factor:.3g}")}, why, basis={"lr": lr} if settings.lr is not None else {})
 
 
 def _init_words(settings: Settings) -> str | None:
     """A sentence on an initialization that ignores the fan-in, or None when the init is a scaled one."""
-    init, scale = settings.get("init"), settings.get("init_scale")
+    init, scale = settings.init, settings.init_scale
     if init == "uniform":
         high = 1.0 if scale is None else scale
         return (
@@ -111,25 +97,25 @@ def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
     found: list[Fix] = []
     if "pairing" in stages and (pairing := _pairing_fix(settings)) is not None:
         found.append(pairing)
-    if "input" in stages and settings.get("normalize") == "none":
+    if "input" in stages and settings.normalize == "none":
         found.append(Fix({"normalize": "unit"}, "scale the raw 0-255 pixels to [0, 1]"))
     if "init" in stages:
-        if settings.get("init") in UNSCALED_INITS:
-            rescaled = {"init": _scaled_init_name(settings), "init_scale": None}
+        if settings.init in UNSCALED_INITS:
+            rescaled = {"init": scaled_init_name(settings.activation), "init_scale": None}
             found.append(Fix(rescaled, "scale the weights by the fan-in"))
-        if abs(float(settings.get("bias_init") or 0.0)) >= LARGE_BIAS:
+        if abs(float(settings.bias_init or 0.0)) >= LARGE_BIAS:
             found.append(Fix({"bias_init": 0.0}, "start the biases at 0"))
-    if "activation" in stages and str(settings.get("activation")).split(":")[0] in ("sigmoid", "tanh"):
+    if "activation" in stages and str(settings.activation).split(":")[0] in ("sigmoid", "tanh"):
         found.append(Fix({"activation": "relu", "init": "he_normal", "init_scale": None}, "ReLU units do not saturate"))
-    momentum = float(settings.get("momentum") or 0.0)
-    uses_momentum = settings.get("optimizer") in ("momentum", "nesterov", "rmsprop")
+    momentum = float(settings.momentum or 0.0)
+    uses_momentum = settings.optimizer in ("momentum", "nesterov", "rmsprop")
     if "momentum" in stages and uses_momentum and momentum >= EXTREME_MOMENTUM:
         found.append(Fix({"momentum": 0.9}, "a velocity of ~10 steps instead of ~100"))
-    if "clipping" in stages and settings.get("clip_norm") is not None and float(settings["clip_norm"]) < TINY_CLIP:
+    if "clipping" in stages and settings.clip_norm is not None and float(settings.clip_norm) < TINY_CLIP:
         found.append(Fix({"clip_norm": None}, "let the gradient through unclipped"))
-    if "decay" in stages and float(settings.get("weight_decay") or 0.0) >= HEAVY_DECAY:
+    if "decay" in stages and float(settings.weight_decay or 0.0) >= HEAVY_DECAY:
         found.append(Fix({"weight_decay": 0.0}, "stop pulling the weights to 0"))
-    if "dropout" in stages and float(settings.get("dropout") or 0.0) >= HEAVY_DROPOUT:
+    if "dropout" in stages and float(settings.dropout or 0.0) >= HEAVY_DROPOUT:
         found.append(Fix({"dropout": 0.2}, "keep most units in each step"))
     return found
 
@@ -138,9 +124,8 @@ def explain(symptom: str, layer: int | None, settings: Settings) -> tuple[str, t
     """(cause, fixes) for a symptom in a run with these settings: suspects first, then remedies."""
     cause, remedies = _remedies(symptom, settings)
     fixes: list[Fix] = []
-    current = effective(settings)
     for fix in [*suspect_fixes(settings, SUSPECTS.get(symptom, ())), *remedies]:
-        if fix.in_effect(current) or any(f.changes == fix.changes for f in fixes):
+        if fix.in_effect(settings) or any(f.changes == fix.changes for f in fixes):
             continue  # a fix must change something, and each is proposed once
         fixes.append(fix)
     fixes.sort(key=lambda f: f.order)  # stable: within a stage, the order written below
@@ -159,7 +144,7 @@ def _with(words: str, init: str | None) -> str:
 
 def _saturation(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
     causes = [init] if init else []
-    if settings.get("normalize") == "none":
+    if settings.normalize == "none":
         causes.append("inputs are raw 0-255 pixels, not scaled, so z is 255x too large")
     if not causes:
         causes.append("the pre-activations drifted far from 0: a learning rate too high for these units")
@@ -168,7 +153,7 @@ def _saturation(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
 
 
 def _dead_units(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
-    bias = float(settings.get("bias_init") or 0.0)
+    bias = float(settings.bias_init or 0.0)
     if bias < 0:
         words = f"biases start at {bias:g}, so most ReLU inputs are negative from step 1"
         return words, [Fix({"bias_init": 0.0}, "start the biases at 0"), Fix({"activation": "leaky_relu"})]
@@ -178,7 +163,7 @@ def _dead_units(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
 
 
 def _vanishing(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
-    activation = settings.get("activation")
+    activation = settings.activation
     if activation in ("sigmoid", "tanh"):
         words = (
             f"each {activation} layer multiplies the gradient by its derivative (at most "
@@ -186,7 +171,7 @@ def _vanishing(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
         )
         return _with(words, init), []
     words = "the gradient shrinks on its way to the first layers (initialization too small or units inactive)"
-    return words, [Fix({"init": _scaled_init_name(settings), "init_scale": None})]
+    return words, [Fix({"init": scaled_init_name(settings.activation), "init_scale": None})]
 
 
 def _normalize_words(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
@@ -241,9 +226,9 @@ REMEDIES: dict[str, Callable[[Settings, str | None], tuple[str, list[Fix]]]] = {
 
 def _pairing_fix(settings: Settings) -> Fix | None:
     """The matched pair for a mismatched output activation and loss, or None when they match."""
-    if "output" not in settings:
+    if settings.output is None:
         return None  # a network built by hand: its output is not in the settings
-    output, loss = settings.get("output"), loss_name(settings)
+    output, loss = settings.output, loss_name(settings)
     if output == "softmax" and loss == "mse":
         return Fix({"loss": "ce"}, "cross-entropy is the loss softmax outputs are made for")
     if loss == "cross_entropy" and output != "softmax":
@@ -254,7 +239,7 @@ def _pairing_fix(settings: Settings) -> Fix | None:
 
 
 def _mismatch_words(settings: Settings) -> str:
-    output, loss = settings.get("output"), loss_name(settings)
+    output, loss = settings.output, loss_name(settings)
     if output == "softmax" and loss == "mse":
         return (
             "softmax outputs trained with squared error: the gradient passes through the softmax Jacobian and "

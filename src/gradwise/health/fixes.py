@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradwise.health.settings import Settings
+
 REPAIR_ORDER = ("pairing", "input", "init", "activation", "optimizer", "dropout")
 
 # Which stage of the repair order a setting belongs to.
@@ -62,10 +64,10 @@ class Fix:
         """Causes before symptoms: fixes of suspects in the settings first, each group in the repair order."""
         return (not self.suspect, self.rank)
 
-    def fits(self, settings: Mapping[str, Any]) -> bool:
+    def fits(self, settings: Settings) -> bool:
         """True when the settings are still those a relative change was computed from (lr 0.1 -> 0.01 is
         not a fix for a run whose rate is now 0.001)."""
-        return all(settings.get(k, _MISSING) == v for k, v in self.basis.items())
+        return all(settings.value(k) == v for k, v in self.basis.items())
 
     @property
     def stage(self) -> str:
@@ -78,9 +80,9 @@ class Fix:
     def rank(self) -> int:
         return REPAIR_ORDER.index(self.stage)
 
-    def in_effect(self, settings: Mapping[str, Any]) -> bool:
+    def in_effect(self, settings: Settings) -> bool:
         """True when the run already has every one of these settings: proposing it would change nothing."""
-        return bool(self.changes) and all(settings.get(k, _MISSING) == v for k, v in self.changes.items())
+        return bool(self.changes) and all(settings.value(k) == v for k, v in self.changes.items())
 
     def flags(self) -> str:
         """The fix as command-line flags (``--init he_normal --lr 0.01``), or its advice."""
@@ -124,9 +126,6 @@ class Fix:
 
     def __str__(self) -> str:
         return self.flags()
-
-
-_MISSING = object()
 
 
 def flag(name: str, value: Any) -> str:

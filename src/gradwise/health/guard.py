@@ -32,7 +32,8 @@ import numpy as np
 from gradwise.files import append_line
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import for_batch, loss_ceiling
-from gradwise.health.explain import Settings, explain
+from gradwise.health.explain import explain
+from gradwise.health.settings import Settings
 from gradwise.health.trace import FirstNonFinite
 from gradwise.nn.network import grad
 from gradwise.optim.base import move
@@ -63,7 +64,7 @@ class NonFiniteGuard:
         snapshot_every: int = 50,
         lr_factor: float = 0.5,
         max_retries: int = 10,
-        settings: Settings | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
         log_path: str | Path | None = None,
         on_event: Callable[[str], None] | None = None,
     ) -> None:
@@ -71,7 +72,7 @@ class NonFiniteGuard:
             raise ValueError(f"--on-nan: unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
         self.policy, self.snapshot_every, self.lr_factor = policy, snapshot_every, lr_factor
         self.max_retries = max_retries
-        self.settings = settings or {}
+        self.settings = Settings.of(settings)
         self.log_path = Path(log_path) if log_path is not None else None
         self.on_event = on_event  # a sentence per event, as it happens (printing only)
         self.retries = 0
@@ -81,7 +82,7 @@ class NonFiniteGuard:
         self.session: Any = None  # gradwise.train.loop.Session
         self.snapshots: list[Snapshot] = []  # newest last; a rollback that fails again falls back further
         self.restored_since_snapshot = False
-        self.trend = for_batch(int(self.settings.get("batch_size") or 32))
+        self.trend = for_batch(int(self.settings.batch_size or 32))
         self.restore_state: dict[str, Any] | None = None  # from a checkpoint, loaded in on_begin
         self.pending: list[Diagnosis] = []
         self.pending_events: list[dict[str, Any]] = []

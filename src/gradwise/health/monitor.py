@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,8 +21,9 @@ from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import LossTrend, for_batch, loss_ceiling
-from gradwise.health.explain import Settings, explain
+from gradwise.health.explain import explain
 from gradwise.health.rules import RULES, Context, chance_loss
+from gradwise.health.settings import Settings
 from gradwise.health.stats import (
     DeadUnits,
     LayerStats,
@@ -118,13 +119,13 @@ class HealthMonitor:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings | Mapping[str, Any] | None = None,
         *,
         interval: int | None = None,
         log_path: str | Path | None = None,
         on_diagnosis: Callable[[Diagnosis], None] | None = None,
     ) -> None:
-        self.settings = settings or {}
+        self.settings = Settings.of(settings)
         self.pending: list[Diagnosis] = []  # fired since the last take_new(), also again after a reset
         self.restore_state: dict[str, Any] | None = None  # from a checkpoint, loaded in on_begin
         self._fired: set[tuple[str, int | None]] = set()  # fired since the last reset
@@ -151,9 +152,9 @@ class HealthMonitor:
         self.net = session.net
         output = session.net.output_activation
         classes = session.net.layers[-1].params["W"].shape[1]
-        loss = get_loss(self.settings.get("loss", "ce")).name
+        loss = get_loss(self.settings.loss or "ce").name
         self._chance_loss = chance_loss(loss, output.name if output else "identity", classes)
-        batch = int(self.settings.get("batch_size") or 32)
+        batch = int(self.settings.batch_size or 32)
         self.trend = for_batch(batch, loss_ceiling(loss, session.net.dtype))
         if self.interval is None:
             self.interval = probe_interval(session.net, batch)

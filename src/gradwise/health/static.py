@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.explain import Settings, explain
+from gradwise.health.explain import explain
+from gradwise.health.settings import Settings
 from gradwise.health.stats import LayerStats, forward_stats
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, fused_loss
@@ -35,9 +38,12 @@ def _diagnosis(
     return Diagnosis(symptom, layer, 0, evidence, cause, fix)
 
 
-def static_checks(net: Network, loss: str | Loss, x: np.ndarray, t: np.ndarray, settings: Settings) -> list[Diagnosis]:
-    """Diagnoses found before training, from a sample of inputs x (N, features) and one-hot targets t (N, C)."""
-    loss = get_loss(loss)
+def static_checks(
+    net: Network, loss: str | Loss, x: np.ndarray, t: np.ndarray, settings: Settings | Mapping[str, Any] | None = None
+) -> list[Diagnosis]:
+    """Diagnoses found before training, from a sample of inputs x (N, features) and one-hot targets t (N, C);
+    ``settings`` (a ``Settings`` or a dict of its fields) lets the causes and fixes name what to change."""
+    loss, settings = get_loss(loss), Settings.of(settings)
     found: list[Diagnosis] = []
     output = net.output_activation
     last = len(net.layers) - 1

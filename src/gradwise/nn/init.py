@@ -105,19 +105,22 @@ ALIASES: dict[str, str] = {
 }
 
 
+def init_name(spec: str) -> str:
+    """The initializer's own name for a name as written (``"Kaiming"`` -> ``"he_normal"``)."""
+    name = spec.strip().lower().replace("-", "_")
+    return ALIASES.get(name, name)
+
+
 def get_initializer(spec: str | Initializer, scale: float | None = None) -> Initializer:
     """Look up an initializer by name; ``scale`` sets normal's std, uniform's high, constant's value."""
     if callable(spec):
         return spec
-    name = spec.strip().lower().replace("-", "_")
-    name = ALIASES.get(name, name)
+    name = init_name(spec)
     if name in _FACTORIES:
         return _FACTORIES[name](scale)
     if name in _FIXED:
         if scale is not None:
-            raise ValueError(
-                f"initializer {name!r} takes no scale (scale applies to normal, uniform, constant)"
-            )
+            raise ValueError(f"initializer {name!r} takes no scale (scale applies to normal, uniform, constant)")
         return _FIXED[name]
     raise ValueError(f"unknown initializer {spec!r}; choose one of: {', '.join(INITIALIZERS)}")
 

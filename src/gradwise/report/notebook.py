@@ -33,7 +33,7 @@ def run_data(
     found = list(diagnoses) or (list(monitor.diagnoses) if monitor is not None else [])
     return RunData(
         path=Path("."),
-        config=dict(monitor.settings) if monitor is not None else {},
+        config=monitor.settings.known() if monitor is not None else {},
         metrics=list(history.epochs) if history is not None else [],
         probes=probes_from_lines(list(monitor.timeline) if monitor is not None else []),
         diagnoses=[d.to_json() for d in found],

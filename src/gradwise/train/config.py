@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from gradwise.health.explain import scaled_init_name
+from gradwise.health.settings import Settings
 from gradwise.nn.activations import get_activation
-from gradwise.nn.init import get_initializer
+from gradwise.nn.init import get_initializer, init_name
 from gradwise.nn.losses import get_loss
 from gradwise.nn.network import Network, mlp
 from gradwise.optim import schedules
@@ -233,9 +235,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def settings_of(config: TrainConfig) -> dict[str, Any]:
-    """The hyperparameters the health rules read when they explain a cause and propose a fix."""
-    return asdict(config)
+def settings_of(config: TrainConfig) -> Settings:
+    """The hyperparameters the health rules read when they explain a cause and propose a fix, the
+    initializer by its own name (the default one named: He for the ReLU family, Glorot otherwise)."""
+    init = scaled_init_name(config.activation) if config.init is None else init_name(config.init)
+    return replace(Settings.of(config), init=init)
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:

@@ -26,11 +26,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.explain import effective
 from gradwise.health.fixes import Fix
+from gradwise.health.settings import Settings
 from gradwise.train.config import ConfigError, TrainConfig, settings_of
 from gradwise.train.result import RepairReport, Result
 
@@ -104,7 +103,7 @@ def _key(fix: Fix) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in fix.changes.items()))
 
 
-def _usable(fix: Fix, settings: dict[str, Any], tried: set[tuple[tuple[str, str], ...]]) -> bool:
+def _usable(fix: Fix, settings: Settings, tried: set[tuple[tuple[str, str], ...]]) -> bool:
     if not fix.changes or "hidden" in fix.changes or _key(fix) in tried:
         return False
     return not fix.in_effect(settings) and fix.fits(settings)
@@ -115,7 +114,7 @@ def choose_fixes(
 ) -> list[tuple[Diagnosis, Fix]]:
     """What to change next: every pre-training check's first usable fix, else the first fix in repair order
     (``every``: all usable fixes, in repair order)."""
-    settings = effective(settings_of(config))
+    settings = settings_of(config)
     usable = [(d, f) for d in diagnoses for f in d.fix if _usable(f, settings, tried)]
     if every:
         return sorted(usable, key=lambda pair: pair[1].order)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.explain import Settings
+from gradwise.health.settings import Settings
 from gradwise.health.static import static_checks
 from gradwise.nn.layers import Dense
 from gradwise.nn.network import Network
@@ -33,16 +33,15 @@ def network_of(trace: Trace) -> Network:
 def settings_of(trace: Trace) -> Settings:
     """What the explanations need to know: the activations, loss, lr, and the weights' look (U(0, s) or not)."""
     activations = [a.name for a in trace.network.activations]
-    settings: Settings = {"activation": activations[0], "output": activations[-1], "loss": trace.network.loss}
-    if trace.network.lr is not None:
-        settings["lr"] = abs(trace.network.lr)
+    lr = abs(trace.network.lr) if trace.network.lr is not None else None
+    init, init_scale = None, None
     weights = np.concatenate([W.ravel() for W in trace.W])
     if weights.min() >= 0 and weights.max() <= 1 and weights.mean() > 0.25:  # all positive: U(0, s), the seed's init
-        settings["init"], settings["init_scale"] = "uniform", round(float(weights.max()), 2)
+        init, init_scale = "uniform", round(float(weights.max()), 2)
     x = trace.x
-    if x.min() >= 0 and x.max() > 2 and np.all(x == np.round(x)):  # whole numbers above 2: raw pixels, unscaled
-        settings["normalize"] = "none"
-    return settings
+    raw = x.min() >= 0 and x.max() > 2 and np.all(x == np.round(x))  # whole numbers above 2: raw pixels, unscaled
+    return Settings(activation=activations[0], output=activations[-1], loss=trace.network.loss, lr=lr,
+                    init=init, init_scale=init_scale, normalize="none" if raw else None)  # fmt: skip
 
 
 def health_checks(trace: Trace) -> list[Diagnosis]:
