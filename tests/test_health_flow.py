@@ -8,7 +8,7 @@ import pytest
 
 from gradwise import mlp, optim
 from gradwise.cli.main import main
-from gradwise.data.stream import batch, source
+from gradwise.data.stream import batch, from_epochs, source
 from gradwise.health import monitor as monitor_module
 from gradwise.health.explain import explain
 from gradwise.health.guard import MAX_REPLAY, NonFiniteGuard
@@ -118,7 +118,7 @@ def test_a_stop_leaves_weights_and_optimizer_state_of_the_same_step():
 
 def fake_session(net):
     return SimpleNamespace(net=net, run=Run(optim.sgd(0.1).init(net.params)), rng=np.random.default_rng(0),
-                           loss=get_loss("ce"), stop=None)  # fmt: skip
+                           loss=get_loss("ce"), batch_size=None, stop=None)  # fmt: skip
 
 
 def test_the_replay_list_stays_bounded_while_the_loss_creeps_up():
@@ -222,5 +222,24 @@ def test_monitor_state_round_trips():
     state = json.loads(json.dumps(monitor.state()))
     copy = HealthMonitor({"batch_size": 20}, interval=5)
     copy.restore_state = state
-    copy.on_begin(SimpleNamespace(net=net))
+    copy.on_begin(SimpleNamespace(net=net, loss=get_loss("ce"), batch_size=20))
     assert copy.state() == state
+
+
+def test_the_watchers_take_the_loss_and_the_batch_size_from_the_run():
+    # Before: a bare HealthMonitor judged an mse run as cross-entropy (its chance loss ln 3), and both
+    # watchers sized their loss trend for batch 32 whatever the stream's batch(n) said.
+    x, t = blobs()
+    net = mlp([6, 16, 3], "tanh", "softmax", rng=0)
+    monitor, guard = HealthMonitor(), NonFiniteGuard("stop")
+    fit(net, "mse", optim.sgd(0.1), source(x, t) | batch(250), max_steps(3), callbacks=[monitor, guard])
+    assert monitor._chance_loss == pytest.approx(0.5 * ((2 / 3) ** 2 + 2 * (1 / 3) ** 2))  # mse of a 1/3 guess
+    assert monitor.trend.chunk == guard.trend.chunk == 4  # 1000 samples a chunk at batch 250
+    assert monitor.trend.ceiling == guard.trend.ceiling == float("inf")  # mse has no overflow ceiling
+    unbatched = HealthMonitor({"batch_size": 20})  # a stream that declares no batch size: the settings say
+    fit(net, "mse", optim.sgd(0.1), from_epochs(lambda e: batch_pairs(x, t, 20)), max_steps(3), callbacks=[unbatched])
+    assert unbatched.trend.chunk == 50
+
+
+def batch_pairs(x, t, size):
+    return [(x[i : i + size], t[i : i + size]) for i in range(0, len(x), size)]

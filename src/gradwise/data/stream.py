@@ -46,6 +46,8 @@ class Stream(Generic[T]):
     _start: tuple[int, int] = (0, 0)
     # True once a `repeat` runs through several epochs in one iteration.
     spans_epochs: bool = False
+    # Samples per item once a `batch` stage groups them (the last batch may be shorter); None before.
+    batch_size: int | None = None
 
     def _run(self, epoch: int, position: int) -> Iterator[T]:
         """Items from `position` of `epoch` on (to the end of the epoch, or further for `repeat`)."""
@@ -232,7 +234,7 @@ class BatchStream(Stream[Pair]):
 
     def __init__(self, samples: SampleStream, size: int, drop_last: bool, reuse_buffer: bool) -> None:
         self._samples = samples
-        self._size = size
+        self._size = self.batch_size = size
         self._drop_last = drop_last
         self._reuse_buffer = reuse_buffer
 
@@ -283,7 +285,7 @@ class _Mapped(Stream[U]):
     def __init__(self, upstream: Stream[T], fn: Callable[[T], U]) -> None:
         self._upstream = upstream
         self._fn = fn
-        self.spans_epochs = upstream.spans_epochs
+        self.spans_epochs, self.batch_size = upstream.spans_epochs, upstream.batch_size
 
     def __len__(self) -> int:
         return len(self._upstream)
@@ -309,7 +311,7 @@ class _Taken(Stream[T]):
     def __init__(self, upstream: Stream[T], n: int) -> None:
         self._upstream = upstream
         self._n = n
-        self.spans_epochs = upstream.spans_epochs
+        self.spans_epochs, self.batch_size = upstream.spans_epochs, upstream.batch_size
 
     def __len__(self) -> int:
         return min(self._n, len(self._upstream))
@@ -344,6 +346,7 @@ class _Repeated(Stream[T]):
     def __init__(self, upstream: Stream[T], times: int | None) -> None:
         self._upstream = upstream
         self._times = times
+        self.batch_size = upstream.batch_size
 
     def __len__(self) -> int:
         if self._times is None:

@@ -34,6 +34,16 @@ def for_batch(batch_size: int, ceiling: float = math.inf) -> LossTrend:
     return LossTrend(trend_chunk(batch_size), ceiling, head=math.ceil(HEAD_SAMPLES / max(batch_size, 1)))
 
 
+ASSUMED_BATCH = 32  # the batch size of a run whose stream and settings both leave it unsaid
+
+
+def for_run(session: Any, settings_batch: int | None = None) -> tuple[LossTrend, int]:
+    """(trend, batch size) for the run a callback watches: its loss's ceiling, its batch size as its stream
+    declares it (``batch(n)``), else as ``settings_batch`` says, else ``ASSUMED_BATCH``."""
+    batch = int(session.batch_size or settings_batch or ASSUMED_BATCH)
+    return for_batch(batch, loss_ceiling(session.loss.name, session.net.dtype)), batch
+
+
 def loss_ceiling(loss_name: str, dtype: np.dtype) -> float:
     """The largest loss a healthy step can have: -ln(tiny) for cross-entropies, else unbounded."""
     return -math.log(float(np.finfo(dtype).tiny)) if "cross_entropy" in loss_name else math.inf

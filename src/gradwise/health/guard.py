@@ -31,7 +31,7 @@ import numpy as np
 
 from gradwise.files import append_line
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.divergence import for_batch, loss_ceiling
+from gradwise.health.divergence import LossTrend, for_run
 from gradwise.health.explain import explain
 from gradwise.health.settings import Settings
 from gradwise.health.trace import FirstNonFinite
@@ -82,7 +82,7 @@ class NonFiniteGuard:
         self.session: Any = None  # gradwise.train.loop.Session
         self.snapshots: list[Snapshot] = []  # newest last; a rollback that fails again falls back further
         self.restored_since_snapshot = False
-        self.trend = for_batch(int(self.settings.batch_size or 32))
+        self.trend = LossTrend()  # sized for the run in on_begin
         self.restore_state: dict[str, Any] | None = None  # from a checkpoint, loaded in on_begin
         self.pending: list[Diagnosis] = []
         self.pending_events: list[dict[str, Any]] = []
@@ -94,7 +94,7 @@ class NonFiniteGuard:
     # -- Callback hooks ------------------------------------------------------------------------
     def on_begin(self, session: Any) -> None:
         self.session = session
-        self.trend.ceiling = loss_ceiling(session.loss.name, session.net.dtype)
+        self.trend, _ = for_run(session, self.settings.batch_size)
         self._take_snapshot(session.run.step)
         if self.restore_state is not None:
             self.load_state(self.restore_state)

@@ -20,7 +20,7 @@ from gradwise import looks
 from gradwise.files import append_line
 from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.divergence import LossTrend, for_batch, loss_ceiling
+from gradwise.health.divergence import LossTrend, for_run
 from gradwise.health.explain import explain
 from gradwise.health.rules import RULES, Context, chance_loss
 from gradwise.health.settings import Settings
@@ -33,7 +33,7 @@ from gradwise.health.stats import (
     parameter_stats,
     update_stats,
 )
-from gradwise.nn.losses import get_loss
+from gradwise.nn.losses import Loss
 from gradwise.nn.network import Network
 
 Array = np.ndarray
@@ -101,8 +101,12 @@ class _StepProbe:
 EXPLAINS_SLOW_UPDATES = {"saturation", "dead_units", "vanishing_gradient", "underflow"}
 
 
-class _HasNet(Protocol):
+class _Watched(Protocol):
+    """What the monitor reads of the run it watches (``gradwise.train.callbacks.Session``)."""
+
     net: Network
+    loss: Loss
+    batch_size: int | None
 
 
 class _HasStep(Protocol):
@@ -148,14 +152,12 @@ class HealthMonitor:
         self._chance_loss: float | None = None
 
     # -- Callback hooks ------------------------------------------------------------------------
-    def on_begin(self, session: _HasNet) -> None:
+    def on_begin(self, session: _Watched) -> None:
         self.net = session.net
         output = session.net.output_activation
         classes = session.net.layers[-1].params["W"].shape[1]
-        loss = get_loss(self.settings.loss or "ce").name
-        self._chance_loss = chance_loss(loss, output.name if output else "identity", classes)
-        batch = int(self.settings.batch_size or 32)
-        self.trend = for_batch(batch, loss_ceiling(loss, session.net.dtype))
+        self._chance_loss = chance_loss(session.loss.name, output.name if output else "identity", classes)
+        self.trend, batch = for_run(session, self.settings.batch_size)
         if self.interval is None:
             self.interval = probe_interval(session.net, batch)
             self.early_interval = early_probe_interval(session.net, batch)

@@ -54,6 +54,11 @@ class Session:
     stop: str | None = None
     _totals: tuple[float, int, int] = (0.0, 0, 0)  # the epoch's running totals before the current step
 
+    @property
+    def batch_size(self) -> int | None:
+        """Samples per step, as the stream's ``batch`` stage declares it (None for a stream that does not)."""
+        return self.batches.batch_size
+
     def discard_step(self) -> None:
         """Drop the current step's batch from the epoch's loss and accuracy (its step was undone)."""
         self.run.loss_sum, self.run.correct, self.run.seen = self._totals
