@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradwise.health import thresholds as T
+from gradwise.nn.pairing import pairing
 
 
 def trend_chunk(batch_size: int) -> int:
@@ -46,7 +47,7 @@ def for_run(session: Any, settings_batch: int | None = None) -> tuple[LossTrend,
 
 def loss_ceiling(loss_name: str, dtype: np.dtype) -> float:
     """The largest loss a healthy step can have: -ln(tiny) for cross-entropies, else unbounded."""
-    return -math.log(float(np.finfo(dtype).tiny)) if "cross_entropy" in loss_name else math.inf
+    return -math.log(float(np.finfo(dtype).tiny)) if pairing(loss_name).cross_entropy else math.inf
 
 
 def rose(recent: float, best: float, start: float) -> bool:

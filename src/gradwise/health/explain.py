@@ -12,6 +12,10 @@ from dataclasses import replace
 
 from gradwise.health.fixes import Fix
 from gradwise.health.settings import Settings
+from gradwise.nn.activations import get_activation
+from gradwise.nn.init import default_initializer
+from gradwise.nn.losses import get_loss
+from gradwise.nn.pairing import mismatched, pairing
 
 UNSCALED_INITS = ("uniform", "normal", "constant", "zeros")
 EXTREME_MOMENTUM = 0.99  # momentum this high keeps ~100 steps of velocity: it overshoots (Sutskever et al. 2013)
@@ -41,8 +45,6 @@ SUSPECTS: dict[str, tuple[str, ...]] = {
 
 def loss_name(settings: Settings) -> str:
     """The loss's canonical name (``ce`` -> ``cross_entropy``), or the text as given."""
-    from gradwise.nn.losses import get_loss
-
     try:
         return get_loss(settings.loss or "ce").name
     except ValueError:
@@ -51,9 +53,6 @@ def loss_name(settings: Settings) -> str:
 
 def scaled_init_name(activation: str | None) -> str:
     """The initializer gradwise gives these units (He for the ReLU family, Glorot otherwise)."""
-    from gradwise.nn.activations import get_activation
-    from gradwise.nn.init import default_initializer
-
     try:
         return default_initializer(get_activation(str(activation))).__name__
     except ValueError:
@@ -224,29 +223,50 @@ REMEDIES: dict[str, Callable[[Settings, str | None], tuple[str, list[Fix]]]] = {
 }
 
 
+# What each loss and each output are, in words, for the pairing's cause and fix.
+LOSS_WORDS = {
+    "mse": "squared error",
+    "cross_entropy": "cross-entropy",
+    "softmax_cross_entropy": "cross-entropy from logits",
+    "binary_cross_entropy": "binary cross-entropy",
+    "binary_cross_entropy_from_logits": "binary cross-entropy from logits",
+}
+NEEDS = {
+    "softmax": "probabilities that sum to 1",
+    "sigmoid": "probabilities in (0, 1)",
+    "identity": "the raw outputs (it applies its own softmax or sigmoid)",
+}
+
+
+def _mismatch(settings: Settings) -> str | None:
+    """The loss's name when the settings pair it with the wrong output (``nn.pairing``), else None."""
+    output, loss = settings.output, loss_name(settings)
+    if output is None:
+        return None  # a network built by hand: its output is not in the settings
+    try:
+        return loss if mismatched(loss, output) else None
+    except ValueError:
+        return None  # a loss gradwise does not know: no pairing to judge
+
+
 def _pairing_fix(settings: Settings) -> Fix | None:
     """The matched pair for a mismatched output activation and loss, or None when they match."""
-    if settings.output is None:
-        return None  # a network built by hand: its output is not in the settings
-    output, loss = settings.output, loss_name(settings)
-    if output == "softmax" and loss == "mse":
+    if (loss := _mismatch(settings)) is None:
+        return None
+    wanted = pairing(loss).made_for
+    if wanted is None:  # squared error on softmax outputs: the loss softmax is made for
         return Fix({"loss": "ce"}, "cross-entropy is the loss softmax outputs are made for")
-    if loss == "cross_entropy" and output != "softmax":
-        return Fix({"output": "softmax"}, "cross-entropy needs probabilities that sum to 1")
-    if loss == "binary_cross_entropy" and output != "sigmoid":
-        return Fix({"output": "sigmoid"}, "binary cross-entropy needs probabilities in (0, 1)")
-    return None
+    return Fix({"output": wanted}, f"{LOSS_WORDS[loss]} needs {NEEDS[wanted]}")
 
 
 def _mismatch_words(settings: Settings) -> str:
     output, loss = settings.output, loss_name(settings)
-    if output == "softmax" and loss == "mse":
+    if _mismatch(settings) is None:
+        return f"output {output} with loss {loss} is an unusual pairing"
+    wanted = pairing(loss).made_for
+    if wanted is None:
         return (
-            "softmax outputs trained with squared error: the gradient passes through the softmax Jacobian and "
+            f"{output} outputs trained with squared error: the gradient passes through the {output} Jacobian and "
             "vanishes when the outputs are confident, whether right or wrong"
         )
-    if loss == "cross_entropy":
-        return f"cross-entropy needs probabilities that sum to 1, but the output is {output}"
-    if loss == "binary_cross_entropy":
-        return f"binary cross-entropy needs probabilities in (0, 1), but the output is {output}"
-    return f"output {output} with loss {loss} is an unusual pairing"
+    return f"{LOSS_WORDS[loss]} needs {NEEDS[wanted]}, but the output is {output}"

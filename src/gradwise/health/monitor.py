@@ -22,7 +22,7 @@ from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import LossTrend, for_run
 from gradwise.health.explain import explain
-from gradwise.health.rules import RULES, Context, chance_loss
+from gradwise.health.rules import RULES, Context
 from gradwise.health.settings import Settings
 from gradwise.health.stats import (
     DeadUnits,
@@ -35,6 +35,7 @@ from gradwise.health.stats import (
 )
 from gradwise.nn.losses import Loss
 from gradwise.nn.network import Network
+from gradwise.nn.pairing import chance_loss
 
 Array = np.ndarray
 

@@ -186,16 +186,3 @@ RULES: dict[str, Rule] = {
     "plateau": plateau,
 }
 
-
-def chance_loss(loss: str, output: str, classes: int) -> float | None:
-    """The loss a network scores by guessing uniformly (one-hot targets), or None when there is no such level."""
-    if loss in ("cross_entropy", "softmax_cross_entropy"):
-        return math.log(classes)
-    if loss.startswith("binary_cross_entropy"):
-        return classes * math.log(2)
-    if loss == "mse":
-        guess = {"softmax": 1 / classes, "sigmoid": 0.5, "tanh": 0.0, "identity": 0.0}.get(output)
-        if guess is None:
-            return None
-        return 0.5 * ((1 - guess) ** 2 + (classes - 1) * guess**2)  # one target at 1, the rest at 0
-    return None

@@ -15,20 +15,7 @@ from gradwise.health.settings import Settings
 from gradwise.health.stats import LayerStats, forward_stats
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, fused_loss
-
-# Output/loss pairs that train poorly or compute nonsense. Sigmoid + mse is Nielsen's classic
-# pairing: slower than cross-entropy (his chapter 3) but it learns, so it is not flagged.
-MISMATCHED = {
-    ("softmax", "mse"),
-    ("softmax", "binary_cross_entropy"),
-    ("identity", "cross_entropy"),
-    ("relu", "cross_entropy"),
-    ("tanh", "cross_entropy"),
-    ("sigmoid", "cross_entropy"),
-    ("identity", "binary_cross_entropy"),
-    ("relu", "binary_cross_entropy"),
-    ("tanh", "binary_cross_entropy"),
-}
+from gradwise.nn.pairing import chance_loss, mismatched, pairing
 
 
 def _diagnosis(
@@ -47,7 +34,7 @@ def static_checks(
     found: list[Diagnosis] = []
     output = net.output_activation
     last = len(net.layers) - 1
-    if output is not None and (output.name, loss.name) in MISMATCHED:
+    if output is not None and mismatched(loss, output.name):
         found.append(_diagnosis("output_loss_mismatch", last, {"output": output.name, "loss": loss.name}, settings))
 
     x64 = np.asarray(x, dtype=np.float64)
@@ -65,7 +52,7 @@ def static_checks(
 
     if not found or all(d.symptom != "bad_labels" for d in found):
         initial = _initial_loss(net, loss, x, t)
-        expected = _expected_initial_loss(loss, t.shape[1], output.name if output else "")
+        expected = _expected_initial_loss(loss, t.shape[1], output.name if output else None)
         if expected is not None and math.isfinite(initial) and initial > T.INITIAL_LOSS_FACTOR * expected:
             evidence = {"initial_loss": round(initial, 4), "expected": round(expected, 4)}
             found.append(_diagnosis("bad_initial_loss", None, evidence, settings))
@@ -134,10 +121,9 @@ def _initial_loss(net: Network, loss: Loss, x: np.ndarray, t: np.ndarray) -> flo
         return float((fused or loss)(y, np.asarray(t, dtype=net.dtype))[0])
 
 
-def _expected_initial_loss(loss: Loss, classes: int, output: str) -> float | None:
-    """The loss of a network that knows nothing yet: uniform probabilities (CS231n's sanity check)."""
-    if loss.name in ("cross_entropy", "softmax_cross_entropy") and output in ("softmax", "identity"):
-        return math.log(classes)
-    if loss.name.startswith("binary_cross_entropy") and output in ("sigmoid", "identity"):
-        return classes * math.log(2)
-    return None
+def _expected_initial_loss(loss: Loss, classes: int, output: str | None) -> float | None:
+    """The loss of a network that knows nothing yet: uniform probabilities (CS231n's sanity check), for a
+    cross-entropy on the output it is made for."""
+    if output is None or not pairing(loss).cross_entropy or mismatched(loss, output):
+        return None
+    return chance_loss(loss, output, classes)
