@@ -13,9 +13,9 @@ from gradwise.health import monitor as monitor_module
 from gradwise.health.explain import explain
 from gradwise.health.guard import MAX_REPLAY, NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
-from gradwise.health.rules import RULES
 from gradwise.health.settings import Settings
 from gradwise.health.stats import DeadUnits, LayerStats, forward_stats
+from gradwise.health.symptoms import RULES
 from gradwise.nn.losses import get_loss
 from gradwise.train.config import TrainConfig, preset, settings_of
 from gradwise.train.loop import Callback, Run, fit

@@ -14,6 +14,7 @@ from gradwise.health.explain import explain
 from gradwise.health.fixes import Fix
 from gradwise.health.settings import NOT_A_SETTING, Settings
 from gradwise.health.stats import LayerStats, StepStats
+from gradwise.health.symptoms import RULES
 from gradwise.train.config import preset, settings_of
 
 
@@ -53,9 +54,9 @@ def context(layers=None, losses=None, warmup=None):
 HEALTHY = [layer(0, "relu", dead=0.05), layer(1, "softmax")]
 
 
-@pytest.mark.parametrize("name", rules.RULES)
+@pytest.mark.parametrize("name", RULES)
 def test_every_rule_is_silent_on_a_healthy_run(name):
-    assert rules.RULES[name](context(HEALTHY)) == []
+    assert RULES[name](context(HEALTHY)) == []
 
 
 def test_saturation_needs_saturated_units_and_a_stalled_loss():
@@ -227,3 +228,22 @@ def test_a_configs_initializer_is_known_by_its_own_name():
         _, fixes = explain("vanishing_gradient", 1, settings)
         assert all(f.changes.get("init") != "he_normal" for f in fixes)
     assert settings_of(preset("default", activation="tanh", init=None)).init == "glorot_uniform"
+
+
+def test_the_symptom_table_is_whole():
+    from gradwise.health.fixes import Fix as FixType
+    from gradwise.health.suspects import suspect_fixes
+    from gradwise.health.symptoms import FAMILIES, SYMPTOMS, of_family, silenced
+
+    stages = {"pairing", "input", "init", "activation", "momentum", "clipping", "decay", "dropout"}
+    for name, row in SYMPTOMS.items():
+        assert row.family in FAMILIES and set(row.suspects) <= stages and set(row.silenced_by) <= set(FAMILIES)
+        cause, fixes = row.remedy(Settings(), None)
+        assert cause and all(isinstance(f, FixType) for f in fixes), name
+        suspect_fixes(Settings(normalize="none", init="uniform", activation="sigmoid"), row.suspects)
+    assert set(RULES) == {n for n, row in SYMPTOMS.items() if row.rule is not None}
+    assert of_family("diverging") == ("exploding_gradient", "lr_too_high")
+    assert silenced("plateau", {"plateau", "oscillation"}) and not silenced("plateau", {"plateau"})
+    assert silenced("lr_too_low", {"dead_units"}) and not silenced("lr_too_low", {"oscillation", "plateau"})
+    with pytest.raises(ValueError, match="unknown symptom"):
+        Diagnosis("sadness", None, 0)

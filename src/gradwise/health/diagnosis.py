@@ -7,23 +7,7 @@ from typing import Any
 
 from gradwise import looks
 from gradwise.health.fixes import Fix
-
-SYMPTOMS = (
-    "non_finite",
-    "underflow",
-    "saturation",
-    "dead_units",
-    "vanishing_gradient",
-    "exploding_gradient",
-    "lr_too_high",
-    "lr_too_low",
-    "plateau",
-    "oscillation",
-    "bad_initial_loss",
-    "unnormalized_input",
-    "output_loss_mismatch",
-    "bad_labels",
-)
+from gradwise.health.symptoms import SYMPTOMS
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gradwise.health import thresholds as T
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import LossTrend, for_run
 from gradwise.health.explain import explain
-from gradwise.health.rules import RULES, Context
+from gradwise.health.rules import Context
 from gradwise.health.settings import Settings
 from gradwise.health.stats import (
     DeadUnits,
@@ -33,6 +33,7 @@ from gradwise.health.stats import (
     parameter_stats,
     update_stats,
 )
+from gradwise.health.symptoms import RULES, silenced
 from gradwise.nn.losses import Loss
 from gradwise.nn.network import Network
 from gradwise.nn.pairing import chance_loss
@@ -97,9 +98,6 @@ class _StepProbe:
         elif tensor == "delta":
             backward_stats(stats, value)
 
-
-# Symptoms whose tiny gradients make updates tiny at any learning rate.
-EXPLAINS_SLOW_UPDATES = {"saturation", "dead_units", "vanishing_gradient", "underflow"}
 
 
 class _Watched(Protocol):
@@ -231,23 +229,18 @@ class HealthMonitor:
                 del self._streaks[key]
         for key in holding:
             self._streaks.setdefault(key, [step, 0])[1] += 1
-        reported = self._fired
-        specific = any(k[0] != "plateau" for k in self._fired)
         for key in sorted(holding, key=lambda k: list(RULES).index(k[0])):
             first, count = self._streaks[key]
-            if key in reported or count < T.PERSISTENCE:
+            if key in self._fired or count < T.PERSISTENCE:
                 continue
             symptom, layer = key
-            if symptom == "plateau" and (specific or any(k[0] != "plateau" for k in holding)):
-                continue
-            if symptom == "lr_too_low" and any(k[0] in EXPLAINS_SLOW_UPDATES for k in holding | reported):
-                continue  # tiny updates are what saturated or dead units produce: blame them, not the rate
+            if silenced(symptom, {k[0] for k in holding | self._fired}):
+                continue  # another symptom explains it better (the table's silenced_by)
             cause, fix = explain(symptom, layer, self.settings)
             diagnosis = Diagnosis(symptom, layer, first, evidence[key], cause, fix)
             self._fired.add(key)
             self.pending.append(diagnosis)  # also when add() has it already: after a rollback it fired again
             self.add(diagnosis)
-            specific = specific or symptom != "plateau"
 
     def add(self, diagnosis: Diagnosis) -> None:
         """Record a diagnosis (also used for static checks and the non-finite guard) and announce it."""

@@ -28,13 +28,11 @@ from typing import Any
 
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import rose
+from gradwise.health.symptoms import of_family
 from gradwise.train.history import EpochRecord, History
 
 OUTCOMES = ("trained", "slow", "stalled", "saturated", "diverged", "non_finite")
 
-_DIVERGING = ("exploding_gradient", "lr_too_high")
-_SATURATING = ("saturation", "dead_units", "vanishing_gradient", "underflow")
-_STALLING = ("plateau", "lr_too_low")
 
 
 @dataclass(frozen=True)
@@ -67,14 +65,14 @@ def classify(
         return "non_finite", step if step is not None else non_finite_epoch
 
     rise = _diverged_epoch(history)
-    diverging = onset(_DIVERGING) if failing else None
+    diverging = onset(of_family("diverging")) if failing else None
     if rise is not None or diverging is not None:
         return "diverged", min(s for s in (rise, diverging) if s is not None)
 
-    if failing and (step := onset(_SATURATING)) is not None:
+    if failing and (step := onset(of_family("saturating"))) is not None:
         return "saturated", step
     if acc <= 1.0 / classes + thresholds.margin:
-        return "stalled", onset(_STALLING)
+        return "stalled", onset(of_family("stalling"))
     return ("slow" if acc < thresholds.good else "trained"), None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradwise.health.explain import scaled_init_name
+from gradwise.health.remedies import scaled_init_name
 from gradwise.health.settings import Settings
 from gradwise.nn.activations import get_activation
 from gradwise.nn.init import get_initializer, init_name

@@ -13,11 +13,9 @@ from collections.abc import Callable
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
+from gradwise.health.symptoms import SYMPTOMS
 from gradwise.train.callbacks import Callback, Session
 from gradwise.train.stopping import Progress
-
-# Diagnoses that mean the run blew up even without a NaN: with --on-nan rollback they roll back too.
-BLOW_UPS = {"dead_units", "exploding_gradient", "lr_too_high"}
 
 
 class HealthFlow(Callback):
@@ -50,7 +48,7 @@ class HealthFlow(Callback):
         alarms = monitor.take_new() if monitor is not None else []
         restored = any(e["event"] in ("rollback", "skip") for e in events)
         for diagnosis in alarms:
-            if diagnosis.symptom in BLOW_UPS and not restored and guard.rollback_for(diagnosis):
+            if SYMPTOMS[diagnosis.symptom].blow_up and not restored and guard.rollback_for(diagnosis):
                 restored = True
         if restored and monitor is not None:
             monitor.reset()  # the run goes on from an earlier state: the trend and streaks start over
