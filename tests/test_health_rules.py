@@ -247,3 +247,12 @@ def test_the_symptom_table_is_whole():
     assert silenced("lr_too_low", {"dead_units"}) and not silenced("lr_too_low", {"oscillation", "plateau"})
     with pytest.raises(ValueError, match="unknown symptom"):
         Diagnosis("sadness", None, 0)
+
+
+def test_a_fix_keeps_its_stage_through_json():
+    # Before: to_json dropped stage_override, so a resumed run's leaky-ReLU fix moved from "optimizer" to "activation".
+    _, fixes = explain("dead_units", 0, Settings(bias_init=0.0, lr=0.5, activation="relu"))
+    leaky = next(f for f in fixes if f.changes == {"activation": "leaky_relu"})
+    assert leaky.stage == "optimizer"
+    assert Fix.from_json(leaky.to_json()) == leaky and Fix.from_json(leaky.to_json()).stage == "optimizer"
+    assert Fix.from_json({**leaky.to_json(), "stage": "nonsense"}).stage == "activation"  # an unknown stage: ignored

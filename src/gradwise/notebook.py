@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gradwise.train import runner
 from gradwise.train.callbacks import Callback
 from gradwise.train.config import TrainConfig
-from gradwise.train.doctor import PROBE_SECONDS, PROBE_STEPS, DoctorReport
+from gradwise.train.doctor import CHECKUP_SECONDS, CHECKUP_STEPS, DoctorReport
 from gradwise.train.doctor import doctor as _doctor
 from gradwise.train.progress import EpochProgress, interactive
 from gradwise.train.result import Result
@@ -38,8 +38,8 @@ def doctor(
     config_or_flags: TrainConfig | str | Sequence[str],
     *,
     repair: bool = False,
-    steps: int = PROBE_STEPS,
-    seconds: float = PROBE_SECONDS,
+    steps: int = CHECKUP_STEPS,
+    seconds: float = CHECKUP_SECONDS,
 ) -> DoctorReport:
     """``gradwise doctor``: probe the configuration, and with ``repair`` fix it causes first.
 

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from gradwise.train.doctor import PROBE_SECONDS, PROBE_STEPS
+from gradwise.train.doctor import CHECKUP_SECONDS, CHECKUP_STEPS
 
 
 def add_parser(commands: Any) -> None:
@@ -25,8 +25,8 @@ def add_parser(commands: Any) -> None:
     )
     add_train_flags(p)
     p.add_argument("--seed", type=int, help="seed for the weights, the data order and dropout")
-    p.add_argument("--steps", type=int, default=PROBE_STEPS, help=f"probe steps (default {PROBE_STEPS})")
-    p.add_argument("--seconds", type=float, default=PROBE_SECONDS, help=f"time limit (default {PROBE_SECONDS:g})")
+    p.add_argument("--steps", type=int, default=CHECKUP_STEPS, help=f"probe steps (default {CHECKUP_STEPS})")
+    p.add_argument("--seconds", type=float, default=CHECKUP_SECONDS, help=f"time limit (default {CHECKUP_SECONDS:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 

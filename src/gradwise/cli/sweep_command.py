@@ -210,6 +210,7 @@ def _report(
 ) -> None:
     from gradwise.sweep import stability_map as sm
     from gradwise.sweep.outcome import classify_record
+    from gradwise.sweep.results import MAP_FILE
 
     cells: dict[str, sm.Cell] = {}
     for trial in trials:
@@ -231,5 +232,5 @@ def _report(
         f"{out.name}: {len({t.key for t in trials})} trials, {budget} each on {data}\n"
         f"each cell: outcome, validation accuracy (and the step a failure began)"
     )
-    drawn = sm.draw(plan, out / "map.png", title)
-    print(f"map: {out / 'map.png'}" + ("" if drawn else " (unchanged)"))
+    drawn = sm.draw(plan, out / MAP_FILE, title)
+    print(f"map: {out / MAP_FILE}" + ("" if drawn else " (unchanged)"))

@@ -97,7 +97,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def run_train(args: argparse.Namespace) -> int:
     from gradwise.cli.panels import diagnosis_panel, summary_lines
-    from gradwise.cli.progress import ConsoleProgress
+    from gradwise.train.progress import EpochProgress
     from gradwise.train.runner import train
 
     resume = getattr(args, "resume", None)
@@ -109,7 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
     as_json = getattr(args, "json", False)
-    callbacks = []
+    callbacks: list[Any] = []
     if getattr(args, "tensorboard", None):
         from gradwise.report.tensorboard import TensorBoardLog, missing
 
@@ -118,7 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
         callbacks.append(TensorBoardLog(args.tensorboard, out))
     if not as_json:
         steps = -(-min(config.limit_train or 10**9, 60_000 - config.validation) // config.batch_size)
-        callbacks.append(ConsoleProgress(config.epochs, steps))
+        callbacks.append(EpochProgress(config.epochs, steps))
         print(f"training {describe(config)} -> {out}", flush=True)
 
     def announce(diagnosis: Any) -> None:

@@ -114,6 +114,8 @@ class Fix:
             data["basis"] = dict(self.basis)
         if self.suspect:
             data["suspect"] = True
+        if self.stage_override is not None:
+            data["stage"] = self.stage_override
         return data
 
     @classmethod
@@ -122,7 +124,9 @@ class Fix:
         if isinstance(data, str):
             return cls({}, data)
         changes, advice = dict(data.get("changes") or {}), str(data.get("advice", ""))
-        return cls(changes, advice, basis=dict(data.get("basis") or {}), suspect=bool(data.get("suspect", False)))
+        stage = data.get("stage")
+        return cls(changes, advice, stage_override=stage if stage in REPAIR_ORDER else None,
+                   basis=dict(data.get("basis") or {}), suspect=bool(data.get("suspect", False)))  # fmt: skip
 
     def __str__(self) -> str:
         return self.flags()

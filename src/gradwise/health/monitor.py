@@ -248,7 +248,7 @@ class HealthMonitor:
             return
         self.diagnoses.append(diagnosis)
         if self.log_path is not None:
-            append_line(self.log_path, json.dumps({"diagnosis": diagnosis.to_json()}, default=_jsonable))
+            append_line(self.log_path, json.dumps({"diagnosis": diagnosis.to_json()}, default=str))
         if self.on_diagnosis is not None:
             self.on_diagnosis(diagnosis)
 
@@ -300,9 +300,3 @@ class HealthMonitor:
 
     def _repr_html_(self) -> str:
         return looks.html(self)
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return str(value)

@@ -20,7 +20,7 @@ from gradwise.health import thresholds as T
 from gradwise.health.divergence import LossTrend
 from gradwise.health.stats import StepStats
 
-Finding = tuple[int | None, dict[str, float | int | str]]  # (layer or None, evidence)
+LayerEvidence = tuple[int | None, dict[str, float | int | str]]  # (layer or None, evidence)
 
 
 @dataclass
@@ -74,10 +74,10 @@ class Context:
         return self.trend.rise()
 
 
-Rule = Callable[[Context], list[Finding]]
+Rule = Callable[[Context], list[LayerEvidence]]
 
 
-def saturation(ctx: Context) -> list[Finding]:
+def saturation(ctx: Context) -> list[LayerEvidence]:
     failing = ctx.failing()
     # Heavy saturation counts while learning only early on (a bad start); later it is what a network that
     # learned confident features looks like (Nielsen's N(0, 1) sigmoid network reaches 95 % that way).
@@ -90,7 +90,7 @@ def saturation(ctx: Context) -> list[Finding]:
     ]  # fmt: skip
 
 
-def dead_units(ctx: Context) -> list[Finding]:
+def dead_units(ctx: Context) -> list[LayerEvidence]:
     return [
         (s.layer, {"dead_fraction": round(s.dead, 4), "over_samples": s.dead_samples, "z_mean": round(s.z_mean, 3)})
         for s in ctx.now.layers[:-1]
@@ -98,7 +98,7 @@ def dead_units(ctx: Context) -> list[Finding]:
     ]
 
 
-def underflow(ctx: Context) -> list[Finding]:
+def underflow(ctx: Context) -> list[LayerEvidence]:
     if not ctx.failing():
         return []  # a learning run's tiny deltas are confident, correct outputs (p - t ~ 1e-30), not a disease
     found = []
@@ -110,7 +110,7 @@ def underflow(ctx: Context) -> list[Finding]:
     return found
 
 
-def vanishing_gradient(ctx: Context) -> list[Finding]:
+def vanishing_gradient(ctx: Context) -> list[LayerEvidence]:
     if not ctx.failing() or len(ctx.now.layers) < 2:
         return []
     first = ctx.now.layers[0]
@@ -122,7 +122,7 @@ def vanishing_gradient(ctx: Context) -> list[Finding]:
     return []
 
 
-def exploding_gradient(ctx: Context) -> list[Finding]:
+def exploding_gradient(ctx: Context) -> list[LayerEvidence]:
     found = []
     rising = ctx.rising() is not None
     for i, s in enumerate(ctx.now.layers):
@@ -134,7 +134,7 @@ def exploding_gradient(ctx: Context) -> list[Finding]:
     return found
 
 
-def lr_too_high(ctx: Context) -> list[Finding]:
+def lr_too_high(ctx: Context) -> list[LayerEvidence]:
     rise = ctx.rising()
     if rise is None:
         return []
@@ -142,7 +142,7 @@ def lr_too_high(ctx: Context) -> list[Finding]:
     return [(None, {"loss_over_best": round(rise, 3), "max_update_ratio": max(ratios, default=0.0)})]
 
 
-def lr_too_low(ctx: Context) -> list[Finding]:
+def lr_too_low(ctx: Context) -> list[LayerEvidence]:
     if not ctx.failing():
         return []
     ratios = [s.update_ratio for s in ctx.now.layers if math.isfinite(s.update_ratio)]
@@ -151,7 +151,7 @@ def lr_too_low(ctx: Context) -> list[Finding]:
     return []
 
 
-def oscillation(ctx: Context) -> list[Finding]:
+def oscillation(ctx: Context) -> list[LayerEvidence]:
     if len(ctx.losses) < T.WINDOW_STEPS or not ctx.failing():
         return []
     window = np.asarray(ctx.losses[-T.WINDOW_STEPS :])
@@ -165,7 +165,7 @@ def oscillation(ctx: Context) -> list[Finding]:
     return []
 
 
-def plateau(ctx: Context) -> list[Finding]:
+def plateau(ctx: Context) -> list[LayerEvidence]:
     means = ctx.window_means()
     if means is None or not ctx.failing():
         return []

@@ -20,13 +20,8 @@ from gradwise.nn.network import Network
 
 Array = np.ndarray
 
-def exp_limit(dtype: np.dtype) -> float:
-    """The largest x with a finite exp(x) in this dtype (88.7 in float32, 709.8 in float64)."""
-    return float(np.log(np.finfo(dtype).max))
-
-
 @dataclass
-class Finding:
+class FirstBadTensor:
     step: int
     layer: int | None
     tensor: str  # z, a, delta, gradient, weight, loss
@@ -47,11 +42,11 @@ class FirstNonFinite:
     def __init__(self, net: Network) -> None:
         self.net = net
         self.step = 0
-        self.found: Finding | None = None
+        self.found: FirstBadTensor | None = None
 
     def _record(self, layer: int | None, tensor: str, direction: str, evidence: dict[str, float | int | str]) -> None:
         if self.found is None:
-            self.found = Finding(self.step, layer, tensor, direction, evidence)
+            self.found = FirstBadTensor(self.step, layer, tensor, direction, evidence)
 
     def observe(self, layer: int, tensor: str, value: Array) -> None:
         if self.found is not None:

@@ -28,10 +28,10 @@ from gradwise.nn.losses import Loss, get_loss
 
 @dataclass(frozen=True)
 class Pairing:
-    """The output activation a loss reads (None: any but ``poor_with``), and how its chance level is computed."""
+    """The output activation a loss reads (None: any but ``poor_with``), and what kind of targets it compares."""
 
     made_for: str | None
-    chance: str  # "categorical" (ln C), "binary" (C ln 2) or "squared" (from the output's uniform guess)
+    kind: str  # what it compares: "categorical" (chance ln C), "binary" (C ln 2) or "squared" (from the guess)
     poor_with: tuple[str, ...] = ()
 
     def matches(self, output: str) -> bool:
@@ -40,7 +40,7 @@ class Pairing:
     @property
     def cross_entropy(self) -> bool:
         """-log of a probability: a healthy step's loss stays below -ln(smallest float)."""
-        return self.chance != "squared"
+        return self.kind != "squared"
 
 
 PAIRINGS: dict[str, Pairing] = {
@@ -65,10 +65,10 @@ def mismatched(loss: str | Loss, output: str) -> bool:
 
 def chance_loss(loss: str | Loss, output: str, classes: int) -> float | None:
     """The loss of a network that guesses uniformly (one-hot targets), or None when there is no such level."""
-    chance = pairing(loss).chance
-    if chance == "categorical":
+    kind = pairing(loss).kind
+    if kind == "categorical":
         return math.log(classes)
-    if chance == "binary":
+    if kind == "binary":
         return classes * math.log(2)
     guess = 1 / classes if output == "softmax" else UNIFORM_GUESS.get(output)
     if guess is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwise.sweep.results import MAP_FILE, RESULTS_FILE
 from gradwise.train.checkpoint import (
     CONFIG_FILE,
     HEALTH_FILE,
@@ -25,9 +26,6 @@ from gradwise.train.checkpoint import (
     RunFolder,
 )
 from gradwise.train.history import EpochRecord
-
-RESULTS_FILE = "results.jsonl"  # as gradwise.sweep.results writes it
-MAP_FILE = "map.png"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +115,3 @@ def page(title: str, subtitle: str, sections: Sequence[str]) -> str:
     )
 
 
-def compact(value: Any) -> str:
-    """A JSON value in one short line, for table cells."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -21,7 +21,8 @@ from gradwise import looks
 from gradwise.files import append_line
 from gradwise.train.config import TrainConfig
 
-RESULTS_FILE = "results.jsonl"
+RESULTS_FILE = "results.jsonl"  # a sweep folder: one line per trial
+MAP_FILE = "map.png"  # and the map of outcomes, drawn beside it
 
 
 def config_key(config: TrainConfig) -> str:

@@ -17,8 +17,10 @@ from gradwise.train.repair import RepairPlan, find_repair, probe_config
 from gradwise.train.result import Result
 from gradwise.train.runner import probe
 
-PROBE_STEPS = 600  # enough for the loss-trend rules (a 200-step window, 3 probes in a row)
-PROBE_SECONDS = 20.0
+# The doctor's runs are longer than a --repair probe (repair.PROBE_STEPS): six of the loss-trend rules'
+# 100-step windows, so a stall that starts after the first few hundred steps still shows.
+CHECKUP_STEPS = 600
+CHECKUP_SECONDS = 20.0
 
 
 @dataclass
@@ -62,8 +64,8 @@ class DoctorReport:
 def doctor(
     config: TrainConfig,
     *,
-    steps: int = PROBE_STEPS,
-    seconds: float = PROBE_SECONDS,
+    steps: int = CHECKUP_STEPS,
+    seconds: float = CHECKUP_SECONDS,
     repair: bool = False,
     on_probe: Callable[[TrainConfig], None] | None = None,
     on_event: Callable[[str], None] | None = None,

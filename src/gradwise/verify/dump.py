@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradwise.files import atomic_open, atomic_write_text
-from gradwise.verify.files import NPZ_NAME, TEXT_SUFFIXES, TraceError
+from gradwise.verify.files import NETWORK_NAME, NPZ_NAME, TEXT_SUFFIXES, TraceError
 from gradwise.verify.network import parse_network
 
 PER_LAYER = ("W", "b", "dW", "db", "z", "a", "delta", "W_after", "b_after")
@@ -43,7 +43,7 @@ def dump_trace(
             raise TraceError(f"dump_trace: {required} is missing; pass {required}=... (the batch's inputs and targets)")
     _clear(folder, overwrite)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "network.json", json.dumps(dict(network), indent=2) + "\n")
+    atomic_write_text(folder / NETWORK_NAME, json.dumps(dict(network), indent=2) + "\n")
     for name, array in named.items():
         if format == "npy":
             with atomic_open(folder / f"{name}.npy") as file:
@@ -100,7 +100,7 @@ def _clear(folder: Path, overwrite: bool) -> None:
     if not overwrite:
         raise TraceError(f"{folder}: already holds files; choose a new folder, or pass overwrite=True to replace them")
     for path in folder.iterdir():
-        trace_file = path.suffix.lower() in (*TEXT_SUFFIXES, ".npy") or path.name in (NPZ_NAME, "network.json")
+        trace_file = path.suffix.lower() in (*TEXT_SUFFIXES, ".npy") or path.name in (NPZ_NAME, NETWORK_NAME)
         if path.is_file() and trace_file:
             path.unlink()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gradwise.files import atomic_write_text
-from gradwise.verify.files import TraceError
+from gradwise.verify.files import NETWORK_NAME, TraceError
 from gradwise.verify.reference import reference
 from gradwise.verify.trace import read_trace
 
@@ -52,7 +52,7 @@ def write_example(folder: str | Path, seed: int = 0) -> list[Path]:
         tensors |= {f"W{i}.after": tensors[f"W{i}"] - lr * ref.dW[i], f"b{i}.after": tensors[f"b{i}"] - lr * ref.db[i]}
     tensors["loss"] = np.array(ref.loss)
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "network.json"]
+    written = [folder / NETWORK_NAME]
     atomic_write_text(written[0], json.dumps(NETWORK, indent=2) + "\n")
     for name, value in tensors.items():
         written.append(folder / f"{name}.txt")

@@ -20,6 +20,7 @@ from gradwise.verify.precision import dtype_rounding, text_rounding
 
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
 NPZ_NAME = "trace.npz"
+NETWORK_NAME = "network.json"  # the trace's description of the network (verify/network.py)
 _SEPARATORS = re.compile(r"[\s,;]+")
 _JSON_SEPARATORS = re.compile(r"[\s,\[\]]+")
 DIGITS_SAMPLE = 5000

@@ -12,17 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradwise.nn.activations import ACTIVATIONS, Activation, get_activation
-from gradwise.nn.losses import get_loss
+from gradwise.nn.pairing import pairing
 from gradwise.verify.files import TraceError
 
 HINT = "see `gradwise verify --example DIR` for a complete trace"
-SHORT_LOSS = {  # gradwise's loss names -> the three the verifier knows
-    "mse": "mse",
-    "cross_entropy": "ce",
-    "softmax_cross_entropy": "ce",
-    "binary_cross_entropy": "bce",
-    "binary_cross_entropy_from_logits": "bce",
-}
+SHORT_LOSS = {"categorical": "ce", "binary": "bce", "squared": "mse"}  # the verifier's three, by nn.pairing's kind
 # Where each layer's bias lives: a vector b{i} ("separate"), nowhere ("none"), or inside W{i} as its first or last
 # row (in × out; column for out × in), with a constant 1 at the same end of the layer's input ("first", "last").
 BIAS_FORMS = ("separate", "none", "first", "last")
@@ -102,7 +96,7 @@ def _activations(activations: Any, layers: int, sizes: list[int], name: str) -> 
 
 def _loss(spec: Any, name: str) -> str:
     try:
-        return SHORT_LOSS[get_loss(str(spec)).name]
+        return SHORT_LOSS[pairing(str(spec)).kind]
     except (ValueError, KeyError):
         raise TraceError(f"{name}: unknown loss {spec!r}; choose mse, ce or bce") from None
 

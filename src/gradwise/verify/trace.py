@@ -26,7 +26,7 @@ import numpy as np
 from gradwise.verify import bias as B
 from gradwise.verify import layout as L
 from gradwise.verify import structure as S
-from gradwise.verify.files import Tensors, TraceError, checked_array, read_folder
+from gradwise.verify.files import NETWORK_NAME, Tensors, TraceError, checked_array, read_folder
 from gradwise.verify.names import canonical_names
 from gradwise.verify.network import HINT, TraceNetwork, parse_network
 from gradwise.verify.precision import U64, dtype_rounding, unit_roundoff
@@ -119,7 +119,7 @@ def load(source: str | Path | Mapping[str, Any]) -> Loaded:
         folder = Path(source)
         if not folder.is_dir():
             raise TraceError(f"{folder}: no such trace folder; {HINT}")
-        network = parse_network(_read_json(folder / "network.json"), str(folder / "network.json"))
+        network = parse_network(_read_json(folder / NETWORK_NAME), str(folder / NETWORK_NAME))
         tensors, where = read_folder(folder), str(folder)
     tensors, notes = canonical_names(tensors, network.layers)
     return Loaded(network, tensors, where, unit_roundoff(tensors.values, tensors.rounding), tuple(notes))
