@@ -19,9 +19,9 @@ import numpy as np
 
 from gradwise import mlp, optim
 from gradwise.data.stream import batch, source
-from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.train.loop import fit
+from gradwise.train.recovery import NonFiniteGuard
 from gradwise.train.stopping import max_steps
 
 NETWORKS = [((784, 1000, 10), 128), ((784, 100, 10), 32), ((784, 512, 512, 512, 10), 128), ((784, 30, 10), 10)]

@@ -8,13 +8,13 @@ import pytest
 from gradwise import mlp, optim
 from gradwise.cli.main import main
 from gradwise.data.stream import batch, source
-from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import EARLY_STEPS, HealthMonitor, early_probe_interval, probe_interval
 from gradwise.health.static import static_checks
 from gradwise.health.stats import LayerStats, backward_stats, forward_stats, parameter_stats, update_stats
 from gradwise.health.trace import FirstNonFinite
 from gradwise.nn.network import grad
 from gradwise.train.loop import fit
+from gradwise.train.recovery import NonFiniteGuard
 from gradwise.train.stopping import max_epochs, max_steps
 
 SMALL = ["--limit-train", "3000", "--validation", "500"]

@@ -11,7 +11,6 @@ from gradwise.cli.main import main
 from gradwise.data.stream import batch, from_epochs, source
 from gradwise.health import monitor as monitor_module
 from gradwise.health.explain import explain
-from gradwise.health.guard import MAX_REPLAY, NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.settings import Settings
 from gradwise.health.stats import DeadUnits, LayerStats, forward_stats
@@ -19,6 +18,7 @@ from gradwise.health.symptoms import RULES
 from gradwise.nn.losses import get_loss
 from gradwise.train.config import TrainConfig, preset, settings_of
 from gradwise.train.loop import Callback, Run, fit
+from gradwise.train.recovery import MAX_REPLAY, NonFiniteGuard
 from gradwise.train.runner import train
 from gradwise.train.stopping import Progress, max_steps
 
@@ -243,3 +243,21 @@ def test_the_watchers_take_the_loss_and_the_batch_size_from_the_run():
 
 def batch_pairs(x, t, size):
     return [(x[i : i + size], t[i : i + size]) for i in range(0, len(x), size)]
+
+
+def test_the_replay_takes_the_step_training_takes(monkeypatch):
+    # Before: the guard replayed with its own grad + move, a second definition of one training step.
+    from gradwise.train import loop, recovery
+
+    replayed = []
+
+    def counted(*args, **kwargs):
+        replayed.append(kwargs.get("probe"))
+        return loop.train_step(*args, **kwargs)
+
+    monkeypatch.setattr(recovery, "train_step", counted)
+    x, t = blobs()
+    net = mlp([6, 32, 3], "relu", "softmax", rng=0)
+    guard = NonFiniteGuard("stop", snapshot_every=10)
+    fit(net, "ce", optim.momentum(50.0), source(x, t) | batch(20), max_steps(100), callbacks=[guard])
+    assert guard.diagnosis is not None and replayed and all(p is not None for p in replayed)

@@ -10,12 +10,12 @@ from PIL import Image
 from gradwise import mlp, optim
 from gradwise.cli.main import main
 from gradwise.data.stream import batch, source
-from gradwise.health.guard import NonFiniteGuard
 from gradwise.sweep.executor import BLAS_VARIABLES, blas_threads, blas_variables, run_local
 from gradwise.sweep.outcome import OUTCOMES
 from gradwise.sweep.trial import run_trial
 from gradwise.train.config import preset
 from gradwise.train.loop import fit
+from gradwise.train.recovery import NonFiniteGuard
 from gradwise.train.stopping import max_epochs
 
 SMALL = ["--limit-train", "300", "--validation", "100", "--hidden", "16"]

@@ -17,7 +17,6 @@ from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.stream import Stream, batch, shuffle, source
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.gradcheck import gradcheck
-from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.settings import Settings
 from gradwise.health.static import static_checks
@@ -41,6 +40,7 @@ from gradwise.train.config import TrainConfig, preset
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
+from gradwise.train.recovery import NonFiniteGuard
 from gradwise.train.result import Result
 from gradwise.train.stopping import (
     StopCondition,

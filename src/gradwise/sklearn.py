@@ -30,16 +30,15 @@ from gradwise.data.datasets import one_hot
 from gradwise.data.stream import batch, shuffle, source
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.fixes import Fix
-from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
 from gradwise.seeds import dropout_rng
 from gradwise.train.callbacks import Callback, Run
 from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer, settings_of
-from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
+from gradwise.train.recovery import HealthFlow, NonFiniteGuard
 from gradwise.train.stopping import Progress, StopCondition, max_epochs, no_improvement
 
 Array = np.ndarray

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradwise.health import thresholds as T
+from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.divergence import LossTrend
+from gradwise.health.explain import explain
+from gradwise.health.settings import Settings
 from gradwise.nn.network import Network
 
 Array = np.ndarray
@@ -78,3 +82,21 @@ class FirstNonFinite:
                     direction,
                     {"max_abs_finite": float(np.abs(finite).max()) if finite.size else math.nan},
                 )
+
+
+def blow_up_diagnosis(step: int, loss: float, found: FirstBadTensor | None, trend: LossTrend,
+                      settings: Settings) -> Diagnosis:  # fmt: skip
+    """What a non-finite or diverging loss at ``step`` means, from the replay's first bad tensor (None when
+    nothing overflowed) and the loss trend: ``non_finite`` at that tensor, else ``lr_too_high`` (a run that
+    diverged with finite values is the learning rate's doing)."""
+    evidence: dict[str, float | int | str] = {"loss": loss if math.isfinite(loss) else str(loss)}
+    if math.isfinite(loss) and math.isfinite(trend.best):
+        evidence.update(smoothed_loss=round(trend.recent, 4), best_smoothed_loss=round(trend.best, 4))
+    if found is not None:
+        evidence = {"first_bad": found.sentence(), "tensor": found.tensor, "direction": found.direction,
+                    **found.evidence}  # fmt: skip
+    symptom = "non_finite" if found is not None or not math.isfinite(loss) else "lr_too_high"
+    layer = found.layer if found is not None else None
+    cause, fix = explain(symptom, layer, settings)
+    onset = found.step if found is not None else (trend.onset or step)
+    return Diagnosis(symptom, layer, onset, evidence, cause, fix)

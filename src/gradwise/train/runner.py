@@ -17,7 +17,6 @@ from gradwise.data.idx import IdxError
 from gradwise.data.stream import batch, shuffle, source
 from gradwise.files import append_line, atomic_open, remove_temporaries
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.guard import NonFiniteGuard
 from gradwise.health.monitor import HealthMonitor
 from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
@@ -42,9 +41,9 @@ from gradwise.train.config import (
     settings_of,
 )
 from gradwise.train.evaluation import evaluate
-from gradwise.train.health_flow import HealthFlow
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
+from gradwise.train.recovery import HealthFlow, NonFiniteGuard
 from gradwise.train.repair import MAX_ATTEMPTS, find_repair, probe_config, verdict
 from gradwise.train.result import Result
 from gradwise.train.resume import CHECKPOINT_FILE, Checkpoint, Checkpointer, load_checkpoint, read_health_state

@@ -1,9 +1,12 @@
-"""The non-finite guard: every step, a free check of the loss; on NaN/Inf or divergence, find the source, act.
+"""Recovery: the one owner of changing a run that went wrong. The guard keeps snapshots and, on a non-finite or
+diverging loss, replays, then stops, rolls back or skips; ``HealthFlow`` arbitrates between the guard and the
+health monitor after each step.
 
-Every ``snapshot_every`` steps of healthy-looking training it keeps the weights, the optimizer
+Every ``snapshot_every`` steps of healthy-looking training the guard keeps the weights, the optimizer
 state and the dropout generator in memory. When the loss turns non-finite, or the smoothed loss
-diverges (``divergence.py``: the one definition, which batch-1 noise cannot trip), it replays the
-steps since that snapshot with a probe attached to find the first bad tensor, then:
+diverges (``health/divergence.py``: the one definition, which batch-1 noise cannot trip), it replays the
+steps since that snapshot through ``train_step`` (the step training takes) with a probe attached to find the
+first bad tensor (``health/trace.py`` says what it means), then:
 
 - ``stop``: stops the run with the diagnosis, its weights and optimizer state those of one step
   (the last finite one), so a checkpoint written at the stop is consistent;
@@ -13,9 +16,11 @@ steps since that snapshot with a probe attached to find the first bad tensor, th
   and from the replay (or goes back to the snapshot, when the replay shows the trouble began earlier);
   at most ``max_retries`` times.
 
-The guard only reports to the training loop: ``take_new()`` hands over its diagnoses and events after
-the step, and the loop decides what else follows (the monitor forgets its trend after a rollback).
-It has the hooks of ``gradwise.train.loop.Callback`` without importing the training package.
+The health package only observes and reports: the monitor's and the guard's findings wait in
+``take_new()``, and ``HealthFlow``, after both, records each diagnosis once, asks the guard to roll back for
+a blow-up the monitor saw (under ``--on-nan rollback``), makes the monitor forget its trend after the guard
+restored an earlier state, and stops the run for a diagnosis the caller wants to act on (``--repair``'s
+probes).
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ import numpy as np
 from gradwise.files import append_line
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import LossTrend, for_run
-from gradwise.health.explain import explain
+from gradwise.health.monitor import HealthMonitor
 from gradwise.health.settings import Settings
-from gradwise.health.trace import FirstNonFinite
-from gradwise.nn.network import grad
-from gradwise.optim.base import move
+from gradwise.health.symptoms import SYMPTOMS
+from gradwise.health.trace import FirstNonFinite, blow_up_diagnosis
 from gradwise.optim.transforms import learning_rate_scale, scale_learning_rate
+from gradwise.train.callbacks import Callback, Session
+from gradwise.train.loop import train_step
+from gradwise.train.stopping import Progress
 
 Array = np.ndarray
 POLICIES = ("stop", "rollback", "skip")
@@ -177,10 +184,9 @@ class NonFiniteGuard:
                 before = ({k: v.copy() for k, v in s.net.params.items()}, {k: v.copy() for k, v in state.items()})
             x, t = next(iter(s.batches.epoch(epoch, start=position)))
             with np.errstate(all="ignore"):
-                value, grads = grad(s.net, s.loss, x, t, rng=s.rng, probe=tracer)
+                value, _, state = train_step(s.net, s.loss, s.optimizer, state, x, t, rng=s.rng, probe=tracer,
+                                             show=lambda grads: tracer.check_arrays(grads, "gradient", "backward"))
                 tracer.check_loss(value)
-                tracer.check_arrays(grads, "gradient", "backward")
-                state = move(s.net.params, grads, s.optimizer, state)
                 tracer.check_arrays(s.net.params, "weight", "update")
             if tracer.found is not None or step >= until:
                 break
@@ -198,7 +204,8 @@ class NonFiniteGuard:
             found = tracer.found
             self._restore(now[0], now[1], rng_now)  # the replay moved the weights: back to where the run is
         if self.diagnosis is None:
-            self._diagnose(step, loss, found)
+            self.diagnosis = blow_up_diagnosis(step, loss, found, self.trend, self.settings)
+            self.pending.append(self.diagnosis)
         if policy == "stop":
             finite = all(np.isfinite(p).all() for p in now[0].values()) and math.isfinite(loss)
             self._stop_at_consistent_state(now if finite else before, rng_now)
@@ -209,21 +216,6 @@ class NonFiniteGuard:
             self._skip(step, before, rng_now)
         else:
             self._rollback(step, reason="non_finite" if not math.isfinite(loss) else "diverged")
-
-    def _diagnose(self, step: int, loss: float, found: Any) -> None:
-        evidence: dict[str, float | int | str] = {"loss": loss if math.isfinite(loss) else str(loss)}
-        if math.isfinite(loss) and math.isfinite(self.trend.best):
-            evidence.update(smoothed_loss=round(self.trend.recent, 4), best_smoothed_loss=round(self.trend.best, 4))
-        if found is not None:
-            evidence = {"first_bad": found.sentence(), "tensor": found.tensor, "direction": found.direction,
-                        **found.evidence}  # fmt: skip
-        # Nothing overflowed and the loss is finite: the run diverged, which is the learning rate's doing.
-        symptom = "non_finite" if found is not None or not math.isfinite(loss) else "lr_too_high"
-        layer = found.layer if found is not None else None
-        cause, fix = explain(symptom, layer, self.settings)
-        onset = found.step if found is not None else (self.trend.onset or step)
-        self.diagnosis = Diagnosis(symptom, layer, onset, evidence, cause, fix)
-        self.pending.append(self.diagnosis)
 
     def _stop_at_consistent_state(self, state: tuple[dict[str, Array], dict[str, Array]] | None, rng: Any) -> None:
         """Weights and optimizer state of the same step: the given one, else the snapshot's."""
@@ -329,3 +321,49 @@ def describe_event(event: dict[str, Any]) -> str:
     if event["event"] == "skip":
         return f"skipped the batch of step {event['step']} (non-finite)"
     return f"{event['event']} at step {event['step']}"
+
+
+class HealthFlow(Callback):
+    """After every step: the guard's and the monitor's new findings, acted on in that order."""
+
+    def __init__(
+        self,
+        guard: NonFiniteGuard,
+        monitor: HealthMonitor | None,
+        record: Callable[[Diagnosis], None],
+        stop_for: Callable[[Diagnosis], bool] | None = None,
+        *,
+        before_training: list[Diagnosis] | None = None,
+    ) -> None:
+        self.guard, self.monitor, self.record, self.stop_for = guard, monitor, record, stop_for
+        self.before_training = before_training or []  # the static checks' findings: may stop before step 1
+        self.session: Session | None = None
+
+    def on_begin(self, session: Session) -> None:
+        self.session = session
+        self._maybe_stop(self.before_training)
+
+    def on_step(self, progress: Progress, loss: float) -> None:
+        guard, monitor = self.guard, self.monitor
+        if not (guard.pending or guard.pending_events or (monitor is not None and monitor.pending)):
+            return  # the usual case, every step
+        found, events = guard.take_new()
+        for diagnosis in found:
+            self.record(diagnosis)
+        alarms = monitor.take_new() if monitor is not None else []
+        restored = any(e["event"] in ("rollback", "skip") for e in events)
+        for diagnosis in alarms:
+            if SYMPTOMS[diagnosis.symptom].blow_up and not restored and guard.rollback_for(diagnosis):
+                restored = True
+        if restored and monitor is not None:
+            monitor.reset()  # the run goes on from an earlier state: the trend and streaks start over
+            guard.take_new()  # the rollback's own event is in guard.events already
+        self._maybe_stop([*found, *alarms])
+
+    def _maybe_stop(self, diagnoses: list[Diagnosis]) -> None:
+        if self.stop_for is None or self.session is None or self.session.stop is not None:
+            return
+        for diagnosis in diagnoses:
+            if self.stop_for(diagnosis):
+                self.session.stop = f"stopped to repair {diagnosis.headline()}"
+                return
