@@ -19,8 +19,8 @@ import numpy as np
 
 import gradwise as gw
 from gradwise.data.csv import load_csv
-from gradwise.train.config import build_network, build_optimizer, build_stop
-from gradwise.train.runner import settings_of, train
+from gradwise.train.config import build_network, build_optimizer, build_stop, settings_of
+from gradwise.train.runner import train
 
 
 def make_spirals(path: Path, rows: int = 600, seed: int = 0) -> None:

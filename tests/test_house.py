@@ -89,3 +89,26 @@ def test_no_function_over_60_lines_in_src():
                 if node.end_lineno is not None and node.end_lineno - start + 1 > 60:
                     long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
     assert long == []
+
+
+def _calls(name: str) -> set[str]:
+    """The files of ``src`` that call ``name(...)``."""
+    found = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                if called == name:
+                    found.add(str(path.relative_to(SRC / "gradwise")))
+    return found
+
+
+def test_each_concept_has_one_home():
+    # One assembly of a run (the runner and the estimators), one symptom table, one pairing table, typed settings.
+    assert _calls("HealthFlow") == _calls("NonFiniteGuard") == {"train/assembly.py"}
+    assert _calls("HealthMonitor") == {"train/assembly.py"}
+    assert _calls("static_checks") == {"train/assembly.py", "verify/health.py"}
+    assert _calls("Symptom") == {"health/symptoms.py"}
+    assert _calls("Pairing") == {"nn/pairing.py"}
+    sources = "\n".join(p.read_text() for p in SRC.rglob("*.py"))
+    assert "settings.get(" not in sources and 'settings["' not in sources

@@ -27,18 +27,15 @@ except ImportError as error:  # pragma: no cover - scikit-learn is an optional d
     ) from None
 
 from gradwise.data.datasets import one_hot
-from gradwise.data.stream import batch, shuffle, source
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.fixes import Fix
-from gradwise.health.monitor import HealthMonitor
-from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
 from gradwise.seeds import dropout_rng
+from gradwise.train.assembly import STATIC_SAMPLE, Watch, training_batches
 from gradwise.train.callbacks import Callback, Run
-from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer, settings_of
+from gradwise.train.config import ConfigError, TrainConfig, build_network, build_optimizer
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
-from gradwise.train.recovery import HealthFlow, NonFiniteGuard
 from gradwise.train.stopping import Progress, StopCondition, max_epochs, no_improvement
 
 Array = np.ndarray
@@ -66,7 +63,6 @@ PARAMETER_OF_FIELD = {
     "on_nan": "on_nan",
 }
 AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), as MLPClassifier
-STATIC_SAMPLE = 2000  # rows the checks before training look at (the runner's sample too)
 
 
 class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -267,30 +263,23 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self._start_health()
 
     def _start_health(self) -> None:
-        """The health monitor (unless monitor=False) and the non-finite guard; both report to diagnoses_."""
-        settings = settings_of(self.config_)
-        monitor = HealthMonitor(settings, on_diagnosis=self.diagnoses_.append) if self.config_.monitor else None
-        self._monitor = monitor
-        self._guard = NonFiniteGuard(self.config_.on_nan, settings=settings)
-        self._flow = HealthFlow(self._guard, monitor, monitor.add if monitor is not None else self.diagnoses_.append)
+        """The health monitor (unless monitor=False), the non-finite guard and the flow; they report to diagnoses_."""
+        self._watch = Watch.of(self.config_, self.diagnoses_.append)
 
     def _check_before_training(self, X: Array, labels: Array) -> None:
-        if self._monitor is None:
-            return
         x = np.asarray(X[:STATIC_SAMPLE], dtype=self.net_.dtype)
         t = one_hot(labels[:STATIC_SAMPLE], len(self.classes_), self.net_.dtype)
-        for diagnosis in static_checks(self.net_, self.config_.loss, x, t, settings_of(self.config_)):
-            self._monitor.add(diagnosis)
+        self._watch.check_before_training(self.net_, x, t)
 
     def _train(self, X: Array, labels: Array, stop: StopCondition, validation: tuple[Array, Array] | None) -> None:
         config = self.config_
         x = np.asarray(X, dtype=self.net_.dtype)
         t = one_hot(labels, len(self.classes_), self.net_.dtype)
-        batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size, reuse_buffer=True)
+        batches = training_batches(config, x, t)
         optimizer = build_optimizer(config, len(batches))
         if not self._run.opt_state:
             self._run.opt_state = optimizer.init(self.net_.params)
-        callbacks: list[Any] = [self._monitor, self._guard, self._flow, _EpochPrinter() if self.verbose else None]
+        callbacks: list[Any] = [*self._watch.callbacks, _EpochPrinter() if self.verbose else None]
         fit(
             self.net_,
             config.loss,
@@ -426,9 +415,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         net = state.pop("net_", None)
         if net is not None:
             state["_weights"] = {name: value.copy() for name, value in net.params.items()}
-        state.pop("_monitor", None)  # hold the network; partial_fit after unpickling starts a new monitor
-        state.pop("_guard", None)
-        state.pop("_flow", None)
+        state.pop("_watch", None)  # holds the network; partial_fit after unpickling starts a new monitor
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

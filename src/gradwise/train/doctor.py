@@ -13,7 +13,7 @@ from typing import Any
 from gradwise import looks
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.train.config import TrainConfig
-from gradwise.train.repair import RepairPlan, find_repair, probe_config
+from gradwise.train.repair import RepairPlan, find_repair
 from gradwise.train.result import Result
 from gradwise.train.runner import probe
 
@@ -83,7 +83,7 @@ def doctor(
     def probe_briefly(candidate: TrainConfig, stop_for: Callable[[Diagnosis], bool] | None = None) -> Result:
         if on_probe is not None:
             on_probe(candidate)
-        return probe(probe_config(candidate, steps, seconds), stop_for)
+        return probe(candidate, stop_for, steps=steps, seconds=seconds)
 
     if repair or config.repair:
         return DoctorReport(given, plan=find_repair(given, probe_briefly, on_event=on_event))

@@ -14,15 +14,13 @@ import numpy as np
 from gradwise import blas
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.idx import IdxError
-from gradwise.data.stream import batch, shuffle, source
-from gradwise.files import append_line, atomic_open, remove_temporaries
+from gradwise.files import atomic_open, remove_temporaries
 from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.monitor import HealthMonitor
-from gradwise.health.static import static_checks
 from gradwise.nn.network import Network
 from gradwise.optim.base import Transform
 from gradwise.seeds import dropout_rng
-from gradwise.train.callbacks import Callback, Run
+from gradwise.train.assembly import Watch, training_batches
+from gradwise.train.callbacks import Callback
 from gradwise.train.checkpoint import (
     HEALTH_FILE,
     MODEL_FILE,
@@ -38,13 +36,11 @@ from gradwise.train.config import (
     build_network,
     build_optimizer,
     build_stop,
-    settings_of,
 )
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
-from gradwise.train.recovery import HealthFlow, NonFiniteGuard
-from gradwise.train.repair import MAX_ATTEMPTS, find_repair, probe_config, verdict
+from gradwise.train.repair import MAX_ATTEMPTS, PROBE_SECONDS, PROBE_STEPS, find_repair, probe_config, verdict
 from gradwise.train.result import Result
 from gradwise.train.resume import CHECKPOINT_FILE, Checkpoint, Checkpointer, load_checkpoint, read_health_state
 from gradwise.train.stopping import Progress
@@ -130,11 +126,7 @@ def train(
     started = time.perf_counter()
     plan = None
     if config.repair and not resume:
-
-        def probe_briefly(candidate: TrainConfig, stop_for: Callable[[Diagnosis], bool]) -> Result:
-            return probe(probe_config(candidate), stop_for)
-
-        plan = find_repair(config, probe_briefly, max_attempts=max_repairs, on_event=on_event)
+        plan = find_repair(config, probe, max_attempts=max_repairs, on_event=on_event)
         config = plan.config
     result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume)
     if plan is not None:
@@ -148,9 +140,16 @@ def train(
     return result
 
 
-def probe(config: TrainConfig, stop_for: Callable[[Diagnosis], bool] | None = None) -> Result:
-    """``config`` trained as it is, with no run folder, stopped early for a diagnosis ``stop_for`` accepts."""
-    return _attempt(config, None, (), None, None, stop_for=stop_for)
+def probe(
+    config: TrainConfig,
+    stop_for: Callable[[Diagnosis], bool] | None = None,
+    *,
+    steps: int = PROBE_STEPS,
+    seconds: float = PROBE_SECONDS,
+) -> Result:
+    """A short, watched run of ``config`` (``repair.probe_config``: its first ``steps`` steps, at most ``seconds``),
+    with no run folder, stopped early for a diagnosis ``stop_for`` accepts."""
+    return _attempt(probe_config(config, steps, seconds), None, (), None, None, stop_for=stop_for)
 
 
 def _attempt(
@@ -170,8 +169,7 @@ def _attempt(
     if folder is not None and not resume:
         folder.create(config.to_json())
     x, t = targets(data.train, data, config.dtype)
-    # Speed: each batch is gathered into the same two arrays; nothing keeps a batch past its step.
-    batches = source(x, t) | shuffle(config.seed) | batch(config.batch_size, reuse_buffer=True)
+    batches = training_batches(config, x, t)
     optimizer = build_optimizer(config, len(batches))
     rng = dropout_rng(config.seed)
     run, health_state = None, None
@@ -183,7 +181,19 @@ def _attempt(
         run, rng.bit_generator.state = checkpoint.run, checkpoint.rng_state
         health_state = read_health_state(folder.path / CHECKPOINT_FILE)
         folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
-    watch = _Watch.of(config, net, (x, t), run, health_state, folder, _Hooks(on_diagnosis, on_event, stop_for))
+    diagnoses: list[Diagnosis] = []  # what this run found, in order, for its Result
+
+    def report(diagnosis: Diagnosis) -> None:
+        diagnoses.append(diagnosis)
+        if on_diagnosis is not None:
+            on_diagnosis(diagnosis)
+
+    health_log = folder.path / HEALTH_FILE if folder is not None else None
+    watch = Watch.of(config, report, log_path=health_log, on_event=on_event, stop_for=stop_for)
+    if run is None:
+        watch.check_before_training(net, x, t)
+    if health_state is not None:
+        watch.restore(health_state)
     every = config.checkpoint_every
     saving = [Checkpointer(folder.path, every, watch.state)] if folder is not None and every else []
     history = fit(
@@ -199,8 +209,8 @@ def _attempt(
         progress=False,  # the caller's callbacks show progress (the CLI's bar, gw.train's)
     )
     if watch.monitor is not None and resume:  # what was found before the resume comes first
-        watch.diagnoses[:0] = [d for d in watch.monitor.diagnoses if d not in watch.diagnoses]
-    return _finish(config, data, net, folder, history, watch, started)
+        diagnoses[:0] = [d for d in watch.monitor.diagnoses if d not in diagnoses]
+    return _finish(config, data, net, folder, history, Found(diagnoses, watch.guard.events), started)
 
 
 def _checkpoint(
@@ -215,68 +225,11 @@ def _checkpoint(
 
 
 @dataclass(frozen=True)
-class _Hooks:
-    """The caller's: told of each diagnosis, of each event, and asked whether a diagnosis stops the run."""
+class Found:
+    """What watching a run found: its diagnoses and the guard's events."""
 
-    on_diagnosis: Callable[[Diagnosis], None] | None
-    on_event: Callable[[str], None] | None
-    stop_for: Callable[[Diagnosis], bool] | None
-
-
-@dataclass
-class _Watch:
-    """What watches a run: the guard, the monitor (unless turned off), the flow between them, and what they found."""
-
-    guard: NonFiniteGuard
-    monitor: HealthMonitor | None
-    callbacks: list[Callback]
     diagnoses: list[Diagnosis]
-
-    @classmethod
-    def of(
-        cls,
-        config: TrainConfig,
-        net: Network,
-        train: tuple[np.ndarray, np.ndarray],
-        run: Run | None,
-        health_state: dict[str, Any] | None,
-        folder: RunFolder | None,
-        hooks: _Hooks,
-    ) -> _Watch:
-        settings = settings_of(config)
-        health_log = folder.path / HEALTH_FILE if folder is not None else None
-        diagnoses: list[Diagnosis] = []
-
-        def found(diagnosis: Diagnosis) -> None:
-            diagnoses.append(diagnosis)
-            if hooks.on_diagnosis is not None:
-                hooks.on_diagnosis(diagnosis)
-
-        def found_unmonitored(diagnosis: Diagnosis) -> None:  # without a monitor, the guard's finding is logged here
-            if health_log is not None:
-                append_line(health_log, json.dumps({"diagnosis": diagnosis.to_json()}, default=str))
-            found(diagnosis)
-
-        guard = NonFiniteGuard(config.on_nan, settings=settings, log_path=health_log, on_event=hooks.on_event)
-        monitor, before_training = None, []
-        if config.monitor:
-            monitor = HealthMonitor(settings, interval=config.health_interval, log_path=health_log, on_diagnosis=found)
-            x, t = train
-            before_training = static_checks(net, config.loss, x[:2000], t[:2000], settings) if run is None else []
-            for diagnosis in before_training:
-                monitor.add(diagnosis)
-        if health_state is not None:
-            guard.restore_state = health_state.get("guard")
-            if monitor is not None:
-                monitor.restore_state = health_state.get("monitor")
-        report = monitor.add if monitor is not None else found_unmonitored
-        flow = HealthFlow(guard, monitor, report, hooks.stop_for, before_training=before_training)
-        watching: list[Callback] = [*([monitor] if monitor is not None else []), guard, flow]  # type: ignore[list-item]
-        return cls(guard, monitor, watching, diagnoses)
-
-    def state(self) -> dict[str, Any]:
-        """The guard's and the monitor's state, for a checkpoint."""
-        return {"guard": self.guard.state(), **({"monitor": self.monitor.state()} if self.monitor is not None else {})}
+    events: list[dict[str, Any]]
 
 
 def _finish(
@@ -285,7 +238,7 @@ def _finish(
     net: Network,
     folder: RunFolder | None,
     history: History,
-    watch: _Watch,
+    found: Found,
     started: float,
 ) -> Result:
     """The test split's loss and accuracy, the model saved (or why not), and the Result."""
@@ -312,6 +265,6 @@ def _finish(
         time.perf_counter() - started,
         folder.path if folder else None,
         model_error,
-        diagnoses=watch.diagnoses,
-        events=watch.guard.events,
+        diagnoses=found.diagnoses,
+        events=found.events,
     )
