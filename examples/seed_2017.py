@@ -13,6 +13,7 @@ seed-2017 --repair` (which applies each first fix and restarts), then `gradwise 
 from __future__ import annotations
 
 import gradwise as gw
+from gradwise.cli.flags import fix_flags
 from gradwise.cli.panels import diagnosis_panel
 from gradwise.train.runner import Result, train
 
@@ -40,12 +41,12 @@ def main() -> float:
 
     # 3. Apply the first fix of each check before training to the seed's configuration (what --repair does
     #    first), and replay the same number of steps: --loss ce and --init glorot_uniform. A fix is data:
-    #    ``fix.changes`` is the TrainConfig fields to set, ``fix.flags()`` the same as command-line flags.
+    #    ``fix.changes`` is the TrainConfig fields to set, ``fix_flags(fix)`` the same as command-line flags.
     fixes: dict[str, object] = {}
     for diagnosis in replay.diagnoses:
         if diagnosis.step == 0 and diagnosis.fix:
             fixes.update(diagnosis.fix[0].changes)
-    flags = " ".join(d.fix[0].flags() for d in replay.diagnoses if d.step == 0 and d.fix)
+    flags = " ".join(fix_flags(d.fix[0]) for d in replay.diagnoses if d.step == 0 and d.fix)
     print(f"\n3. applying {flags}")
     fixed = run(seed.with_overrides(**fixes), "   the seed's network, fixed")
 

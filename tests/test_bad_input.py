@@ -449,9 +449,10 @@ def test_config_that_is_a_folder(tmp_path: Path) -> None:
         ({"seed": True}, "seed must be an integer, not true; fix the value"),
         ({"clip_norm": "1"}, 'clip_norm must be a number or null, not "1"; fix the value'),
         ({"init": 3}, "init must be a string or null, not 3; fix the value"),
-        ({"lr": 0}, "--lr must be > 0, got 0"),
-        ({"dropout": 1.0}, "--dropout must be in [0, 1), got 1"),
-        ({"optimizer": "lion"}, "--optimizer: unknown 'lion'; choose one of: sgd, momentum, nesterov, adam, adamw, "
+        # A value out of range in a file names the file's key (before: the flag, --lr, which the file does not use).
+        ({"lr": 0}, "lr must be > 0, got 0"),
+        ({"dropout": 1.0}, "dropout must be in [0, 1), got 1"),
+        ({"optimizer": "lion"}, "optimizer: unknown 'lion'; choose one of: sgd, momentum, nesterov, adam, adamw, "
                                 "rmsprop"),
     ],
 )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gradwise import mlp, optim
+from gradwise.cli.flags import fix_flags
 from gradwise.cli.main import main
 from gradwise.data.stream import batch, source
 from gradwise.health.monitor import EARLY_STEPS, HealthMonitor, early_probe_interval, probe_interval
@@ -42,7 +43,7 @@ def test_static_checks_find_the_seeds_mistakes():
     found = {d.symptom: d for d in static_checks(net, "mse", raw_pixels, t, {"output": "softmax", "loss": "mse"})}
     assert set(found) >= {"output_loss_mismatch", "unnormalized_input"}
     assert found["output_loss_mismatch"].fix[0].changes == {"loss": "ce"}
-    assert found["output_loss_mismatch"].fix[0].flags() == "--loss ce"
+    assert fix_flags(found["output_loss_mismatch"].fix[0]) == "--loss ce"
     assert found["unnormalized_input"].evidence["input_max_abs"] > 200
 
 

@@ -112,3 +112,15 @@ def test_each_concept_has_one_home():
     assert _calls("Pairing") == {"nn/pairing.py"}
     sources = "\n".join(p.read_text() for p in SRC.rglob("*.py"))
     assert "settings.get(" not in sources and 'settings["' not in sources
+
+
+def test_cli_words_live_in_the_cli():
+    # A fix and a configuration error are data below the command line; only cli/ (and the report of a run
+    # folder, which the command line writes) turns them into flags.
+    from gradwise.health.fixes import Fix
+
+    assert not hasattr(Fix, "flags")
+    assert _calls("fix_flags") <= {"cli/train_command.py", "cli/doctor_command.py", "cli/panels.py",
+                                   "report/html.py", "report/write.py"}  # fmt: skip
+    below = [p for p in SRC.rglob("*.py") if p.parent.name in ("health", "nn", "optim", "train", "data")]
+    assert not [str(p) for p in below if "--no-" in p.read_text() or 'f"--{' in p.read_text()]

@@ -1,9 +1,11 @@
 """--repair: causes before symptoms, every pre-training fix before the first step, never the same change twice."""
 
+import html
 import json
 
 import pytest
 
+from gradwise.cli.flags import fix_flags
 from gradwise.cli.main import main
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import explain
@@ -35,8 +37,8 @@ def test_the_suspects_come_first_in_the_repair_order():
     _, fixes = explain("non_finite", 1, settings(config))
     stages = [f.stage for f in fixes]
     assert stages == sorted(stages, key=REPAIR_ORDER.index)
-    assert [f.flags() for f in fixes[:2]] == ["--normalize unit", "--init glorot_uniform"]
-    assert "--momentum 0.9" in [f.flags() for f in fixes]
+    assert [fix_flags(f) for f in fixes[:2]] == ["--normalize unit", "--init glorot_uniform"]
+    assert "--momentum 0.9" in [fix_flags(f) for f in fixes]
 
 
 def test_checks_before_training_all_apply_at_once_causes_first():
@@ -106,7 +108,7 @@ def test_train_repair_applies_the_pairing_fix_before_the_first_step(tmp_path, ca
     from gradwise.report.write import write_report
 
     page = write_report(out).read_text()
-    assert f"repair: {summary['verdict']}".replace(">", "&gt;") in page and "--output softmax" in page
+    assert html.escape(f"repair: {summary['verdict']}") in page and "--output softmax" in page
 
 
 def test_train_repair_of_a_healthy_run_changes_nothing(capsys):

@@ -142,7 +142,7 @@ def test_fix_params_explains_what_is_no_parameter():
         "learning_rate_init": 0.01,
         "hidden_layer_sizes": (64, 32),
     }
-    with pytest.raises(ValueError, match=r"--normalize has no GradwiseClassifier parameter; scale the inputs"):
+    with pytest.raises(ValueError, match=r"normalize='unit': normalize has no GradwiseClassifier parameter; scale the"):
         GradwiseClassifier.fix_params(Fix({"normalize": "unit"}))
     with pytest.raises(ValueError, match="is advice, not a parameter change"):
         GradwiseClassifier.fix_params(Fix({}, "check the labels file"))

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gradwise.cli.flags import error_line
 from gradwise.sweep.grid import PRESET_GRIDS, Axis, merge_axes, parse_axis, parse_budget, span
 from gradwise.sweep.results import config_key
 from gradwise.train.config import ConfigError, preset
@@ -102,8 +103,9 @@ def test_span_applies_a_preset_axis_and_shares_keys_of_equal_configurations():
 
 
 def test_span_reports_a_bad_value_like_the_flag():
-    with pytest.raises(ConfigError, match=r"^--lr must be > 0, got -1$"):
+    with pytest.raises(ConfigError, match=r"^lr must be > 0, got -1$") as error:  # in Python: the field
         span("default", {}, [parse_axis("lr=0.1,-1")])
+    assert error_line(error.value) == "--lr must be > 0, got -1"  # the command line's words: the flag
 
 
 def test_merge_replaces_a_named_axis_in_place():

@@ -3,9 +3,9 @@ as figures (``plot()``).
 
 One place for all three, so a diagnosis reads the same in a terminal and in a notebook: symptom, layer, since
 when, evidence, cause and fix. A fix is written in the reader's terms: flags for the CLI
-(``Fix.flags()``), ``TrainConfig`` arguments for Python (``Fix.python()``). Presentation sits on top: this module
-imports the classes it renders and registers its renderers with ``gradwise.looks`` (at ``import gradwise``), which
-the classes ask; none of them imports this module. The figures import matplotlib only when drawn.
+(``gradwise.cli.flags.fix_flags``), ``TrainConfig`` arguments for Python (``Fix.python()``). Presentation sits on
+top: this module imports the classes it renders and registers its renderers with ``gradwise.looks`` (at ``import
+gradwise``), which the classes ask; none of them imports this module. The figures import matplotlib only when drawn.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def headline(d: Diagnosis) -> str:
     return d.headline() + (" (before training)" if d.step == 0 else "")
 
 
-def diagnosis_panel(d: Diagnosis, fix_text: FixText = Fix.flags) -> str:
-    """A few lines: the headline, then where, evidence, cause and fix (flags by default: the CLI's panel)."""
+def diagnosis_panel(d: Diagnosis, fix_text: FixText = python_fix) -> str:
+    """A few lines: the headline, then where, evidence, cause and fix (in the reader's terms: ``fix_text``)."""
     lines = [f"!! {headline(d)}"]
     lines += [f"   {label + ':':<9} {text}" for label, text in diagnosis_parts(d, fix_text)]
     return "\n".join(lines)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.fixes import Fix
 from gradwise.train import runner
 from gradwise.train.callbacks import Callback
 from gradwise.train.config import TrainConfig
@@ -47,7 +49,7 @@ def doctor(
     """
     shown = interactive()
     return _doctor(as_config(config_or_flags), steps=steps, seconds=seconds, repair=repair,
-                   on_event=print if shown else None)  # fmt: skip
+                   on_fix=_say_fix if shown else None)  # fmt: skip
 
 
 def train(
@@ -58,7 +60,14 @@ def train(
     config = as_config(config_or_flags)
     shown = progress or (progress is None and interactive())
     callbacks: list[Callback] = [EpochProgress(config.epochs)] if shown else []
-    return runner.train(config, out, callbacks, on_event=print if shown else None)
+    result = runner.train(config, out, callbacks, on_event=print if shown else None, on_fix=_say_fix if shown else None)
+    if shown and result.repair is not None:
+        print(result.repair.verdict)
+    return result
+
+
+def _say_fix(diagnosis: Diagnosis, fix: Fix) -> None:
+    print(f"repair: {diagnosis.headline()} -> {fix.python()}")
 
 
 def report(run: Result | str | Path) -> InlineReport:

@@ -9,7 +9,6 @@ not: ``pip install scikit-learn``.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -355,7 +354,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 preset="sklearn",
             )
         except (ConfigError, TypeError, AttributeError) as error:
-            raise ValueError(_in_parameter_names(str(error))) from None
+            raise ValueError(error.phrased(_parameter_name) if isinstance(error, ConfigError) else str(error)) from None
 
     # -- prediction ----------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> Array:
@@ -392,7 +391,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 raise ValueError(f"{fix.headline()} proposes no fix")
             fix = fix.fix[0]
         if not fix.changes:
-            raise ValueError(f"fix {fix.flags()!r} is advice, not a parameter change")
+            raise ValueError(f"fix {fix.advice!r} is advice, not a parameter change")
         params = {}
         for field, value in fix.changes.items():
             if field not in PARAMETER_OF_FIELD:
@@ -404,7 +403,7 @@ class GradwiseClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     else "set it through gradwise.train.config.TrainConfig and gradwise train instead"
                 )
                 raise ValueError(
-                    f"fix {fix.flags()!r}: --{field.replace('_', '-')} has no GradwiseClassifier parameter; {advice}"
+                    f"fix {fix.python()}: {field} has no GradwiseClassifier parameter; {advice}"
                 )
             params[PARAMETER_OF_FIELD[field]] = value
         return params
@@ -468,11 +467,6 @@ def _seed(random_state: Any) -> int:
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
-def _in_parameter_names(message: str) -> str:
-    """``"--lr must be > 0"`` -> ``"learning_rate must be > 0"``: the CLI's flags as this class's parameters."""
-
-    def name(match: re.Match[str]) -> str:
-        field = match[1].replace("-", "_")
-        return PARAMETER_OF_FIELD.get(field, match[0])
-
-    return re.sub(r"--([a-z][a-z-]*)", name, message)
+def _parameter_name(field: str) -> str:
+    """A ``TrainConfig`` field as this class's parameter (``lr`` -> ``learning_rate_init``)."""
+    return PARAMETER_OF_FIELD.get(field, field)

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"probing {describe(candidate)} for up to {steps} steps", flush=True)
 
         found = doctor(config, steps=steps, seconds=seconds, repair=True, on_probe=announce,
-                       on_event=None if as_json else print)  # fmt: skip
+                       on_fix=None if as_json else _say_fix)  # fmt: skip
         return _print_repair(found, as_json)
     if not as_json:
         print(f"probing {describe(config)} for up to {steps} steps / {seconds:g} s", flush=True)
@@ -83,6 +83,7 @@ def probe_lines(found: Any) -> list[str]:
 
 def _print_repair(found: Any, as_json: bool) -> int:
     """Each attempt and the command line that worked, or what it tried and what remains."""
+    from gradwise.cli.flags import fix_flags
     from gradwise.cli.panels import diagnosis_panel
     from gradwise.cli.train_command import train_command_line
 
@@ -90,7 +91,7 @@ def _print_repair(found: Any, as_json: bool) -> int:
     final = plan.chosen
     command = train_command_line(plan.config)
     attempts = [
-        {"changes": [f.flags() for _, f in a.applied], "diagnoses": [d.to_json() for d in a.diagnoses],
+        {"changes": [fix_flags(f) for _, f in a.applied], "diagnoses": [d.to_json() for d in a.diagnoses],
          "accuracy": a.accuracy, "steps": a.steps}
         for a in plan.attempts
     ]  # fmt: skip
@@ -100,7 +101,7 @@ def _print_repair(found: Any, as_json: bool) -> int:
         print(json.dumps(report, default=str))
         return 0 if final.healthy else 1
     for number, attempt in enumerate(plan.attempts):
-        changed = "; ".join(f.flags() for _, f in attempt.applied) or "as given"
+        changed = "; ".join(fix_flags(f) for _, f in attempt.applied) or "as given"
         verdict = "healthy" if attempt.healthy else ", ".join(d.headline() for d in attempt.diagnoses)
         kept = "  (kept)" if attempt.kept else ""
         print(f"attempt {number} ({changed}): {attempt.steps} steps, accuracy {attempt.accuracy:.4f}: {verdict}{kept}")
@@ -112,6 +113,12 @@ def _print_repair(found: Any, as_json: bool) -> int:
         return 0
     for d in final.diagnoses:
         print(diagnosis_panel(d))
-    tried = "; ".join(f.flags() for _, f in plan.applied) or "nothing"
+    tried = "; ".join(fix_flags(f) for _, f in plan.applied) or "nothing"
     print(f"not repaired: tried {tried}; what remains is {', '.join(d.headline() for d in final.diagnoses)}")
     return 1
+
+
+def _say_fix(diagnosis: Any, fix: Any) -> None:
+    from gradwise.cli.flags import fix_flags
+
+    print(f"repair: {diagnosis.headline()} -> {fix_flags(fix)}")

@@ -45,4 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    from gradwise.cli.flags import error_line
+    from gradwise.train.config import ConfigError
+
+    text = error_line(error) if isinstance(error, ConfigError) else str(error)
+    return " ".join(text.split()) or type(error).__name__

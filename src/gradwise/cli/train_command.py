@@ -96,7 +96,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from gradwise.cli.panels import diagnosis_panel, summary_lines
+    from gradwise.cli.flags import fix_flags
+    from gradwise.cli.panels import diagnosis_panel
     from gradwise.train.progress import EpochProgress
     from gradwise.train.runner import train
 
@@ -129,24 +130,41 @@ def run_train(args: argparse.Namespace) -> int:
         if not as_json:
             print(text, flush=True)
 
-    result = train(config, out, callbacks, on_diagnosis=announce, on_event=event, resume=resume is not None)
+    def applied(diagnosis: Any, fix: Any) -> None:
+        event(f"repair: {diagnosis.headline()} -> {fix_flags(fix)}")
+
+    result = train(config, out, callbacks, on_diagnosis=announce, on_event=event, on_fix=applied,
+                   resume=resume is not None)  # fmt: skip
+    if result.repair is not None:
+        event(result.repair.verdict)
     report = None
     if getattr(args, "report", False):  # also after a run that stopped on a diagnosis: that is when it helps most
         from gradwise.report.write import write_report
 
         report = write_report(out)
-    if as_json:
-        print(json.dumps({**result.summary(), **({"report": str(report)} if report else {})}, default=str))
-    else:
-        for line in summary_lines(result.diagnoses, result.repair.verdict if result.repair else None):
-            print(line)
-        if result.model_error:
-            print(f"warning: {result.model_error}")
-        print(f"test loss: {result.test_loss:.4f}  ({result.seconds:.1f}s)")
-        print(f"test accuracy: {result.test_accuracy:.4f}")
-        if report is not None:
-            print(f"report: {report}")
+    _print_result(result, report, as_json)
     return 0
+
+
+def _print_result(result: Any, report: Path | None, as_json: bool) -> None:
+    """The run's summary: one JSON object, or the health lines, the verdict and the test figures."""
+    from gradwise.cli.flags import fix_flags
+    from gradwise.cli.panels import summary_lines
+    from gradwise.health.fixes import Fix
+
+    if as_json:
+        repairs = [{**c, "flags": fix_flags(Fix(c["changes"]))} for c in result.repairs]  # in the CLI's words too
+        summary = {**result.summary(), "repairs": repairs}
+        print(json.dumps({**summary, **({"report": str(report)} if report else {})}, default=str))
+        return
+    for line in summary_lines(result.diagnoses, result.repair.verdict if result.repair else None):
+        print(line)
+    if result.model_error:
+        print(f"warning: {result.model_error}")
+    print(f"test loss: {result.test_loss:.4f}  ({result.seconds:.1f}s)")
+    print(f"test accuracy: {result.test_accuracy:.4f}")
+    if report is not None:
+        print(f"report: {report}")
 
 
 def resumed_config(args: argparse.Namespace, folder: Path) -> tuple[Any, Path]:
@@ -173,7 +191,7 @@ def train_command_line(config: Any) -> str:
     """The ``gradwise train`` command that runs ``config``: its preset and the flags that differ from it."""
     from dataclasses import fields
 
-    from gradwise.health.fixes import flag
+    from gradwise.cli.flags import flag
     from gradwise.train.config import TrainConfig, preset
 
     base = preset(config.preset)

@@ -1,7 +1,9 @@
 """A fix is data: the settings to change (``{"loss": "ce"}``), in words, and where it stands in the repair order.
 
-The CLI renders a fix as flags (``--loss ce``), Python users read ``changes`` as the ``TrainConfig`` fields
-to set, and ``--repair`` applies ``changes`` directly; nothing parses text back into a change.
+Each reader phrases it in its own terms: the CLI as flags (``gradwise.cli.flags.fix_flags``: ``--loss ce``),
+Python users as ``TrainConfig`` arguments (``python()``), ``gradwise verify`` in plain words (``words()``), the
+scikit-learn estimator as its parameters (``fix_params``); ``--repair`` applies ``changes`` directly. Nothing
+parses text back into a change.
 
 Repair takes causes before symptoms, in one fixed order (after AUTOTRAINER, Zhang et al. ICSE 2021, which
 fixes the output/loss pairing first, then the data, then dying ReLUs, exploding, vanishing and slow
@@ -84,15 +86,6 @@ class Fix:
         """True when the run already has every one of these settings: proposing it would change nothing."""
         return bool(self.changes) and all(settings.value(k) == v for k, v in self.changes.items())
 
-    def flags(self) -> str:
-        """The fix as command-line flags (``--init he_normal --lr 0.01``), or its advice."""
-        if not self.changes:
-            return self.advice
-        # A setting back to None drops its flag (e.g. --init-scale when the new init takes none).
-        words = [flag(name, value) for name, value in self.changes.items() if value is not None]
-        dropped = [flag(name, "").strip() for name, value in self.changes.items() if value is None]
-        return " ".join(words) if words else "leave out " + " ".join(dropped)
-
     def words(self) -> str:
         """The fix in plain words, for code written outside gradwise ("train with cross-entropy: ...")."""
         if not self.changes:
@@ -107,7 +100,7 @@ class Fix:
         return ", ".join(f"{name}={value!r}" for name, value in self.changes.items())
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"changes": dict(self.changes), "flags": self.flags()}
+        data: dict[str, Any] = {"changes": dict(self.changes)}
         if self.advice:
             data["advice"] = self.advice
         if self.basis:
@@ -129,19 +122,7 @@ class Fix:
                    basis=dict(data.get("basis") or {}), suspect=bool(data.get("suspect", False)))  # fmt: skip
 
     def __str__(self) -> str:
-        return self.flags()
-
-
-def flag(name: str, value: Any) -> str:
-    """One setting as a command-line flag: ``flag("init_scale", 0.5)`` -> ``--init-scale 0.5``."""
-    option = "--" + name.replace("_", "-")
-    if isinstance(value, bool):
-        return option if value else f"--no-{name.replace('_', '-')}"
-    if isinstance(value, tuple | list):
-        return f"{option} {','.join(str(v) for v in value)}"
-    if isinstance(value, float):
-        return f"{option} {value:g}"
-    return f"{option} {value}"
+        return self.python()
 
 
 # Each setting in words a hand-written network's author can act on, whatever their language.

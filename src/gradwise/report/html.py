@@ -8,6 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gradwise.cli.flags import fix_flags
+from gradwise.health.fixes import Fix
+
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #212121; background: #fafafa;
        margin: 0; }
@@ -88,7 +91,7 @@ def diagnosis_html(d: dict[str, Any]) -> str:
     evidence = d.get("evidence") or {}
     numbers = ", ".join(f"{k} {v}" for k, v in evidence.items()) if isinstance(evidence, dict) else str(evidence)
     fixes = d.get("fix") or []
-    shown = [f.get("flags", "") if isinstance(f, dict) else str(f) for f in fixes] if isinstance(fixes, list) else []
+    shown = [fix_flags(Fix.from_json(f)) for f in fixes if isinstance(f, dict | str)] if isinstance(fixes, list) else []
     fix = "; ".join(f"<code>{escape(f)}</code>" for f in shown) if shown else escape(fixes)
     return (
         f'<div class="diagnosis"><b>{escape(d.get("symptom", "?"))}</b> in {escape(where)} since step '

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gradwise.cli.flags import fix_flags
 from gradwise.files import atomic_open
+from gradwise.health.fixes import Fix
 from gradwise.report import charts
 from gradwise.report import html as H
 from gradwise.report.data import (
@@ -151,7 +153,7 @@ def _diagnoses(run: RunData) -> str:
         parts.append(f'<div class="healthy">{H.escape(probed)}.</div>')
     parts += [H.diagnosis_html(d) for d in run.diagnoses]
     if run.repair is not None:  # --repair's verdict and what it changed
-        changes = [(c.get("flags", ""), c.get("symptom", ""), c.get("step", "")) for c in run.repair.get("changes", [])]
+        changes = [(_flags(c), c.get("symptom", ""), c.get("step", "")) for c in run.repair.get("changes", [])]
         parts.append(H.note_html(f"repair: {run.repair.get('verdict', '')}"))
         if changes:
             parts.append(H.table(("change", "for", "since step"), changes, (2,)))
@@ -162,6 +164,12 @@ def _diagnoses(run: RunData) -> str:
         ]
         parts.append(H.table(("guard event", "step", "reason", "restored step", "learning-rate scale"), rows, (1, 3)))
     return "\n".join(parts)
+
+
+def _flags(change: dict[str, Any]) -> str:
+    """A change --repair applied, as the flags that apply it (an older repair.json kept them as text)."""
+    changes = change.get("changes")
+    return fix_flags(Fix(changes)) if isinstance(changes, dict) else str(change.get("flags", ""))
 
 
 # -- a sweep ---------------------------------------------------------------------------------------------

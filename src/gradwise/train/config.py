@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -32,7 +33,22 @@ ON_NAN = ("stop", "rollback", "skip")
 
 
 class ConfigError(ValueError):
-    """A hyperparameter out of range or a malformed configuration: one line naming the field."""
+    """A hyperparameter out of range or a malformed configuration: one line naming the field.
+
+    The message names ``TrainConfig`` fields between backticks (``"`lr` must be > 0, got 0"``), and
+    ``phrased(name)`` writes each in the reader's terms: ``--lr`` for the command line, ``learning_rate_init``
+    for the scikit-learn estimator; ``str()`` gives the field itself (``lr must be > 0, got 0``).
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(self.phrased(str))
+
+    def phrased(self, name: Callable[[str], str]) -> str:
+        text = self.message
+        for field_name in TrainConfig.__dataclass_fields__:
+            text = text.replace(f"`{field_name}`", name(field_name))
+        return text
 
 
 @dataclass(frozen=True)
@@ -137,60 +153,60 @@ def _validate(c: TrainConfig) -> None:
         if not ok:
             raise ConfigError(message)
 
-    need(all(isinstance(h, int) and h >= 1 for h in c.hidden), f"--hidden: sizes must be >= 1, got {list(c.hidden)}")
-    need(math.isfinite(c.lr) and c.lr > 0, f"--lr must be > 0, got {c.lr:g}")
-    need(c.batch_size >= 1, f"--batch-size must be >= 1, got {c.batch_size}")
-    need(c.epochs >= 1, f"--epochs must be >= 1, got {c.epochs}")
-    need(0 <= c.dropout < 1, f"--dropout must be in [0, 1), got {c.dropout:g}")
-    need(0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum:g}")
-    need(c.weight_decay >= 0, f"--weight-decay must be >= 0, got {c.weight_decay:g}")
-    need(c.clip_norm is None or c.clip_norm > 0, f"--clip-norm must be > 0, got {c.clip_norm}")
-    need(c.validation >= 0, f"--validation must be >= 0, got {c.validation}")
-    need(c.limit_train is None or c.limit_train >= 1, f"--limit-train must be >= 1, got {c.limit_train}")
-    need(c.max_steps is None or c.max_steps >= 1, f"--max-steps must be >= 1, got {c.max_steps}")
-    need(c.time_budget is None or c.time_budget > 0, f"--time-budget must be > 0, got {c.time_budget}")
-    need(c.patience is None or c.patience >= 1, f"--patience must be >= 1, got {c.patience}")
+    need(all(isinstance(h, int) and h >= 1 for h in c.hidden), f"`hidden`: sizes must be >= 1, got {list(c.hidden)}")
+    need(math.isfinite(c.lr) and c.lr > 0, f"`lr` must be > 0, got {c.lr:g}")
+    need(c.batch_size >= 1, f"`batch_size` must be >= 1, got {c.batch_size}")
+    need(c.epochs >= 1, f"`epochs` must be >= 1, got {c.epochs}")
+    need(0 <= c.dropout < 1, f"`dropout` must be in [0, 1), got {c.dropout:g}")
+    need(0 <= c.momentum < 1, f"`momentum` must be in [0, 1), got {c.momentum:g}")
+    need(c.weight_decay >= 0, f"`weight_decay` must be >= 0, got {c.weight_decay:g}")
+    need(c.clip_norm is None or c.clip_norm > 0, f"`clip_norm` must be > 0, got {c.clip_norm}")
+    need(c.validation >= 0, f"`validation` must be >= 0, got {c.validation}")
+    need(c.limit_train is None or c.limit_train >= 1, f"`limit_train` must be >= 1, got {c.limit_train}")
+    need(c.max_steps is None or c.max_steps >= 1, f"`max_steps` must be >= 1, got {c.max_steps}")
+    need(c.time_budget is None or c.time_budget > 0, f"`time_budget` must be > 0, got {c.time_budget}")
+    need(c.patience is None or c.patience >= 1, f"`patience` must be >= 1, got {c.patience}")
     need(
         c.checkpoint_every is None or c.checkpoint_every >= 1,
-        f"--checkpoint-every must be >= 1, got {c.checkpoint_every}",
+        f"`checkpoint_every` must be >= 1, got {c.checkpoint_every}",
     )
     need(
-        c.health_interval is None or c.health_interval >= 1, f"--health-interval must be >= 1, got {c.health_interval}"
+        c.health_interval is None or c.health_interval >= 1, f"`health_interval` must be >= 1, got {c.health_interval}"
     )
-    need(c.warmup_steps >= 0, f"--warmup-steps must be >= 0, got {c.warmup_steps}")
-    need(c.seed >= 0, f"--seed must be >= 0, got {c.seed}")
-    need(math.isfinite(c.bias_init), f"--bias-init must be a finite number, got {c.bias_init:g}")
-    need(math.isfinite(c.weight_decay), f"--weight-decay must be finite, got {c.weight_decay:g}")
+    need(c.warmup_steps >= 0, f"`warmup_steps` must be >= 0, got {c.warmup_steps}")
+    need(c.seed >= 0, f"`seed` must be >= 0, got {c.seed}")
+    need(math.isfinite(c.bias_init), f"`bias_init` must be a finite number, got {c.bias_init:g}")
+    need(math.isfinite(c.weight_decay), f"`weight_decay` must be finite, got {c.weight_decay:g}")
     need(
         c.close_enough is None or (math.isfinite(c.close_enough) and c.close_enough > 0),
-        f"--close-enough must be > 0, got {c.close_enough}",
+        f"`close_enough` must be > 0, got {c.close_enough}",
     )
     need(
         c.target_accuracy is None or 0 < c.target_accuracy <= 1,
-        f"--target-accuracy must be in (0, 1], got {c.target_accuracy}",
+        f"`target_accuracy` must be in (0, 1], got {c.target_accuracy}",
     )
     if c.init_scale is not None:
-        need(c.init is not None, "--init-scale needs --init too (normal, uniform or constant)")
-        need(math.isfinite(c.init_scale), f"--init-scale must be a finite number, got {c.init_scale:g}")
+        need(c.init is not None, "`init_scale` needs `init` too (normal, uniform or constant)")
+        need(math.isfinite(c.init_scale), f"`init_scale` must be a finite number, got {c.init_scale:g}")
         need(  # normal's std and uniform's upper bound; constant's value may be anything
             c.init_scale > 0 or c.init not in ("normal", "uniform"),
-            f"--init-scale must be > 0 for --init {c.init}, got {c.init_scale:g}",
+            f"`init_scale` must be > 0 for `init` {c.init}, got {c.init_scale:g}",
         )
-    need(c.optimizer in OPTIMIZERS, f"--optimizer: unknown {c.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
-    need(c.schedule in SCHEDULES, f"--schedule: unknown {c.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
-    need(c.normalize in NORMALIZE, f"--normalize: unknown {c.normalize!r}; choose one of: {', '.join(NORMALIZE)}")
-    need(c.dtype in DTYPES, f"--dtype: unknown {c.dtype!r}; choose one of: {', '.join(DTYPES)}")
-    need(c.on_nan in ON_NAN, f"--on-nan: unknown {c.on_nan!r}; choose one of: {', '.join(ON_NAN)}")
-    for flag, check in (
-        ("--activation", lambda: get_activation(c.activation)),
-        ("--output", lambda: get_activation(c.output)),
-        ("--loss", lambda: get_loss(c.loss)),
-        ("--init", lambda: c.init is None or get_initializer(c.init, c.init_scale)),
+    need(c.optimizer in OPTIMIZERS, f"`optimizer`: unknown {c.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    need(c.schedule in SCHEDULES, f"`schedule`: unknown {c.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    need(c.normalize in NORMALIZE, f"`normalize`: unknown {c.normalize!r}; choose one of: {', '.join(NORMALIZE)}")
+    need(c.dtype in DTYPES, f"`dtype`: unknown {c.dtype!r}; choose one of: {', '.join(DTYPES)}")
+    need(c.on_nan in ON_NAN, f"`on_nan`: unknown {c.on_nan!r}; choose one of: {', '.join(ON_NAN)}")
+    for name, check in (
+        ("activation", lambda: get_activation(c.activation)),
+        ("output", lambda: get_activation(c.output)),
+        ("loss", lambda: get_loss(c.loss)),
+        ("init", lambda: c.init is None or get_initializer(c.init, c.init_scale)),
     ):
         try:
             check()
         except ValueError as error:
-            raise ConfigError(f"{flag}: {error}") from None
+            raise ConfigError(f"`{name}`: {error}") from None
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -245,7 +261,7 @@ def settings_of(config: TrainConfig) -> Settings:
 def preset(name: str, **overrides: Any) -> TrainConfig:
     """The named preset with ``overrides`` applied."""
     if name not in PRESETS:
-        raise ConfigError(f"--preset: unknown {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise ConfigError(f"`preset`: unknown {name!r}; choose one of: {', '.join(PRESETS)}")
     return TrainConfig(**{**PRESETS[name], "preset": name, **overrides})
 
 
@@ -267,7 +283,7 @@ def build_network(config: TrainConfig, n_in: int, n_out: int) -> Network:
     except MemoryError:
         weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes)) * np.dtype(config.dtype).itemsize
         raise ConfigError(
-            f"--hidden {','.join(map(str, config.hidden))}: a {'-'.join(map(str, sizes))} network needs "
+            f"`hidden` {','.join(map(str, config.hidden))}: a {'-'.join(map(str, sizes))} network needs "
             f"{weights / 2**30:.1f} GiB for its weights alone, more than this machine can allocate; use smaller layers"
         ) from None
 

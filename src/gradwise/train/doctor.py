@@ -13,7 +13,7 @@ from typing import Any
 from gradwise import looks
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.train.config import TrainConfig
-from gradwise.train.repair import RepairPlan, find_repair
+from gradwise.train.repair import OnFix, RepairPlan, find_repair
 from gradwise.train.result import Result
 from gradwise.train.runner import probe
 
@@ -68,11 +68,11 @@ def doctor(
     seconds: float = CHECKUP_SECONDS,
     repair: bool = False,
     on_probe: Callable[[TrainConfig], None] | None = None,
-    on_event: Callable[[str], None] | None = None,
+    on_fix: OnFix | None = None,
 ) -> DoctorReport:
     """Probe ``config`` for ``steps`` steps (at most ``seconds``); with ``repair``, fix it causes first.
 
-    ``on_probe`` hears each configuration before it is probed, ``on_event`` each fix repair applies.
+    ``on_probe`` hears each configuration before it is probed, ``on_fix`` each fix repair applies.
     """
     if steps < 1 or seconds <= 0:
         raise ValueError("steps must be >= 1 and seconds > 0")
@@ -86,5 +86,5 @@ def doctor(
         return probe(candidate, stop_for, steps=steps, seconds=seconds)
 
     if repair or config.repair:
-        return DoctorReport(given, plan=find_repair(given, probe_briefly, on_event=on_event))
+        return DoctorReport(given, plan=find_repair(given, probe_briefly, on_fix=on_fix))
     return DoctorReport(given, probe=probe_briefly(given))

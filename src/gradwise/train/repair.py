@@ -83,6 +83,7 @@ class RepairPlan:
 
 
 Probe = Callable[[TrainConfig, Callable[[Diagnosis], bool]], Result]
+OnFix = Callable[[Diagnosis, Fix], None]  # told of each fix repair applies, for the diagnosis it answers
 
 
 def probe_config(config: TrainConfig, steps: int = PROBE_STEPS, seconds: float = PROBE_SECONDS) -> TrainConfig:
@@ -134,7 +135,7 @@ BETTER = 0.005  # a healthy alternative is kept when its probe's accuracy is hig
 
 
 def find_repair(config: TrainConfig, probe: Probe, *, max_attempts: int = MAX_ATTEMPTS,
-                on_event: Callable[[str], None] | None = None) -> RepairPlan:  # fmt: skip
+                on_fix: OnFix | None = None) -> RepairPlan:  # fmt: skip
     """Probe ``config``; fix it causes first until a probe is healthy; then, while attempts remain, probe the
     diagnoses' other fixes on the healthy configuration and keep one only when its probe does better."""
     plan = RepairPlan()
@@ -166,8 +167,8 @@ def find_repair(config: TrainConfig, probe: Probe, *, max_attempts: int = MAX_AT
                 continue  # a change this configuration cannot take; it counts as tried
             lineage.append((diagnosis, fix))
             added += 1
-            if on_event is not None:
-                on_event(f"repair: {diagnosis.headline()} -> {fix.flags()}")
+            if on_fix is not None:
+                on_fix(diagnosis, fix)
         if not added:
             return plan
 
@@ -208,11 +209,10 @@ def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     """The honest summary of a repair: the first probe against the full run of the chosen configuration."""
     before, after = plan.attempts[0].test_accuracy, final.test_accuracy
     changes = [
-        {"symptom": d.symptom, "layer": d.layer, "step": d.step, "changes": dict(f.changes), "flags": f.flags()}
-        for d, f in plan.applied
+        {"symptom": d.symptom, "layer": d.layer, "step": d.step, "changes": dict(f.changes)} for d, f in plan.applied
     ]
     remaining = [d.headline() for d in final.diagnoses]
-    flags = "; ".join(c["flags"] for c in changes)
+    flags = "; ".join(f.python() for _, f in plan.applied)  # the TrainConfig arguments it changed
     count = len(plan.attempts) - 1  # probes after the first
     if not changes and not remaining:
         text = f"nothing to repair: no problem found (accuracy {after:.4f})"

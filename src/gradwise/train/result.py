@@ -22,7 +22,7 @@ class RepairReport:
     before: float  # the first probe's test accuracy
     after: float  # the full run's
     attempts: int
-    changes: list[dict[str, Any]]  # each applied fix: symptom, layer, step, changes, flags
+    changes: list[dict[str, Any]]  # each applied fix: symptom, layer, step, changes (TrainConfig fields)
     remaining: list[str] = field(default_factory=list)  # headlines of what the full run still found
 
     def to_json(self) -> dict[str, Any]:

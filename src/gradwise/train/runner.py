@@ -40,7 +40,7 @@ from gradwise.train.config import (
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
-from gradwise.train.repair import MAX_ATTEMPTS, PROBE_SECONDS, PROBE_STEPS, find_repair, probe_config, verdict
+from gradwise.train.repair import MAX_ATTEMPTS, PROBE_SECONDS, PROBE_STEPS, OnFix, find_repair, probe_config, verdict
 from gradwise.train.result import Result
 from gradwise.train.resume import CHECKPOINT_FILE, Checkpoint, Checkpointer, load_checkpoint, read_health_state
 from gradwise.train.stopping import Progress
@@ -113,6 +113,7 @@ def train(
     *,
     on_diagnosis: Callable[[Diagnosis], None] | None = None,
     on_event: Callable[[str], None] | None = None,
+    on_fix: OnFix | None = None,
     max_repairs: int = MAX_ATTEMPTS,
     resume: bool = False,
 ) -> Result:
@@ -120,13 +121,14 @@ def train(
 
     With ``config.repair`` the configuration is first probed and repaired (``repair.py``: fixes in the
     repair order, each probed, at most ``max_repairs``); the run then trains the repaired configuration
-    from fresh weights, and ``Result.repair`` holds the verdict. ``resume`` continues the run in ``out``
+    from fresh weights, and ``Result.repair`` holds the verdict; ``on_fix`` hears each fix as repair applies it.
+    ``on_event`` hears a sentence per guard event (a rollback, a skip). ``resume`` continues the run in ``out``
     from its checkpoint.npz, exactly where it was saved (a resumed run is not repaired again).
     """
     started = time.perf_counter()
     plan = None
     if config.repair and not resume:
-        plan = find_repair(config, probe, max_attempts=max_repairs, on_event=on_event)
+        plan = find_repair(config, probe, max_attempts=max_repairs, on_fix=on_fix)
         config = plan.config
     result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume)
     if plan is not None:
@@ -134,8 +136,6 @@ def train(
         if result.run_dir is not None:
             with atomic_open(result.run_dir / REPAIR_FILE) as f:
                 f.write((json.dumps(result.repair.to_json(), indent=2, default=str) + "\n").encode())
-        if on_event is not None:
-            on_event(result.repair.verdict)
     result.seconds = time.perf_counter() - started
     return result
 
