@@ -107,7 +107,7 @@ def test_train_repair_applies_the_pairing_fix_before_the_first_step(tmp_path, ca
         assert summary["test_accuracy"] > 0.8
     from gradwise.report.write import write_report
 
-    page = write_report(out).read_text()
+    page = write_report(out, fix_flags).read_text()  # as gradwise report and train --report write it
     assert html.escape(f"repair: {summary['verdict']}") in page and "--output softmax" in page
 
 

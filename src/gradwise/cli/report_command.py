@@ -25,10 +25,11 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gradwise.cli.flags import fix_flags
     from gradwise.report.write import write_report
 
     started = time.perf_counter()
-    path = write_report(args.folder)
+    path = write_report(args.folder, fix_flags)  # the command line's report: fixes as flags
     print(f"report: {path}  ({time.perf_counter() - started:.1f}s)")
     if args.tensorboard:
         from gradwise.report.tensorboard import export_run

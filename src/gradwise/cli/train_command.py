@@ -141,7 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
     if getattr(args, "report", False):  # also after a run that stopped on a diagnosis: that is when it helps most
         from gradwise.report.write import write_report
 
-        report = write_report(out)
+        report = write_report(out, fix_flags)
     _print_result(result, report, as_json)
     return 0
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gradwise.cli.flags import fix_flags
 from gradwise.health.fixes import Fix
 
 STYLE = """
@@ -85,13 +84,13 @@ def facts(pairs: Iterable[tuple[str, Any]]) -> str:
     return f'<table class="facts">{rows}</table>'
 
 
-def diagnosis_html(d: dict[str, Any]) -> str:
+def diagnosis_html(d: dict[str, Any], fix_text: Callable[[Fix], str] = Fix.python) -> str:
     layer = d.get("layer")
     where = f"layer {layer}" if isinstance(layer, int) else "the network"
     evidence = d.get("evidence") or {}
     numbers = ", ".join(f"{k} {v}" for k, v in evidence.items()) if isinstance(evidence, dict) else str(evidence)
     fixes = d.get("fix") or []
-    shown = [fix_flags(Fix.from_json(f)) for f in fixes if isinstance(f, dict | str)] if isinstance(fixes, list) else []
+    shown = [fix_text(Fix.from_json(f)) for f in fixes if isinstance(f, dict | str)] if isinstance(fixes, list) else []
     fix = "; ".join(f"<code>{escape(f)}</code>" for f in shown) if shown else escape(fixes)
     return (
         f'<div class="diagnosis"><b>{escape(d.get("symptom", "?"))}</b> in {escape(where)} since step '

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gradwise.cli.flags import fix_flags
 from gradwise.files import atomic_open
 from gradwise.health.fixes import Fix
 from gradwise.report import charts
@@ -25,11 +25,13 @@ from gradwise.report.data import (
 )
 
 REPORT_FILE = "report.html"
+FixText = Callable[[Fix], str]  # how the page writes a fix: Fix.python, or the command line's flags
 PNG_PREFIX = "report-"  # the figures beside report.html: report-loss.png, ...
 
 
-def write_report(folder: str | Path) -> Path:
-    """Write ``folder/report.html`` for a run folder or a sweep folder; return its path.
+def write_report(folder: str | Path, fix_text: FixText = Fix.python) -> Path:
+    """Write ``folder/report.html`` for a run folder or a sweep folder; return its path. Fixes read as
+    ``fix_text`` writes them: ``TrainConfig`` arguments by default, flags from the command line.
 
     CheckpointError (one line) when ``folder`` is neither.
     """
@@ -37,7 +39,7 @@ def write_report(folder: str | Path) -> Path:
     if folder.is_dir() and is_sweep(folder):
         return _write(folder, *sweep_page(read_sweep(folder)))
     if folder.is_dir() and is_run(folder):
-        return _write(folder, *run_page(read_run(folder)))
+        return _write(folder, *run_page(read_run(folder), fix_text))
     raise not_a_report_folder(folder)
 
 
@@ -77,7 +79,7 @@ CAPTIONS = {
 }
 
 
-def run_page(run: RunData) -> tuple[str, list[H.Image]]:
+def run_page(run: RunData, fix_text: FixText = Fix.python) -> tuple[str, list[H.Image]]:
     """The page and its figures for one run."""
     images: list[H.Image] = []
     notes = list(run.notes)
@@ -114,7 +116,7 @@ def run_page(run: RunData) -> tuple[str, list[H.Image]]:
             f"first-layer weights not drawn: {weights.shape[0]} inputs are not {shape[0]}x{shape[-1]} images"
             if hidden else "no hidden layer: no first-layer weights to draw")  # fmt: skip
 
-    sections = [_summary(run, test), _diagnoses(run)]
+    sections = [_summary(run, test), _diagnoses(run, fix_text)]
     sections += [H.note_html(n) for n in notes]
     sections += [H.figure_html(image) for image in images]
     subtitle = f"{run.path} · report written {time.strftime('%Y-%m-%d %H:%M')}"
@@ -146,14 +148,16 @@ def _summary(run: RunData, test: Any) -> str:
     return "<h2>Run</h2>\n" + H.facts(pairs)
 
 
-def _diagnoses(run: RunData) -> str:
+def _diagnoses(run: RunData, fix_text: FixText) -> str:
     parts = ["<h2>Diagnoses</h2>"]
     if not run.diagnoses:
         probed = "the health monitor found nothing wrong" if len(run.probes) else "no health log to read"
         parts.append(f'<div class="healthy">{H.escape(probed)}.</div>')
-    parts += [H.diagnosis_html(d) for d in run.diagnoses]
+    parts += [H.diagnosis_html(d, fix_text) for d in run.diagnoses]
     if run.repair is not None:  # --repair's verdict and what it changed
-        changes = [(_flags(c), c.get("symptom", ""), c.get("step", "")) for c in run.repair.get("changes", [])]
+        listed = run.repair.get("changes")
+        changes = [(_change(c, fix_text), c.get("symptom", ""), c.get("step", ""))
+                   for c in (listed if isinstance(listed, list) else []) if isinstance(c, dict)]  # fmt: skip
         parts.append(H.note_html(f"repair: {run.repair.get('verdict', '')}"))
         if changes:
             parts.append(H.table(("change", "for", "since step"), changes, (2,)))
@@ -166,10 +170,10 @@ def _diagnoses(run: RunData) -> str:
     return "\n".join(parts)
 
 
-def _flags(change: dict[str, Any]) -> str:
-    """A change --repair applied, as the flags that apply it (an older repair.json kept them as text)."""
+def _change(change: dict[str, Any], fix_text: FixText) -> str:
+    """A change --repair applied, in the reader's words (an older repair.json kept it as flag text)."""
     changes = change.get("changes")
-    return fix_flags(Fix(changes)) if isinstance(changes, dict) else str(change.get("flags", ""))
+    return fix_text(Fix(changes)) if isinstance(changes, dict) else str(change.get("flags", ""))
 
 
 # -- a sweep ---------------------------------------------------------------------------------------------
