@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gradwise.callable_package import register
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.fixes import Fix
 from gradwise.train import runner
@@ -76,5 +77,8 @@ def report(run: Result | str | Path) -> InlineReport:
 
     return inline_report(run)
 
+
+register("gradwise.train", train)  # gw.train(config)
+register("gradwise.report", report)  # gw.report(run)
 
 __all__: list[Any] = ["as_config", "doctor", "report", "train"]
