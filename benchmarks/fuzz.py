@@ -191,7 +191,7 @@ def valid_model_members(rng: np.random.Generator) -> dict[str, bytes]:
     )
     meta = {
         "format": FORMAT,
-        **architecture(net, sizes, dropout),
+        **architecture(net),
         "loss": str(rng.choice(["ce", "mse", "bce"])),
         "dataset": "mnist",
         "input": {"shift": 0.0, "scale": 255.0, "image_shape": [28, 28]},
@@ -246,12 +246,16 @@ def mutate_meta(rng: np.random.Generator, data: bytes) -> bytes:
         return npy_bytes(others[int(rng.integers(len(others)))])
     if choice < 0.15:
         return npy_bytes(np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    key = str(rng.choice([*meta, "format", "sizes", "sizes", "input", "extra"]))
+    key = str(rng.choice([*meta, "format", "sizes", "sizes", "layers", "layers", "input", "extra"]))
     if rng.random() < 0.2:
         meta.pop(key, None)
     elif key == "sizes" and rng.random() < 0.5 and isinstance(meta.get("sizes"), list):
         i = int(rng.integers(len(meta["sizes"])))
         meta["sizes"][i] = ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]
+    elif key == "layers" and rng.random() < 0.7 and isinstance(meta.get("layers"), list):
+        layer = meta["layers"][int(rng.integers(len(meta["layers"])))]  # one field of one layer
+        field = str(rng.choice(["kind", "shape", "activation", "p", "shape"]))
+        layer[field] = ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]
     else:
         meta[key] = ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]
     return npy_bytes(np.array(json.dumps(meta)))

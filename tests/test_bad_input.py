@@ -216,7 +216,7 @@ def test_labels_out_of_range_for_a_known_data_set(
 def model(tmp_path: Path) -> Path:
     """A run folder holding an (untrained) 784-4-10 model.npz."""
     net = mlp([784, 4, 10], "relu", "softmax", rng=0)
-    meta = {**architecture(net, [784, 4, 10], 0.0), "loss": "ce", "dataset": "mnist",
+    meta = {**architecture(net), "loss": "ce", "dataset": "mnist",
             "input": {"shift": 0.0, "scale": 255.0, "image_shape": [28, 28]}}  # fmt: skip
     (tmp_path / "run").mkdir()
     save_model(tmp_path / "run" / "model.npz", net, meta)
@@ -267,7 +267,9 @@ BROKEN_MODELS = [
         id="extra-array",
     ),
     pytest.param(
-        lambda p: with_meta(p, sizes=[784, 10**9, 10]),  # checked before 3 GB are allocated for it
+        lambda p: with_meta(p, sizes=[784, 10**9, 10], layers=[  # checked before 3 GB are allocated for it
+            {"kind": "Dense", "shape": [784, 10**9], "activation": "relu"},
+            {"kind": "Dense", "shape": [10**9, 10], "activation": "softmax"}]),
         "array 0.W has shape (784, 4), the architecture needs (784, 1000000000)",
         id="absurd-sizes",
     ),
@@ -332,7 +334,7 @@ def test_a_model_for_other_data(model: Path, tmp_path: Path, digit: Path, capsys
         "classes; give --dataset the data set it was trained on"
     )
     net = mlp([16, 3], "identity", "softmax", rng=0)
-    save_model(model, net, {**architecture(net, [16, 3], 0.0), "input": {"shift": 0.0, "scale": 255.0}})
+    save_model(model, net, {**architecture(net), "input": {"shift": 0.0, "scale": 255.0}})
     assert fails(["predict", str(model), str(digit)], capsys) == (
         f"{model}: the model takes 16 inputs, but predict turns pictures into 28x28 = 784 pixels; use a model "
         "trained on 28x28 images such as MNIST"

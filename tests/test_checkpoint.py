@@ -14,7 +14,7 @@ from gradwise.train.history import EpochRecord
 def saved(tmp_path, dtype=np.float32, sizes=(6, 5, 4, 3), dropout=0.0):
     net = mlp(list(sizes), "tanh", "softmax", dropout=dropout, rng=0, dtype=dtype)
     path = tmp_path / "model.npz"
-    save_model(path, net, {**architecture(net, list(sizes), dropout), "input": {"shift": 0.0, "scale": 255.0}})
+    save_model(path, net, {**architecture(net), "input": {"shift": 0.0, "scale": 255.0}})
     return net, path
 
 
@@ -22,7 +22,7 @@ def saved(tmp_path, dtype=np.float32, sizes=(6, 5, 4, 3), dropout=0.0):
 def test_round_trip_is_exact(tmp_path, dtype):
     net, path = saved(tmp_path, dtype, dropout=0.3)
     loaded, meta = load_model(path)
-    assert loaded.dtype == dtype and meta["sizes"] == [6, 5, 4, 3] and meta["dropout"] == 0.3
+    assert loaded.dtype == dtype and meta["sizes"] == [6, 5, 4, 3] and {"kind": "Dropout", "p": 0.3} in meta["layers"]
     assert list(loaded.params) == list(net.params)
     for name, value in net.params.items():
         np.testing.assert_array_equal(loaded.params[name], value)
@@ -35,9 +35,9 @@ def test_round_trip_is_exact(tmp_path, dtype):
 def test_activation_parameters_survive_the_round_trip(tmp_path, spec, alpha):
     net = mlp([6, 5, 3], spec, "sigmoid", bias=-1.0, rng=0)  # the bias puts most units where alpha matters
     path = tmp_path / "model.npz"
-    save_model(path, net, architecture(net, [6, 5, 3], 0.0))
+    save_model(path, net, architecture(net))
     loaded, meta = load_model(path)
-    assert meta["activation"] == f"{spec.partition(':')[0]}:{alpha}"
+    assert meta["layers"][0]["activation"] == f"{spec.partition(':')[0]}:{alpha}"
     assert loaded.layers[0].activation.params == {"alpha": alpha}
     x = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
@@ -47,7 +47,8 @@ def test_activation_parameters_survive_the_round_trip(tmp_path, spec, alpha):
 def test_older_files_with_a_bare_activation_name_load_with_its_default(tmp_path, name, alpha):
     net = mlp([6, 5, 3], name, rng=0)
     path = tmp_path / "model.npz"
-    save_model(path, net, {**architecture(net, [6, 5, 3], 0.0), "activation": name, "output": "softmax"})
+    older = {"sizes": [6, 5, 3], "activation": name, "output": "softmax", "dropout": 0.0, "dtype": "float32"}
+    save_model(path, net, older)  # as files were written before they recorded their layers
     loaded, _ = load_model(path)
     assert loaded.layers[0].activation.params == {"alpha": alpha}
 
@@ -56,7 +57,7 @@ def test_non_finite_weights_are_never_written(tmp_path):
     net = mlp([3, 2], rng=0)
     net.params["0.W"][0, 0] = np.nan
     with pytest.raises(CheckpointError, match=r"model.npz: not written: parameters 0.W hold NaN or Inf"):
-        save_model(tmp_path / "model.npz", net, architecture(net, [3, 2], 0.0))
+        save_model(tmp_path / "model.npz", net, architecture(net))
     assert list(tmp_path.iterdir()) == []  # no model, no temporary file left behind
 
 
@@ -148,3 +149,54 @@ def test_run_folder_that_is_a_file(tmp_path):
     (tmp_path / "taken").write_text("x")
     with pytest.raises(CheckpointError, match="taken: is a file, not a folder; choose another --out"):
         RunFolder(tmp_path / "taken").create("{}")
+
+
+def test_any_network_of_dense_and_dropout_layers_reloads(tmp_path):
+    # Before: a model file described an mlp (one hidden activation, dropout after every hidden layer), so a
+    # network built by hand lost its shape on reloading.
+    from gradwise.nn.layers import Dense, Dropout
+    from gradwise.nn.network import Network
+
+    rng = np.random.default_rng(0)
+    net = Network([Dropout(0.1), Dense(6, 8, "tanh", rng=rng), Dense(8, 5, "leaky_relu:0.3", rng=rng), Dropout(0.4),
+                   Dense(5, 3, "sigmoid", rng=rng)])  # fmt: skip
+    save_model(tmp_path / "model.npz", net, architecture(net))
+    loaded, meta = load_model(tmp_path / "model.npz")
+    assert meta["sizes"] == [6, 8, 5, 3]
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Dropout", "Dense", "Dense", "Dropout", "Dense"]
+    assert [layer.p for layer in loaded.layers if isinstance(layer, Dropout)] == [0.1, 0.4]
+    x = rng.normal(size=(7, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+
+
+def test_an_older_mlp_file_with_dropout_loads(tmp_path):
+    net = mlp([6, 5, 4, 3], "relu", "softmax", dropout=0.25, rng=0)
+    older = {"sizes": [6, 5, 4, 3], "activation": "relu", "output": "softmax", "dropout": 0.25, "dtype": "float32"}
+    save_model(tmp_path / "model.npz", net, older)
+    loaded, _ = load_model(tmp_path / "model.npz")
+    assert list(loaded.params) == list(net.params)
+    x = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+
+
+@pytest.mark.parametrize(
+    ("layers", "problem"),
+    [
+        ("dense", "layers must be a non-empty list of layers, not 'dense'"),
+        ([{"kind": "Conv2D"}], "layer 0 must be a Dense or a Dropout layer"),
+        ([{"kind": "Dense", "shape": [6, -5], "activation": "relu"}], "layer 0: a Dense needs shape [n_in, n_out]"),
+        ([{"kind": "Dense", "shape": [6, 5], "activation": "relu"}, {"kind": "Dense", "shape": [4, 3],
+          "activation": "softmax"}], "layer 1: takes 4 inputs, but the layer before gives 5"),
+        ([{"kind": "Dense", "shape": [6, 3], "activation": "swish"}], "unknown activation 'swish'"),
+        ([{"kind": "Dense", "shape": [6, 3], "activation": "relu"}, {"kind": "Dropout", "p": 2}],
+         "layer 1: a Dropout needs p in [0, 1), not 2"),
+    ],
+)
+def test_a_damaged_layer_list_is_named(tmp_path, layers, problem):
+    _, path = saved(tmp_path)
+    with np.load(path) as archive:
+        meta = json.loads(str(archive["__meta__"]))
+    rewrite(path, __meta__=np.array(json.dumps({**meta, "layers": layers})))
+    with pytest.raises(CheckpointError) as error:
+        load_model(path)
+    assert problem in str(error.value) and str(error.value).startswith(f"{path}: its architecture is unusable (")

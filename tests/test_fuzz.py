@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from gradwise.data.idx import IdxError, read_idx_bytes
 from gradwise.nn.network import mlp
-from gradwise.train.checkpoint import CheckpointError, _param_shapes, architecture, load_model, save_model
+from gradwise.nn.specs import layer_specs, param_shapes
+from gradwise.train.checkpoint import CheckpointError, _mlp_specs, architecture, load_model, save_model
 
 FUZZ = settings(max_examples=60, deadline=None)
 U32 = st.one_of(st.sampled_from([0, 1, 2, 255, 2**31, 2**32 - 1]), st.integers(0, 2**32 - 1))
@@ -37,7 +38,7 @@ def members(scratch: Path) -> dict[str, bytes]:
     """The members (name -> .npy bytes) of a valid 5-4-3 tanh/softmax model.npz with dropout."""
     net = mlp([5, 4, 3], "tanh", "softmax", dropout=0.5, rng=0)
     path = scratch / "valid.npz"
-    save_model(path, net, {**architecture(net, [5, 4, 3], 0.5), "loss": "ce", "input": {"shift": 0, "scale": 255}})
+    save_model(path, net, {**architecture(net), "loss": "ce", "input": {"shift": 0, "scale": 255}})
     with zipfile.ZipFile(path) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
 
@@ -126,6 +127,8 @@ def test_a_header_declaring_gigabytes_is_refused_without_reading_them(scratch: P
     old = members["0.W.npy"]
     header_len = struct.unpack_from("<H", old, 8)[0]
     header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': (5, {10**9}), }}".ljust(header_len - 1) + "\n"
+    dense = [layer for layer in meta["layers"] if layer["kind"] == "Dense"]
+    dense[0]["shape"], dense[1]["shape"] = [5, 10**9], [10**9, 3]
     damaged = {
         **members,
         "__meta__.npy": npy(np.array(json.dumps({**meta, "sizes": [5, 10**9, 3]}))),
@@ -170,10 +173,13 @@ def test_any_meta_value_loads_or_is_refused(
     dropout=st.sampled_from([0.0, 0.3]),
 )
 def test_the_loaders_parameter_shapes_match_mlp(sizes: list[int], dropout: float) -> None:
-    # load_model checks every array against these shapes before building the network: they must be mlp's.
+    # load_model checks every array against these shapes before building the network: they must be the
+    # network's, from its saved layers and from an older file's mlp description alike.
     net = mlp(sizes, "relu", "softmax", dropout=dropout, rng=0)
     expected = {name: value.shape for name, value in net.params.items()}
-    assert _param_shapes(Path("m"), {"sizes": sizes, "dropout": dropout}) == expected
+    assert param_shapes(layer_specs(net)) == expected
+    older = {"sizes": sizes, "activation": "relu", "output": "softmax", "dropout": dropout}
+    assert param_shapes(_mlp_specs(older)) == expected
 
 
 # --- IDX header fields ---------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class HealthMonitor:
     def on_begin(self, session: _Watched) -> None:
         self.net = session.net
         output = session.net.output_activation
-        classes = session.net.layers[-1].params["W"].shape[1]
+        classes = session.net.n_outputs
         self._chance_loss = chance_loss(session.loss.name, output.name if output else "identity", classes)
         self.trend, batch = for_run(session, self.settings.batch_size)
         if self.interval is None:
@@ -173,9 +173,10 @@ class HealthMonitor:
 
     def on_gradients(self, step: int, grads: dict[str, Array]) -> None:
         assert self.net is not None and self._current is not None
+        weights, grads_of = self.net.by_layer(self.net.params), self.net.by_layer(grads)
         for i, stats in self._current.layers.items():
-            weight = self.net.params[f"{i}.W"]
-            parameter_stats(stats, grads[f"{i}.W"], grads[f"{i}.b"], weight)
+            weight = weights[i]["W"]
+            parameter_stats(stats, grads_of[i]["W"], grads_of[i]["b"], weight)
             before = self._weights_before.get(i)
             if before is None or before.shape != weight.shape or before.dtype != weight.dtype:
                 before = self._weights_before[i] = np.empty_like(weight)  # reused by every probe
@@ -192,8 +193,9 @@ class HealthMonitor:
         if current.step != progress.step:
             return
         assert self.net is not None
+        weights = self.net.by_layer(self.net.params)
         for i, stats in current.layers.items():
-            update_stats(stats, current.weights_before[i], self.net.params[f"{i}.W"])
+            update_stats(stats, current.weights_before[i], weights[i]["W"])
         step_stats = StepStats(progress.step, loss, list(current.layers.values()))
         self.probes = [*self.probes[-(T.PERSISTENCE + 1) :], step_stats]
         if self._warmup_norms is None and progress.step >= T.WARMUP_STEPS:

@@ -96,7 +96,7 @@ def _activation_checks(net: Network, x: np.ndarray, settings: Settings) -> list[
 
 def _label_checks(t: np.ndarray, net: Network, settings: Settings) -> list[Diagnosis]:
     found = []
-    outputs = net.layers[-1].params["W"].shape[1]
+    outputs = net.n_outputs
     if t.ndim != 2 or t.shape[1] != outputs:
         evidence: dict[str, float | int | str] = {
             "target_columns": int(t.shape[1]) if t.ndim == 2 else -1,

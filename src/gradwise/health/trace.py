@@ -20,7 +20,7 @@ from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.divergence import LossTrend
 from gradwise.health.explain import explain
 from gradwise.health.settings import Settings
-from gradwise.nn.network import Network
+from gradwise.nn.network import Network, param_name
 
 Array = np.ndarray
 
@@ -70,18 +70,19 @@ class FirstNonFinite:
             self._record(None, "loss", "forward", {"loss": loss if math.isfinite(loss) else str(loss)})
 
     def check_arrays(self, arrays: dict[str, Array], tensor: str, direction: str) -> None:
-        """Gradients (before the update) or weights (after it), by parameter name ``"i.W"``."""
-        for name, value in arrays.items():
-            if self.found is not None:
-                return
-            if not np.isfinite(value).all() or float(np.abs(value).max(initial=0)) > T.OVERFLOW:
-                finite = value[np.isfinite(value)]
-                self._record(
-                    int(name.split(".")[0]),
-                    f"{tensor} {name}",
-                    direction,
-                    {"max_abs_finite": float(np.abs(finite).max()) if finite.size else math.nan},
-                )
+        """Gradients (before the update) or weights (after it), named as ``Network.params``."""
+        for layer, named in self.net.by_layer(arrays).items():
+            for key, value in named.items():
+                if self.found is not None:
+                    return
+                if not np.isfinite(value).all() or float(np.abs(value).max(initial=0)) > T.OVERFLOW:
+                    finite = value[np.isfinite(value)]
+                    self._record(
+                        layer,
+                        f"{tensor} {param_name(layer, key)}",
+                        direction,
+                        {"max_abs_finite": float(np.abs(finite).max()) if finite.size else math.nan},
+                    )
 
 
 def blow_up_diagnosis(step: int, loss: float, found: FirstBadTensor | None, trend: LossTrend,

@@ -8,7 +8,7 @@ the network. The prefix is the layer's position (as in PyTorch's ``Sequential``)
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -48,6 +48,11 @@ class LayerInfo:
         return self.shape is not None
 
 
+def param_name(layer: int, key: str) -> str:
+    """A parameter's name in ``Network.params`` and ``grads``: the layer's position and its own key (``"0.W"``)."""
+    return f"{layer}.{key}"
+
+
 class Network:
     """Layers applied in order; float32 by default, float64 end to end on request."""
 
@@ -61,11 +66,24 @@ class Network:
 
     @property
     def params(self) -> dict[str, Array]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        return {param_name(i, k): v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
 
     @property
     def grads(self) -> dict[str, Array]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+        return {param_name(i, k): v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def by_layer(self, flat: Mapping[str, Array]) -> dict[int, dict[str, Array]]:
+        """A dict named as ``params`` (``grads``, weights) by layer position: ``{0: {"W": ..., "b": ...}, ...}``."""
+        return {
+            i: {k: flat[param_name(i, k)] for k in layer.params if param_name(i, k) in flat}
+            for i, layer in enumerate(self.layers)
+            if layer.params
+        }
+
+    @property
+    def n_outputs(self) -> int:
+        """Units of the output layer (the classes of a classifier)."""
+        return next(info.shape[1] for info in reversed(self.layer_info()) if info.shape is not None)
 
     @property
     def macs_per_sample(self) -> int:

@@ -13,7 +13,6 @@ from typing import Any
 
 from gradwise.sweep.results import finite_or_none
 from gradwise.train.config import TrainConfig
-from gradwise.train.result import Result
 from gradwise.train.runner import train
 
 
@@ -37,16 +36,11 @@ def run_trial(config_data: dict[str, Any]) -> dict[str, Any]:
         "epochs": len(result.history),
         "seconds": round(time.perf_counter() - started, 3),
         "stop_reason": result.history.stop_reason,
-        "classes": _outputs(result),  # chance accuracy is 1 / classes
+        "classes": result.net.n_outputs,  # chance accuracy is 1 / classes
         "host": socket.gethostname(),
         "diagnoses": [_readable(d.to_json()) for d in result.diagnoses],
         "history": [record.to_json() for record in result.history.epochs],
     }
-
-
-def _outputs(result: Result) -> int:
-    biases = [value for name, value in result.net.params.items() if name.endswith(".b")]
-    return int(biases[-1].size)
 
 
 def _readable(diagnosis: dict[str, Any]) -> dict[str, Any]:

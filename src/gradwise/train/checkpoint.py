@@ -13,6 +13,7 @@ import json
 import math
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from numpy.lib import format as npy_format
 from gradwise.files import DAMAGED_ARCHIVE_ERRORS, append_line, atomic_open, atomic_write_text, remove_temporaries
 from gradwise.nn.activations import get_activation
 from gradwise.nn.losses import get_loss
-from gradwise.nn.network import Network, mlp
+from gradwise.nn.network import Network
+from gradwise.nn.specs import from_specs, layer_specs, param_shapes
 from gradwise.train.history import EpochRecord
 
 CONFIG_FILE = "config.json"
@@ -57,15 +59,16 @@ def save_model(path: str | Path, net: Network, meta: dict[str, Any]) -> None:
         np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
-def architecture(net: Network, sizes: list[int], dropout: float) -> dict[str, Any]:
-    """What ``load_model`` needs to rebuild ``net``; activations as their full spec (``"leaky_relu:0.2"``).
+def architecture(net: Network) -> dict[str, Any]:
+    """What ``load_model`` needs to rebuild ``net``: its layers (``nn.specs``), any mix of Dense and Dropout, and
+    ``sizes``, the input and each Dense layer's outputs, which ``predict`` and ``evaluate`` check data against.
 
-    Older files hold a bare name (``"leaky_relu"``), which loads with that activation's default parameter.
+    Older files describe an ``mlp`` instead (sizes, one hidden activation, the output's, a dropout rate); they load
+    as that.
     """
-    hidden = net.layers[0].activation.spec if len(sizes) > 2 else None  # type: ignore[attr-defined]
-    output = net.output_activation
-    assert output is not None
-    return {"sizes": sizes, "activation": hidden, "output": output.spec, "dropout": dropout, "dtype": str(net.dtype)}
+    shapes = [info.shape for info in net.layer_info() if info.shape is not None]
+    sizes = [shapes[0][0], *(n_out for _, n_out in shapes)]
+    return {"layers": layer_specs(net), "sizes": sizes, "dtype": str(net.dtype)}
 
 
 def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
@@ -84,7 +87,8 @@ def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
         if META_KEY not in archive.keys:
             raise CheckpointError(f"{path}: no {META_KEY} entry: not a gradwise model file")
         meta = _meta(path, archive.array(META_KEY, max_bytes=_META_MAX_BYTES))
-        expected = _param_shapes(path, meta)
+        specs = meta["layers"] if "layers" in meta else _mlp_specs(meta)
+        expected = param_shapes(specs)
         _check_names(path, expected, archive.keys - {META_KEY})
         arrays = {name: archive.array(name, shape) for name, shape in expected.items()}
     for name, value in arrays.items():
@@ -92,10 +96,7 @@ def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
             raise CheckpointError(f"{path}: array {name} has dtype {value.dtype}, expected floats; re-save the model")
         if not np.isfinite(value).all():
             raise CheckpointError(f"{path}: array {name} holds NaN or Inf; re-save the model from a finite run")
-    hidden = meta.get("activation") or "identity"  # None (or absent) when there is no hidden layer
-    net = mlp(meta["sizes"], hidden, meta["output"], dropout=meta["dropout"], dtype=meta["dtype"])
-    if {name: value.shape for name, value in net.params.items()} != expected:
-        raise AssertionError(f"_param_shapes disagrees with mlp for {meta['sizes']}")  # a bug, not bad input
+    net = from_specs(specs, meta["dtype"])
     for name, value in arrays.items():
         net.params[name][...] = value
     return net, meta
@@ -203,17 +204,10 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
         isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and 1 <= n <= _MAX_SIZE for n in sizes),
         f"sizes must be a list of 2 or more positive layer sizes, not {_short(sizes)}",
     )
-    for key in ("activation", "output"):
-        value: Any = meta.get(key)
-        if key == "activation" and value is None and len(sizes) == 2:
-            continue  # no hidden layer, no hidden activation
-        need(isinstance(value, str), f"{key} must be an activation name, not {_short(value)}")
-        try:
-            get_activation(value)
-        except ValueError as error:
-            need(False, str(error))
-    dropout: Any = meta.get("dropout")
-    need(number(dropout) and 0 <= dropout < 1, f"dropout must be a number in [0, 1), not {_short(dropout)}")
+    if "layers" in meta:
+        _check_layers(meta["layers"], sizes, need)
+    else:
+        _check_mlp(meta, need)
     need(
         meta.get("dtype") in ("float32", "float64"),
         f"dtype must be float32 or float64, not {_short(meta.get('dtype'))}",
@@ -238,15 +232,43 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
         )
 
 
-def _param_shapes(path: Path, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """The name and shape of every parameter of the ``mlp`` the meta describes, without building it."""
+def _check_layers(layers: Any, sizes: list[int], need: Callable[[bool, str], None]) -> None:
+    """The layer list (``nn.specs``), and sizes that agree with it."""
+    try:
+        param_shapes(layers)
+    except ValueError as error:
+        need(False, str(error))
+    dense = [spec["shape"] for spec in layers if spec["kind"] == "Dense"]
+    need(sizes == [dense[0][0], *(n_out for _, n_out in dense)], f"sizes {sizes} disagree with its layers")
+
+
+def _check_mlp(meta: dict[str, Any], need: Callable[[bool, str], None]) -> None:
+    """An older file's mlp: its hidden and output activations and its dropout rate."""
+    for key in ("activation", "output"):
+        value: Any = meta.get(key)
+        if key == "activation" and value is None and len(meta["sizes"]) == 2:
+            continue  # no hidden layer, no hidden activation
+        need(isinstance(value, str), f"{key} must be an activation name, not {_short(value)}")
+        try:
+            get_activation(value)
+        except ValueError as error:
+            need(False, str(error))
+    dropout: Any = meta.get("dropout")
+    ok = isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1
+    need(ok, f"dropout must be a number in [0, 1), not {_short(dropout)}")
+
+
+def _mlp_specs(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The layers of the ``mlp`` an older file describes: a Dropout after each hidden layer when it had a rate."""
     sizes, dropout = meta["sizes"], meta["dropout"]
-    shapes: dict[str, tuple[int, ...]] = {}
-    index = 0
+    hidden = meta.get("activation") or "identity"  # None (or absent) when there is no hidden layer
+    specs: list[dict[str, Any]] = []
     for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        shapes[f"{index}.W"], shapes[f"{index}.b"] = (n_in, n_out), (n_out,)
-        index += 2 if dropout and k < len(sizes) - 2 else 1  # mlp puts a Dropout layer after each hidden layer
-    return shapes
+        last = k == len(sizes) - 2
+        specs.append({"kind": "Dense", "shape": [n_in, n_out], "activation": meta["output"] if last else hidden})
+        if dropout and not last:
+            specs.append({"kind": "Dropout", "p": dropout})
+    return specs
 
 
 def _check_names(path: Path, expected: dict[str, tuple[int, ...]], found: set[str]) -> None:

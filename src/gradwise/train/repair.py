@@ -217,13 +217,13 @@ def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     if not changes and not remaining:
         text = f"nothing to repair: no problem found (accuracy {after:.4f})"
         return RepairReport(False, text, before, after, count, changes)
-    classes = final.net.layers[-1].params["W"].shape[1]
+    classes = final.net.n_outputs
     if changes and not remaining and after >= before + BETTER and after >= 1 / classes + LEARNED:
         text = f"repaired: accuracy {before:.4f} -> {after:.4f} after {count} attempt{'s' * (count != 1)} ({flags})"
         return RepairReport(True, text, before, after, count, changes)
     tried = f"tried {flags}" if changes else "found no change to try"
     left = ", ".join(remaining) if remaining else f"accuracy {before:.4f} -> {after:.4f}, no better"
     text = f"not repaired: {tried}; what remains is {left}"
-    if (limit := architecture_limit(final.config.hidden, final.net.layers[-1].params["W"].shape[1])) is not None:
+    if (limit := architecture_limit(final.config.hidden, classes)) is not None:
         text = f"{text}; {limit}"
     return RepairReport(False, text, before, after, count, changes, remaining)

@@ -247,7 +247,7 @@ def _finish(
     model_error = None
     if folder is not None:
         meta = {
-            **architecture(net, [data.num_features, *config.hidden, data.num_classes], config.dropout),
+            **architecture(net),
             "loss": config.loss,
             "dataset": data.name,
             "input": {"shift": data.shift, "scale": data.scale, "image_shape": list(data.image_shape)},
