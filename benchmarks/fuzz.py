@@ -176,7 +176,7 @@ DESCRS = [
 def valid_model_members(rng: np.random.Generator) -> dict[str, bytes]:
     """The members of a valid model.npz (name -> .npy bytes), as ``save_model`` writes them."""
     from gradwise.nn.network import mlp
-    from gradwise.train.checkpoint import FORMAT, META_KEY, architecture
+    from gradwise.train.model_file import FORMAT, META_KEY, architecture
 
     sizes = [int(n) for n in rng.integers(1, 6, size=int(rng.integers(2, 5)))]
     dropout = float(rng.choice([0.0, 0.25]))
@@ -355,7 +355,8 @@ def model_case(rng: np.random.Generator) -> bytes:
 
 def check_model(data: bytes, scratch: Path) -> str:
     """Load `data` as a model.npz -> "loaded" (and it predicts) or "refused"."""
-    from gradwise.train.checkpoint import CheckpointError, load_model
+    from gradwise.train.archive import CheckpointError
+    from gradwise.train.model_file import load_model
 
     path = scratch / "model.npz"
     path.write_bytes(data)
@@ -464,7 +465,7 @@ def worker(conn: Connection, target: str, seed: int, start: int, stop: int, memo
     limit = int(memory_gib * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import gradwise.data.idx
-    import gradwise.train.checkpoint  # noqa: F401
+    import gradwise.train.model_file  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="gradwise-fuzz-") as folder:
         conn.send(("ready",))

@@ -6,7 +6,7 @@ nothing was written. Cases tested elsewhere are not repeated here:
 * tests/test_idx.py -- the IDX reader on its own: every corrupt-header message (empty, truncated, wrong magic,
   unknown type code, 0 or > 8 dimensions, sizes that do not match the file, trailing bytes, absurd sizes),
   corrupt gzip, a directory or a missing file, image/label pairs that do not fit (counts, label range, shapes).
-* tests/test_checkpoint.py -- ``load_model`` on its own: missing, extra, misshapen, integer and non-finite
+* tests/test_model_file.py -- ``load_model`` on its own: missing, extra, misshapen, integer and non-finite
   arrays, a missing or broken ``__meta__``, object arrays, truncated files, a zip that is not a model;
   ``config.json`` malformed or with unknown keys; a run folder that is a file.
 * tests/test_cli.py -- flags out of range (--lr <= 0, --batch-size 0, --hidden 0, --dropout >= 1, unknown
@@ -38,8 +38,10 @@ from PIL import Image
 from gradwise.cli.main import main
 from gradwise.data.idx import write_idx
 from gradwise.nn.network import mlp
-from gradwise.train.checkpoint import CheckpointError, RunFolder, architecture, save_model
+from gradwise.train.archive import CheckpointError
 from gradwise.train.config import ConfigError, TrainConfig, preset
+from gradwise.train.model_file import architecture, save_model
+from gradwise.train.run_folder import RunFolder
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 DAMAGED = "the file is damaged or not an IDX file: re-download or re-create it"
@@ -247,10 +249,12 @@ def with_meta(path: Path, **changes: object) -> None:
 BROKEN_MODELS = [
     pytest.param(
         lambda p: p.write_bytes(p.read_bytes()[:-100]),
-        "damaged or not a model file (BadZipFile); re-save it",
+        "damaged or not a model file (BadZipFile); re-save the model",
         id="truncated",
     ),
-    pytest.param(lambda p: p.write_bytes(b""), "damaged or not a model file (BadZipFile); re-save it", id="empty"),
+    pytest.param(
+        lambda p: p.write_bytes(b""), "damaged or not a model file (BadZipFile); re-save the model", id="empty"
+    ),
     pytest.param(
         lambda p: rewrite(p, **{"0.W": np.zeros((4, 784), np.float32)}),
         "array 0.W has shape (4, 784), the architecture needs (784, 4)",
@@ -320,7 +324,7 @@ def test_object_arrays_are_refused_never_unpickled(
     marker = tmp_path / "unpickled"
     rewrite(model, **{"0.b": np.array([Trap(marker)], dtype=object)})
     argv = [command, str(model), *([str(digit)] if command == "predict" else [])]
-    assert fails(argv, capsys) == f"{model}: holds object arrays, which are never unpickled; re-save it"
+    assert fails(argv, capsys) == f"{model}: holds object arrays, which are never unpickled; re-save the model"
     assert not marker.exists()
     with np.load(model, allow_pickle=True) as archive:
         archive["0.b"]  # what load_model must never do: the trap is armed
@@ -532,7 +536,7 @@ def test_the_command_prints_one_line_and_no_traceback(model: Path, tmp_path: Pat
             f"{folder}/train-images-idx3-ubyte: truncated: header declares 128 items (128 bytes of data, shape "
             f"8x4x4) but the file holds 84; {DAMAGED}"
         ),
-        ("evaluate", str(model)): f"{model}: damaged or not a model file (BadZipFile); re-save it",
+        ("evaluate", str(model)): f"{model}: damaged or not a model file (BadZipFile); re-save the model",
     }
     for argv, message in commands.items():
         result = subprocess.run([sys.executable, "-m", "gradwise", *argv], capture_output=True, text=True, check=False)

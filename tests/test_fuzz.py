@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from gradwise.data.idx import IdxError, read_idx_bytes
 from gradwise.nn.network import mlp
 from gradwise.nn.specs import layer_specs, param_shapes
-from gradwise.train.checkpoint import CheckpointError, _mlp_specs, architecture, load_model, save_model
+from gradwise.train.archive import CheckpointError
+from gradwise.train.model_file import _mlp_specs, architecture, load_model, save_model
 
 FUZZ = settings(max_examples=60, deadline=None)
 U32 = st.one_of(st.sampled_from([0, 1, 2, 255, 2**31, 2**32 - 1]), st.integers(0, 2**32 - 1))

@@ -235,7 +235,7 @@ def test_stop_policy_never_writes_non_finite_weights(tmp_path, capsys):
     if not summary["model_saved"]:
         assert not (out / "model.npz").exists()
     else:
-        from gradwise.train.checkpoint import load_model
+        from gradwise.train.model_file import load_model
 
         net, _ = load_model(out)
         assert all(np.isfinite(p).all() for p in net.params.values())

@@ -110,6 +110,10 @@ def test_each_concept_has_one_home():
     assert _calls("static_checks") == {"train/assembly.py", "verify/health.py"}
     assert _calls("Symptom") == {"health/symptoms.py"}
     assert _calls("Pairing") == {"nn/pairing.py"}
+    # Storage: the archives gradwise writes are read through one hardened reader; each log through one reader.
+    assert _calls("NpzReader") == {"train/model_file.py", "train/checkpoint.py"}
+    assert not [p.name for p in (SRC / "gradwise" / "train").glob("*.py") if "np.load(" in p.read_text()]
+    assert _calls("read_jsonl") == {"train/run_folder.py", "sweep/results.py"}
     sources = "\n".join(p.read_text() for p in SRC.rglob("*.py"))
     assert "settings.get(" not in sources and 'settings["' not in sources
 

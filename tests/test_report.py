@@ -17,7 +17,7 @@ from gradwise.nn.network import mlp
 from gradwise.report.data import read_run
 from gradwise.report.tensorboard import bucket_edges, export_run
 from gradwise.report.write import write_report
-from gradwise.train.checkpoint import save_model
+from gradwise.train.model_file import save_model
 
 # The seed's network (U(0, 1) weights into 784 inputs: every sigmoid saturated) on a sliver of MNIST.
 SEED = ["--preset", "seed-2017", "--epochs", "1", "--limit-train", "1200", "--validation", "100", "--hidden", "32"]

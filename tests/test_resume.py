@@ -139,3 +139,71 @@ def test_a_checkpoint_from_before_the_spawned_streams_is_refused_in_one_line(tmp
         "streams, so it cannot continue exactly; start the run again without --resume\n"
     )
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+@pytest.fixture(scope="module")
+def checkpointed(tmp_path_factory):
+    """A small run folder with a checkpoint, made once; each test damages a copy."""
+    folder = tmp_path_factory.mktemp("checkpointed") / "run"
+    assert main(["train", *SMALL, "--max-steps", "3", "--checkpoint-every", "2", "--out", str(folder)]) == 0
+    return folder
+
+
+def npy_member(header_shape, data=b"\0" * 16):
+    """The bytes of a .npy member whose header declares ``header_shape`` of float32 and holds ``data``."""
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": header_shape}).encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+
+
+def rezip(path, replace):
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    members.update(replace)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in members.items():
+            if data is not None:
+                z.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        pytest.param(  # np.load would allocate the 4 TiB the header declares before noticing anything
+            {"param/0.W.npy": npy_member((2**40,))},
+            "array param/0.W has shape (1099511627776,), the run needs (784, 16)",
+            id="huge-declared-weight",
+        ),
+        pytest.param(
+            {"{opt}.npy": npy_member((784, 16))},
+            "array {opt} holds 16 bytes but its header declares 50176; the file is damaged: start the run again",
+            id="short-optimizer-state",
+        ),
+        pytest.param({"__run__.npy": None}, "no __run__ entry: not a gradwise checkpoint", id="no-run-state"),
+        pytest.param(
+            {"__run__.npy": npy_member((), b"\0" * 4)}, "its run state is not a JSON object", id="run-state-not-text"
+        ),
+        pytest.param({"param/0.W.npy": None}, "param/0.W is missing or has the wrong shape", id="missing-weight"),
+        pytest.param({"notes.txt": b"x"}, "holds 'notes.txt', which is not a NumPy array", id="stranger"),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_line_and_nothing_changes(checkpointed, tmp_path, capsys, damage, message):
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(checkpointed, folder)
+    with np.load(folder / "checkpoint.npz") as archive:  # the first weight's optimizer state, e.g. its velocity
+        opt = next(k for k in archive.files if k.startswith("opt/") and archive[k].shape == (784, 16))
+    rezip(folder / "checkpoint.npz", {name.format(opt=opt): data for name, data in damage.items()})
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    capsys.readouterr()
+    assert main(["train", "--resume", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {folder / 'checkpoint.npz'}: ") and err.count("\n") == 1, err
+    assert message.format(opt=opt) in err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before

@@ -35,11 +35,11 @@ from gradwise.nn import (
 from gradwise.notebook import doctor
 from gradwise.optim import move
 from gradwise.train.callbacks import Callback
-from gradwise.train.checkpoint import load_model
 from gradwise.train.config import TrainConfig, preset
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
+from gradwise.train.model_file import load_model
 from gradwise.train.recovery import NonFiniteGuard
 from gradwise.train.result import Result
 from gradwise.train.stopping import (

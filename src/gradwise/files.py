@@ -1,9 +1,10 @@
-"""Crash-safe file writes (a reader sees the old file or the new one, never half of either), and what reading
-a damaged archive can raise."""
+"""Crash-safe file writes (a reader sees the old file or the new one, never half of either), the tolerant reader
+of the append-only ``.jsonl`` logs, and what reading a damaged archive can raise."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import lzma
 import os
 import re
@@ -14,7 +15,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 # Everything zipfile, zlib, bz2, lzma and numpy's .npy header parser raise on damaged input (RuntimeError covers an
 # encrypted member, NotImplementedError an unknown compression method, RecursionError a deeply nested header,
@@ -102,3 +103,19 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of the log at ``path`` that holds a JSON object; a line that does not parse (a crash's torn last
+    line) is skipped, and a missing file reads as empty."""
+    if not path.is_file():
+        return []
+    objects = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            value = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            objects.append(value)
+    return objects

@@ -21,7 +21,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from gradwise.data.datasets import DatasetNotFound
     from gradwise.data.idx import IdxError
     from gradwise.data.images import ImageError
-    from gradwise.train.checkpoint import CheckpointError
+    from gradwise.train.archive import CheckpointError
     from gradwise.train.config import ConfigError
     from gradwise.verify.files import TraceError
 

@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gradwise.data.datasets import load_dataset, one_hot
-    from gradwise.train.checkpoint import load_model
     from gradwise.train.evaluation import evaluate
+    from gradwise.train.model_file import load_model
 
     net, meta = load_model(args.model)
     data = load_dataset(args.dataset or meta.get("dataset", "mnist"), args.data_dir, validation=0, normalize="none")

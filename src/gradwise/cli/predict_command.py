@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gradwise.data.images import read_image, to_mnist
-    from gradwise.train.checkpoint import load_model
+    from gradwise.train.model_file import load_model
 
     net, meta = load_model(args.model)
     if meta["sizes"][0] != 28 * 28:

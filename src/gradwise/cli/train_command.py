@@ -169,9 +169,8 @@ def _print_result(result: Any, report: Path | None, as_json: bool) -> None:
 
 def resumed_config(args: argparse.Namespace, folder: Path) -> tuple[Any, Path]:
     """The saved configuration of the run in ``folder``; hyperparameter flags cannot change it."""
-    from gradwise.train.checkpoint import CONFIG_FILE, RunFolder
     from gradwise.train.config import TrainConfig
-    from gradwise.train.resume import CHECKPOINT_FILE
+    from gradwise.train.run_folder import CHECKPOINT_FILE, CONFIG_FILE, RunFolder
 
     if not folder.is_dir():
         raise UsageError(f"--resume {folder}: no such run folder; give the --out folder of an earlier run")

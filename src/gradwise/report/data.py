@@ -7,7 +7,6 @@ run nor a sweep is refused.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,32 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from gradwise.sweep.results import MAP_FILE, RESULTS_FILE
-from gradwise.train.checkpoint import (
-    CONFIG_FILE,
-    HEALTH_FILE,
-    METRICS_FILE,
-    MODEL_FILE,
-    REPAIR_FILE,
-    CheckpointError,
-    RunFolder,
-)
+from gradwise.sweep.results import MAP_FILE, RESULTS_FILE, Results
+from gradwise.train.archive import CheckpointError
 from gradwise.train.history import EpochRecord
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every line of ``path`` that holds a JSON object; a line that does not parse is skipped."""
-    if not path.is_file():
-        return []
-    objects = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            value = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            continue  # a torn last line, or a line a crash spoiled
-        if isinstance(value, dict):
-            objects.append(value)
-    return objects
+from gradwise.train.run_folder import CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder
 
 
 def number(value: Any) -> float:
@@ -158,29 +135,11 @@ def read_run(path: str | Path) -> RunData:
         config = folder.read_config()
     except CheckpointError as error:
         config, notes = {}, [str(error)]
-    metrics = _read_metrics(path / METRICS_FILE)
-    lines = read_jsonl(path / HEALTH_FILE)
+    lines = folder.read_health()
     diagnoses = [line["diagnosis"] for line in lines if isinstance(line.get("diagnosis"), dict)]
     events = [line for line in lines if isinstance(line.get("event"), str)]
-    return RunData(path, config, metrics, probes_from_lines(lines), diagnoses, events, notes, _read_repair(path))
-
-
-def _read_repair(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((path / REPAIR_FILE).read_text())
-    except (OSError, ValueError):
-        return None  # no --repair, or a file this report cannot read: the report goes on without it
-    return data if isinstance(data, dict) else None
-
-
-def _read_metrics(path: Path) -> list[EpochRecord]:
-    records = []
-    for line in read_jsonl(path):
-        try:
-            records.append(EpochRecord.from_json(line))
-        except TypeError:
-            continue  # a line missing a field: an older or damaged file
-    return records
+    probes = probes_from_lines(lines)
+    return RunData(path, config, folder.read_metrics(), probes, diagnoses, events, notes, folder.read_repair())
 
 
 @dataclass
@@ -205,11 +164,18 @@ def load_model_and_test_set(path: Path) -> tuple[Any, dict[str, Any] | None, Tes
     """The saved network, its meta and its predictions on the test split, or None each, with notes saying why."""
     from gradwise.data.datasets import load_dataset
     from gradwise.data.idx import IdxError
-    from gradwise.train.checkpoint import load_model
+    from gradwise.train.model_file import load_model
 
     if not (path / MODEL_FILE).is_file():
-        return None, None, None, [f"no {MODEL_FILE} (a run that ended on non-finite weights saves none): "
-                                  "the confusion matrix, misclassified digits and first-layer weights are left out"]
+        return (
+            None,
+            None,
+            None,
+            [
+                f"no {MODEL_FILE} (a run that ended on non-finite weights saves none): "
+                "the confusion matrix, misclassified digits and first-layer weights are left out"
+            ],
+        )
     try:
         net, meta = load_model(path)
     except CheckpointError as error:
@@ -219,12 +185,23 @@ def load_model_and_test_set(path: Path) -> tuple[Any, dict[str, Any] | None, Tes
         data = load_dataset(name, validation=0, normalize="none")
     except (IdxError, ValueError, OSError) as error:  # DatasetNotFound is an OSError
         text = " ".join(str(error).split())
-        return net, meta, None, [f"data set {name!r} not loaded ({text}): the confusion matrix and the "
-                                 "misclassified digits are left out"]
+        return (
+            net,
+            meta,
+            None,
+            [f"data set {name!r} not loaded ({text}): the confusion matrix and the misclassified digits are left out"],
+        )
     n_in, n_out = meta["sizes"][0], meta["sizes"][-1]
     if (n_in, n_out) != (data.num_features, data.num_classes):
-        return net, meta, None, [f"the model takes {n_in} inputs and {n_out} classes but {data.name} has "
-                                 f"{data.num_features} and {data.num_classes}: the test-set figures are left out"]
+        return (
+            net,
+            meta,
+            None,
+            [
+                f"the model takes {n_in} inputs and {n_out} classes but {data.name} has "
+                f"{data.num_features} and {data.num_classes}: the test-set figures are left out"
+            ],
+        )
     scaling = meta.get("input", {"shift": 0.0, "scale": 255.0})
     x = ((data.test.x - scaling["shift"]) / scaling["scale"]).astype(net.dtype)
     with np.errstate(all="ignore"):
@@ -250,9 +227,5 @@ def read_sweep(path: str | Path) -> SweepData:
     path = Path(path)
     if not path.is_dir() or not is_sweep(path):
         raise not_a_report_folder(path)
-    by_key: dict[str, dict[str, Any]] = {}
-    for record in read_jsonl(path / RESULTS_FILE):
-        if isinstance(record.get("key"), str):
-            by_key[record["key"]] = record  # a trial run again replaces its earlier line, as Results.load does
     map_path = path / MAP_FILE
-    return SweepData(path, list(by_key.values()), map_path if map_path.is_file() else None)
+    return SweepData(path, list(Results(path).load().values()), map_path if map_path.is_file() else None)

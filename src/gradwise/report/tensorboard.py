@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from gradwise.health.stats import HIST_SYMLOG
-from gradwise.report.data import number, read_jsonl
+from gradwise.report.data import number
+from gradwise.train.archive import CheckpointError
 from gradwise.train.callbacks import Callback, Session
-from gradwise.train.checkpoint import HEALTH_FILE, METRICS_FILE, CheckpointError
 from gradwise.train.history import EpochRecord
+from gradwise.train.run_folder import HEALTH_FILE, METRICS_FILE, RunFolder
 from gradwise.train.stopping import Progress
 
 INSTALL_HINT = "pip install 'gradwise[tensorboard]' (tensorboardX)"
@@ -219,12 +220,10 @@ def export_run(run_dir: str | Path, log_dir: str | Path) -> Path:
     if not (run_dir / METRICS_FILE).is_file() and not (run_dir / HEALTH_FILE).is_file():
         raise CheckpointError(f"{run_dir}: no {METRICS_FILE} or {HEALTH_FILE}; give a run folder (train --out)")
     writer = TensorBoardWriter(log_dir)
-    for line in read_jsonl(run_dir / HEALTH_FILE):
+    folder = RunFolder(run_dir)
+    for line in folder.read_health():
         writer.health_line(line)
-    for record in read_jsonl(run_dir / METRICS_FILE):
-        try:
-            writer.epoch(EpochRecord.from_json(record))
-        except TypeError:
-            continue
+    for record in folder.read_metrics():
+        writer.epoch(record)
     writer.close()
     return Path(log_dir)

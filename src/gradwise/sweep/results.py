@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gradwise import looks
-from gradwise.files import append_line
+from gradwise.files import append_line, read_jsonl
 from gradwise.train.config import TrainConfig
 
 RESULTS_FILE = "results.jsonl"  # a sweep folder: one line per trial
@@ -62,15 +62,9 @@ class Results:
     def load(self) -> dict[str, dict[str, Any]]:
         """Every finished trial by key; a line that does not parse (a crash's torn last line) is skipped."""
         records: dict[str, dict[str, Any]] = {}
-        if not self.path.exists():
-            return records
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("key"), str):
-                records[record["key"]] = record
+        for record in read_jsonl(self.path):
+            if isinstance(record.get("key"), str):
+                records[record["key"]] = record  # a trial run again replaces its earlier line
         return records
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ they hang on (``Callback``): the health monitor, the guard, progress bars, repor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,34 @@ class Run:
     correct: int = 0
     seen: int = 0
     discarded: int = 0  # batches of the current epoch whose step a callback dropped (the guard's skip)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the optimizer state's arrays, as JSON (the checkpoint stores those as arrays)."""
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "step": self.step,
+            "loss_sum": self.loss_sum,
+            "correct": self.correct,
+            "seen": self.seen,
+            "discarded": self.discarded,
+            "history": [record.to_json() for record in self.history.epochs],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], opt_state: State) -> Run:
+        """The Run ``to_json`` described, with ``opt_state``; KeyError, TypeError or ValueError when incomplete."""
+        return cls(
+            opt_state,
+            epoch=int(data["epoch"]),
+            position=int(data["position"]),
+            step=int(data["step"]),
+            history=History([EpochRecord.from_json(record) for record in data["history"]]),
+            loss_sum=float(data["loss_sum"]),
+            correct=int(data["correct"]),
+            seen=int(data["seen"]),
+            discarded=int(data.get("discarded", 0)),  # absent from older checkpoints: none
+        )
 
     def drop_partial_record(self) -> None:
         """Forget the record of the epoch the run stopped inside: it is recorded again, whole, when that epoch ends."""

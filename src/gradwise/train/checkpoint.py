@@ -1,350 +1,168 @@
-"""The run folder: ``config.json``, ``model.npz`` and ``metrics.jsonl``.
+"""Exact resume: a checkpoint holds everything a run needs to continue as if it had never stopped.
 
-``model.npz`` is the parameter dict (``"0.W"``, ``"0.b"``, ...) saved with ``np.savez`` plus
-one string array, ``__meta__``, holding the architecture and the input scaling as JSON, so
-a model file alone is enough to predict. It is read with ``allow_pickle=False``: an object
-array is refused, never unpickled. Non-finite weights are never written.
+``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the optimizer state
+(``opt/<key>``, which includes the schedule's step count and any rollback's learning-rate
+scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
+the step, the current epoch's running totals, the dropout generator's state, the random streams'
+scheme (``gradwise.seeds.STREAMS``: a checkpoint from another scheme is refused), the history, the
+health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run goes on
+judging as if it had never stopped), why the run stopped once it has (a finished run resumed changes
+nothing) and the BLAS path the run takes (``gradwise.blas.backend()``; a process never changes it
+mid-run, and a run resumed on another path continues with numbers that may differ in the last bits).
+Written atomically every ``--checkpoint-every`` steps; never with non-finite weights.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
-import warnings
-import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib import format as npy_format
 
-from gradwise.files import DAMAGED_ARCHIVE_ERRORS, append_line, atomic_open, atomic_write_text, remove_temporaries
-from gradwise.nn.activations import get_activation
-from gradwise.nn.losses import get_loss
+from gradwise import blas, seeds
+from gradwise.files import atomic_open
 from gradwise.nn.network import Network
-from gradwise.nn.specs import from_specs, layer_specs, param_shapes
-from gradwise.train.history import EpochRecord
+from gradwise.train.archive import CheckpointError, NpzReader
+from gradwise.train.callbacks import Callback, Run, Session
+from gradwise.train.history import EpochRecord, History
+from gradwise.train.run_folder import CHECKPOINT_FILE
+from gradwise.train.stopping import Progress
 
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.npz"
-METRICS_FILE = "metrics.jsonl"
-HEALTH_FILE = "health.jsonl"
-REPAIR_FILE = "repair.json"  # --repair's verdict and changes
-CHECKPOINT_FILE = "checkpoint.npz"  # written and read by gradwise.train.resume
-META_KEY = "__meta__"
-FORMAT = "gradwise-model-1"
-_META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON
-_MAX_SIZE = 2**31 - 1  # a layer size beyond this is a damaged file, not a network
-_DAMAGED_ERRORS = DAMAGED_ARCHIVE_ERRORS
+__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Checkpointer", "load_checkpoint", "save_checkpoint"]
+RUN_KEY = "__run__"
+_RUN_MAX_BYTES = 1 << 28  # the run state is JSON: its history and the health state, far below this
+_FIX = "start the run again"
 
 
-class CheckpointError(ValueError):
-    """A model file or run folder that cannot be used: one line naming the file, what is wrong, what to do."""
+@dataclass
+class Checkpoint:
+    """What a checkpoint restores besides the weights: the run, the dropout generator's state, the BLAS path and the
+    health state."""
+
+    run: Run
+    rng_state: dict[str, Any]
+    backend: str  # "openblas" or "numpy"; "" in a checkpoint that did not record it
+    finished: str | None  # why the run stopped, once it has; None while it can go on
+    health: dict[str, Any] | None  # the monitor's and the guard's state; None in older checkpoints
 
 
-def save_model(path: str | Path, net: Network, meta: dict[str, Any]) -> None:
-    """Write the network's parameters and ``meta`` (architecture, input scaling) atomically.
+def save_checkpoint(
+    path: Path,
+    net: Network,
+    run: Run,
+    rng: np.random.Generator,
+    health: dict[str, Any] | None = None,
+    finished: str | None = None,
+) -> bool:
+    """Write the run's full state atomically; False (and nothing written) when a weight is not finite.
 
-    Raises CheckpointError, and writes nothing, when a weight is NaN or infinite.
+    ``finished`` is the stop reason of a run that has ended.
     """
-    path = Path(path)
-    bad = [name for name, value in net.params.items() if not np.isfinite(value).all()]
-    if bad:
-        raise CheckpointError(f"{path}: not written: parameters {', '.join(bad)} hold NaN or Inf")
-    arrays = dict(net.params)
-    arrays[META_KEY] = np.array(json.dumps({"format": FORMAT, **meta}))
+    if not all(np.isfinite(p).all() for p in net.params.values()):
+        return False
+    arrays: dict[str, np.ndarray] = {f"param/{k}": v for k, v in net.params.items()}
+    arrays.update({f"opt/{k}": v for k, v in run.opt_state.items()})
+    state = {
+        **run.to_json(),
+        "rng": rng.bit_generator.state,
+        "health": health,
+        "blas": blas.backend(),
+        "finished": finished,
+        "streams": seeds.STREAMS,
+    }
+    arrays[RUN_KEY] = np.array(json.dumps(state))
     with atomic_open(path) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
+    return True
 
 
-def architecture(net: Network) -> dict[str, Any]:
-    """What ``load_model`` needs to rebuild ``net``: its layers (``nn.specs``), any mix of Dense and Dropout, and
-    ``sizes``, the input and each Dense layer's outputs, which ``predict`` and ``evaluate`` check data against.
+def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) -> Checkpoint:
+    """Put the checkpoint's weights into ``net`` and return the Run to continue, the generator state and more.
 
-    Older files describe an ``mlp`` instead (sizes, one hidden activation, the output's, a dropout rate); they load
-    as that.
+    ``opt_state`` is a freshly initialized state of the same optimizer: it says which arrays to expect. The file is
+    read through ``NpzReader``: every array's header must match what the network and the optimizer hold.
     """
-    shapes = [info.shape for info in net.layer_info() if info.shape is not None]
-    sizes = [shapes[0][0], *(n_out for _, n_out in shapes)]
-    return {"layers": layer_specs(net), "sizes": sizes, "dtype": str(net.dtype)}
-
-
-def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
-    """Rebuild the network saved at ``path`` (a model.npz or a run folder); return it and its meta.
-
-    Any file either loads or raises CheckpointError. Nothing is allocated beyond what the file really holds:
-    every array's header must match the architecture ``__meta__`` declares and the bytes the archive holds.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILE
     if not path.is_file():
-        what = "is not a file" if path.exists() else "does not exist"
-        raise CheckpointError(f"{path}: {what}; give a run folder or its {MODEL_FILE}")
-    with NpzReader(path) as archive:
-        if META_KEY not in archive.keys:
-            raise CheckpointError(f"{path}: no {META_KEY} entry: not a gradwise model file")
-        meta = _meta(path, archive.array(META_KEY, max_bytes=_META_MAX_BYTES))
-        specs = meta["layers"] if "layers" in meta else _mlp_specs(meta)
-        expected = param_shapes(specs)
-        _check_names(path, expected, archive.keys - {META_KEY})
-        arrays = {name: archive.array(name, shape) for name, shape in expected.items()}
-    for name, value in arrays.items():
-        if value.dtype.kind != "f":
-            raise CheckpointError(f"{path}: array {name} has dtype {value.dtype}, expected floats; re-save the model")
-        if not np.isfinite(value).all():
-            raise CheckpointError(f"{path}: array {name} holds NaN or Inf; re-save the model from a finite run")
-    net = from_specs(specs, meta["dtype"])
-    for name, value in arrays.items():
+        raise CheckpointError(f"{path}: does not exist; was the run started with --checkpoint-every?")
+    with NpzReader(path, "checkpoint", _FIX, "the run") as archive:
+        state = _run_state(path, archive)
+        params = _arrays(path, archive, "param/", net.params)
+        restored = _arrays(path, archive, "opt/", opt_state)
+    for name, value in params.items():
         net.params[name][...] = value
-    return net, meta
-
-
-class NpzReader:
-    """Reads the arrays of an ``np.savez`` archive safely: no unpickling, no allocation the file cannot back.
-
-    Every way the zip, its compression or an array's ``.npy`` header can be damaged becomes a one-line
-    CheckpointError naming the file.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._zip = zipfile.ZipFile(path)
-        except _DAMAGED_ERRORS as error:
-            raise self._damaged(error) from None
-        names = self._zip.namelist()
-        strange = [name for name in names if not name.endswith(".npy")]
-        if strange:
-            self._zip.close()
-            raise CheckpointError(f"{path}: holds {strange[0][:80]!r}, which is not a NumPy array; not a model file")
-        self.keys = {name[: -len(".npy")] for name in names}
-
-    def __enter__(self) -> NpzReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._zip.close()
-
-    def array(self, key: str, shape: tuple[int, ...] | None = None, max_bytes: int | None = None) -> np.ndarray:
-        """The array stored under ``key``; CheckpointError unless its header declares ``shape`` (if given).
-
-        The header is checked before any data is read, and the data read is only what the archive holds.
-        """
-        try:
-            with self._zip.open(f"{key}.npy") as f, warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # numpy warns about Python 2 headers; the file is checked anyway
-                version = npy_format.read_magic(f)
-                if version not in ((1, 0), (2, 0)):
-                    raise CheckpointError(
-                        f"{self.path}: array {key} has .npy format version {version[0]}.{version[1]}, which gradwise "
-                        "does not read; re-save the model"
-                    )
-                read_header = (
-                    npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
-                )
-                declared, fortran_order, dtype = read_header(f)
-                if dtype.hasobject:
-                    raise CheckpointError(f"{self.path}: holds object arrays, which are never unpickled; re-save it")
-                if shape is not None and tuple(declared) != shape:
-                    raise CheckpointError(
-                        f"{self.path}: array {key} has shape {tuple(declared)}, the architecture needs {shape}"
-                    )
-                nbytes = math.prod(declared) * dtype.itemsize
-                if min(declared, default=0) < 0 or (max_bytes is not None and nbytes > max_bytes):
-                    raise CheckpointError(f"{self.path}: array {key} declares an impossible shape {tuple(declared)}")
-                # Reading one byte more than declared checks the length and makes zipfile verify the CRC.
-                data = f.read(nbytes + 1)
-            if len(data) != nbytes:
-                raise CheckpointError(
-                    f"{self.path}: array {key} holds {len(data)} bytes but its header declares {nbytes}; "
-                    "the file is damaged: re-save the model"
-                )
-            return np.frombuffer(data, dtype=dtype).reshape(declared, order="F" if fortran_order else "C")
-        except CheckpointError:
-            raise
-        except _DAMAGED_ERRORS as error:
-            raise self._damaged(error) from None
-
-    def _damaged(self, error: BaseException) -> CheckpointError:
-        return CheckpointError(f"{self.path}: damaged or not a model file ({type(error).__name__}); re-save it")
-
-
-def _meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise CheckpointError(f"{path}: {META_KEY} is not a JSON text: not a gradwise model file")
-    # NumPy turns UCS-4 code points past U+10FFFF into a malformed str that later string methods choke on.
-    codes = np.frombuffer(raw.tobytes(), dtype=raw.dtype.byteorder.replace("|", "=") + "u4")
-    if codes.size and codes.max() > 0x10FFFF:
-        raise CheckpointError(f"{path}: {META_KEY} is not valid text; re-save the model")
     try:
-        meta = json.loads(str(raw[()]))
-    except (json.JSONDecodeError, RecursionError, UnicodeError, ValueError):
-        raise CheckpointError(f"{path}: {META_KEY} is not valid JSON; re-save the model") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unknown model format; expected {FORMAT}")
-    _check_meta(path, meta)
-    return meta
-
-
-def _check_meta(path: Path, meta: dict[str, Any]) -> None:
-    """CheckpointError unless every field predict and evaluate use holds a value they can use."""
-
-    def need(ok: bool, what: str) -> None:
-        if not ok:
-            raise CheckpointError(f"{path}: its architecture is unusable ({what}); re-save the model")
-
-    def number(value: object) -> bool:
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-    sizes: Any = meta.get("sizes")  # JSON: Any until need() has checked it
-    need(
-        isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and 1 <= n <= _MAX_SIZE for n in sizes),
-        f"sizes must be a list of 2 or more positive layer sizes, not {_short(sizes)}",
-    )
-    if "layers" in meta:
-        _check_layers(meta["layers"], sizes, need)
-    else:
-        _check_mlp(meta, need)
-    need(
-        meta.get("dtype") in ("float32", "float64"),
-        f"dtype must be float32 or float64, not {_short(meta.get('dtype'))}",
-    )
-    if "loss" in meta:
-        loss = meta["loss"]
-        need(isinstance(loss, str), f"loss must be a loss name, not {_short(loss)}")
-        try:
-            get_loss(loss)
-        except ValueError as error:
-            need(False, str(error))
-    if "dataset" in meta:
-        need(isinstance(meta["dataset"], str), f"dataset must be a name, not {_short(meta['dataset'])}")
-    if "input" in meta:
-        scaling = meta["input"]
-        need(
-            isinstance(scaling, dict)
-            and number(scaling.get("shift"))
-            and number(scaling.get("scale"))
-            and scaling["scale"] != 0,
-            f"input must hold a finite shift and a finite non-zero scale, not {_short(scaling)}",
+        run = Run.from_json(state, restored)
+        finished = state.get("finished")
+        if finished is None:
+            run.drop_partial_record()  # the epoch the run stopped inside is recorded again when it ends
+        health = state.get("health")
+        return Checkpoint(
+            run,
+            state["rng"],
+            str(state.get("blas", "")),
+            None if finished is None else str(finished),
+            health if isinstance(health, dict) else None,
         )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its run state is incomplete ({error}); {_FIX}") from None
 
 
-def _check_layers(layers: Any, sizes: list[int], need: Callable[[bool, str], None]) -> None:
-    """The layer list (``nn.specs``), and sizes that agree with it."""
+def _run_state(path: Path, archive: NpzReader) -> dict[str, Any]:
+    if RUN_KEY not in archive.keys:
+        raise CheckpointError(f"{path}: no {RUN_KEY} entry: not a gradwise checkpoint; {_FIX}")
+    raw = archive.array(RUN_KEY, shape=(), max_bytes=_RUN_MAX_BYTES)
     try:
-        param_shapes(layers)
-    except ValueError as error:
-        need(False, str(error))
-    dense = [spec["shape"] for spec in layers if spec["kind"] == "Dense"]
-    need(sizes == [dense[0][0], *(n_out for _, n_out in dense)], f"sizes {sizes} disagree with its layers")
+        state = json.loads(str(raw[()])) if raw.dtype.kind == "U" else None
+    except (ValueError, RecursionError):
+        state = None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: its run state is not a JSON object; {_FIX}")
+    if state.get("streams") != seeds.STREAMS:
+        raise CheckpointError(
+            f"{path}: written by an older gradwise, whose data order came from other random streams, so it "
+            "cannot continue exactly; start the run again without --resume"
+        )
+    return state
 
 
-def _check_mlp(meta: dict[str, Any], need: Callable[[bool, str], None]) -> None:
-    """An older file's mlp: its hidden and output activations and its dropout rate."""
-    for key in ("activation", "output"):
-        value: Any = meta.get(key)
-        if key == "activation" and value is None and len(meta["sizes"]) == 2:
-            continue  # no hidden layer, no hidden activation
-        need(isinstance(value, str), f"{key} must be an activation name, not {_short(value)}")
-        try:
-            get_activation(value)
-        except ValueError as error:
-            need(False, str(error))
-    dropout: Any = meta.get("dropout")
-    ok = isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1
-    need(ok, f"dropout must be a number in [0, 1), not {_short(dropout)}")
+def _arrays(path: Path, archive: NpzReader, prefix: str, like: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Copies of the arrays stored under ``prefix``, one per entry of ``like``, with its shape and dtype."""
+    arrays = {}
+    for name, value in like.items():
+        key = prefix + name
+        saved = archive.array(key, value.shape) if key in archive.keys else None
+        if saved is None or saved.dtype != value.dtype:
+            raise CheckpointError(f"{path}: {key} is missing or has the wrong shape; {_FIX}")
+        arrays[name] = saved.copy()
+    return arrays
 
 
-def _mlp_specs(meta: dict[str, Any]) -> list[dict[str, Any]]:
-    """The layers of the ``mlp`` an older file describes: a Dropout after each hidden layer when it had a rate."""
-    sizes, dropout = meta["sizes"], meta["dropout"]
-    hidden = meta.get("activation") or "identity"  # None (or absent) when there is no hidden layer
-    specs: list[dict[str, Any]] = []
-    for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        last = k == len(sizes) - 2
-        specs.append({"kind": "Dense", "shape": [n_in, n_out], "activation": meta["output"] if last else hidden})
-        if dropout and not last:
-            specs.append({"kind": "Dropout", "p": dropout})
-    return specs
+class Checkpointer(Callback):
+    """Saves a checkpoint every ``every`` steps, at every epoch's end, and when the run stops."""
 
+    def __init__(self, folder: Path, every: int, health: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.path = folder / CHECKPOINT_FILE
+        self.every = every
+        self.health = health  # the monitor's and the guard's state, saved beside the run's
+        self.session: Session | None = None
 
-def _check_names(path: Path, expected: dict[str, tuple[int, ...]], found: set[str]) -> None:
-    missing = sorted(set(expected) - found)
-    extra = sorted(found - set(expected))
-    if missing:
-        raise CheckpointError(f"{path}: missing arrays {', '.join(missing)} for the architecture it declares")
-    if extra:
-        raise CheckpointError(f"{path}: unexpected arrays {', '.join(extra)} for the architecture it declares")
+    def on_begin(self, session: Session) -> None:
+        self.session = session
 
+    def on_step(self, progress: Progress, loss: float) -> None:
+        if progress.step % self.every == 0:
+            self._save()
 
-def _short(value: object) -> str:
-    text = json.dumps(value) if not isinstance(value, np.ndarray) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    def on_epoch(self, progress: Progress, record: EpochRecord) -> None:
+        self._save()
 
+    def on_end(self, history: History) -> None:
+        self._save(finished=history.stop_reason)
 
-class RunFolder:
-    """``runs/<name>/``: the configuration, the model and a line of metrics per epoch."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def create(self, config_json: str) -> None:
-        """Start a fresh run here (replacing an earlier run's files)."""
-        if self.path.exists() and not self.path.is_dir():
-            raise CheckpointError(f"{self.path}: is a file, not a folder; choose another --out")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as error:  # a file where a parent folder belongs, no permission, a read-only disk
-            raise CheckpointError(
-                f"{self.path}: cannot create the run folder ({error.strerror or error}); choose another --out"
-            ) from None
-        try:
-            atomic_write_text(self.path / CONFIG_FILE, config_json)
-            atomic_write_text(self.path / METRICS_FILE, "")
-            atomic_write_text(self.path / HEALTH_FILE, "")
-            (self.path / MODEL_FILE).unlink(missing_ok=True)
-            (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # --resume must never continue an earlier run
-            remove_temporaries(self.path)  # half-written files of an earlier run killed mid-write
-        except OSError as error:
-            raise CheckpointError(
-                f"{self.path}: cannot write the run folder ({error.strerror or error}); choose another --out"
-            ) from None
-
-    def rewrite_metrics(self, records: list[EpochRecord]) -> None:
-        """Replace metrics.jsonl with exactly these epochs (a resumed run's history)."""
-        atomic_write_text(self.path / METRICS_FILE, "".join(json.dumps(r.to_json()) + "\n" for r in records))
-
-    def append_metrics(self, record: EpochRecord) -> None:
-        append_line(self.path / METRICS_FILE, json.dumps(record.to_json()))
-
-    def read_metrics(self) -> list[EpochRecord]:
-        """Every complete line; a torn last line (a crash mid-write) is ignored."""
-        records = []
-        path = self.path / METRICS_FILE
-        lines = path.read_text().splitlines() if path.exists() else []
-        for i, line in enumerate(lines):
-            try:
-                records.append(EpochRecord.from_json(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as error:
-                if i == len(lines) - 1:
-                    break
-                raise CheckpointError(f"{path}: line {i + 1} is damaged ({error})") from None
-        return records
-
-    def read_config(self) -> dict[str, Any]:
-        path = self.path / CONFIG_FILE
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise CheckpointError(f"{path}: does not exist; is {self.path} a run folder?") from None
-        except OSError as error:  # a folder where the file belongs, no permission
-            raise CheckpointError(f"{path}: cannot read it ({error.strerror or error}); is it a file?") from None
-        # ValueError: JSONDecodeError, UnicodeDecodeError, an integer too long to convert; RecursionError: deep nesting
-        except (ValueError, RecursionError) as error:
-            raise CheckpointError(f"{path}: malformed JSON ({error}); fix or delete it") from None
-        if not isinstance(data, dict):
-            raise CheckpointError(f"{path}: must hold a JSON object")
-        return data
+    def _save(self, finished: str | None = None) -> None:
+        assert self.session is not None
+        health = self.health() if self.health is not None else None
+        save_checkpoint(self.path, self.session.net, self.session.run, self.session.rng, health, finished)

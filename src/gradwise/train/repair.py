@@ -175,9 +175,13 @@ def find_repair(config: TrainConfig, probe: Probe, *, max_attempts: int = MAX_AT
 
 def _probe(probe: Probe, config: TrainConfig, lineage: list[tuple[Diagnosis, Fix]],
            tried: set[tuple[tuple[str, str], ...]], first: bool) -> Attempt:  # fmt: skip
+    settings = settings_of(config)
+
     def stop_for(diagnosis: Diagnosis) -> bool:
-        # The first probe runs on past the checks before training: its accuracy is the verdict's baseline.
-        return (diagnosis.step > 0 or not first) and bool(choose_fixes([diagnosis], config, tried))
+        """Stop the probe at a diagnosis repair can act on (which fix to take is chosen once, after the probe).
+
+        The first probe runs on past the checks before training: its accuracy is the verdict's baseline."""
+        return (diagnosis.step > 0 or not first) and any(_usable(f, settings, tried) for f in diagnosis.fix)
 
     result = probe(config, stop_for)
     last = result.history.last

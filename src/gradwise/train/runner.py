@@ -19,17 +19,10 @@ from gradwise.health.diagnosis import Diagnosis
 from gradwise.nn.network import Network
 from gradwise.optim.base import Transform
 from gradwise.seeds import dropout_rng
+from gradwise.train.archive import CheckpointError
 from gradwise.train.assembly import Watch, training_batches
 from gradwise.train.callbacks import Callback
-from gradwise.train.checkpoint import (
-    HEALTH_FILE,
-    MODEL_FILE,
-    REPAIR_FILE,
-    CheckpointError,
-    RunFolder,
-    architecture,
-    save_model,
-)
+from gradwise.train.checkpoint import Checkpoint, Checkpointer, load_checkpoint
 from gradwise.train.config import (
     ConfigError,
     TrainConfig,
@@ -40,9 +33,10 @@ from gradwise.train.config import (
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
+from gradwise.train.model_file import architecture, save_model
 from gradwise.train.repair import MAX_ATTEMPTS, PROBE_SECONDS, PROBE_STEPS, OnFix, find_repair, probe_config, verdict
 from gradwise.train.result import Result
-from gradwise.train.resume import CHECKPOINT_FILE, Checkpoint, Checkpointer, load_checkpoint, read_health_state
+from gradwise.train.run_folder import CHECKPOINT_FILE, HEALTH_FILE, MODEL_FILE, REPAIR_FILE, RunFolder
 from gradwise.train.stopping import Progress
 
 
@@ -178,8 +172,7 @@ def _attempt(
         checkpoint = _checkpoint(folder, net, optimizer, on_event)
         if checkpoint.finished is not None:
             return _already_finished(config, data, net, checkpoint, folder, on_event, started)
-        run, rng.bit_generator.state = checkpoint.run, checkpoint.rng_state
-        health_state = read_health_state(folder.path / CHECKPOINT_FILE)
+        run, rng.bit_generator.state, health_state = checkpoint.run, checkpoint.rng_state, checkpoint.health
         folder.rewrite_metrics(run.history.epochs)  # lines after the checkpoint are replayed, not duplicated
     diagnoses: list[Diagnosis] = []  # what this run found, in order, for its Result
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from gradwise import mlp
-from gradwise.train.checkpoint import CheckpointError, RunFolder, architecture, load_model, save_model
+from gradwise.train.archive import CheckpointError
 from gradwise.train.config import ConfigError, TrainConfig, preset
 from gradwise.train.history import EpochRecord
+from gradwise.train.model_file import architecture, load_model, save_model
+from gradwise.train.run_folder import RunFolder
 
 
 def saved(tmp_path, dtype=np.float32, sizes=(6, 5, 4, 3), dropout=0.0):
