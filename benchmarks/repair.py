@@ -11,12 +11,15 @@ A broken case is
 - "right cause" when the first change touches the setting of its first fault (the repair order puts
   causes first: a pairing before the data, the data before the initialization, ... the learning rate);
 - "repaired" when its test accuracy ends within REACH of a healthy configuration of the same architecture
-  (the same hidden sizes and batch size) on the same budget.
+  (the same hidden sizes and batch size) on the same budget;
+- "below" (B) when it ends below the same flags trained without `--repair`: repair must never make a run worse.
+The yardstick repair measured (the healthy recipe's probe, when a quiet probe needed it) is printed beside.
 
 A healthy case, also run with `--repair`, is "disturbed" by any diagnosis, guard stop or rollback, or by
 ending at a different accuracy from the same run without the monitor (`--no-monitor`, no `--repair`).
 
-Last line: `detected D/N, right cause C/N, repaired R/N, healthy disturbed H/M`.
+Last line: `detected D/N, right cause C/N, repaired R/N, healthy disturbed H/M, below their own unrepaired run
+B/N`.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def broken(flags: str, fault: str, *settings: str, reference: str = "") -> Case:
 
 
 B1 = "--optimizer sgd --lr 0.01"  # a healthy configuration at batch 1
+
+
+def deep(layers: int, width: int = 64) -> str:
+    """``--hidden`` for ``layers`` hidden layers of ``width`` units."""
+    return ",".join([str(width)] * layers)
+
+
 CASES: list[Case] = [
     # output activation / loss pairing
     broken("--hidden 100 --loss mse", "softmax + mse", "loss", "output"),
@@ -97,6 +107,31 @@ CASES: list[Case] = [
     broken("--normalize none --optimizer sgd --lr 1 --hidden 100", "raw input + sgd lr 1", "normalize"),
     broken("--preset seed-2017", "softmax + mse + U(0,1) init (the seed)", "loss", "output", reference="--hidden 1000"),
     broken("--init zeros --optimizer sgd --lr 1e-4 --hidden 100", "zeros init + lr 1e-4", "init"),
+    # deep plain ReLU stacks with Glorot weights: the signal halves in variance at every layer
+    broken(f"--hidden {deep(10)} --init glorot_uniform --optimizer adam --lr 0.001", "10 relu layers, Glorot, adam",
+           "init", "norm"),
+    broken(f"--hidden {deep(20)} --init glorot_normal --optimizer adam --lr 0.001", "20 relu layers, Glorot, adam",
+           "init", "norm"),
+    broken(f"--hidden {deep(40)} --init glorot_uniform --optimizer adam --lr 0.001", "40 relu layers, Glorot, adam",
+           "init", "norm"),
+    broken(f"--hidden {deep(16)} --init xavier --optimizer sgd --lr 0.05", "16 relu layers, Glorot, momentum",
+           "init", "norm"),
+    # slow optimizers after a pairing fix: a quiet probe far below the yardstick
+    broken("--hidden 100 --loss mse --optimizer adam --lr 1e-4", "softmax + mse, adam 1e-4", "loss", "output"),
+    broken("--hidden 100 --loss mse --optimizer adam --lr 1e-5", "softmax + mse, adam 1e-5", "loss", "output"),
+    broken("--hidden 100 --loss mse --optimizer sgd --lr 1e-3", "softmax + mse, sgd 1e-3", "loss", "output"),
+    # two causes at once
+    broken("--hidden 30 --activation sigmoid --output sigmoid --loss mse --init normal --optimizer sgd --lr 0.01",
+           "sigmoid + mse, N(0,1), sgd 0.01", "init", "output", "loss", "activation"),
+    broken("--hidden 100 --output relu --loss ce --init normal", "relu output + N(0,1) init", "output", "init"),
+    broken("--hidden 100 --output sigmoid --loss ce --optimizer sgd --lr 1e-4", "sigmoid output + ce, sgd 1e-4",
+           "output"),
+    # linear networks with mismatched outputs
+    broken("--hidden 100 --activation identity --output identity --loss mse --optimizer sgd --lr 0.5",
+           "linear, identity + mse, sgd 0.5", "lr", "clip_norm", "output", "loss", reference="--activation identity"),
+    broken("--hidden 100 --activation identity --output sigmoid --loss mse --optimizer sgd --lr 0.01",
+           "linear, sigmoid + mse, sgd 0.01", "output", "loss", "optimizer", "lr",
+           reference="--activation identity"),
     # healthy, at the batch sizes learners use
     Case(f"--hidden 64 --batch-size 1 {B1}", "healthy relu, batch 1"),
     Case("--hidden 64 --batch-size 2 --activation tanh --optimizer sgd --lr 0.01", "healthy tanh, batch 2"),
@@ -147,10 +182,12 @@ class Row:
     case: Case
     result: dict
     reference: dict = field(default_factory=dict)
+    unrepaired: dict = field(default_factory=dict)  # the same flags trained without --repair
     detected: bool = False
     right: bool = False
     repaired: bool = False
     disturbed: bool = False
+    below: bool = False  # ended below its own unrepaired run
 
     def line(self) -> str:
         acc = self.result.get("test_accuracy", float("nan"))
@@ -161,8 +198,13 @@ class Row:
             ref = self.reference.get("test_accuracy", float("nan"))
             return f"{self.number:>2} {self.case.fault:<40} {verdict:<12} acc {acc:.4f} (no monitor {ref:.4f})"
         ref = self.reference.get("test_accuracy", float("nan"))
+        own = self.unrepaired.get("test_accuracy", float("nan"))
+        yardstick = self.result.get("yardstick")
+        yard = f"{yardstick:.4f}" if isinstance(yardstick, float) else "-"
         marks = "".join(m if ok else "." for m, ok in (("D", self.detected), ("C", self.right), ("R", self.repaired)))
-        return f"{self.number:>2} {self.case.fault:<40} {marks} {acc:.4f} vs {ref:.4f}  {found}: {changes}"
+        marks += "B" if self.below else "."
+        return (f"{self.number:>2} {self.case.fault:<40} {marks} {acc:.4f} vs {ref:.4f} (unrepaired {own:.4f}, "
+                f"yardstick {yard})  {found}: {changes}")
 
 
 def judge_broken(row: Row) -> None:
@@ -172,6 +214,8 @@ def judge_broken(row: Row) -> None:
     row.right = bool(changes) and bool(set(changes[0]["changes"]) & case.first_cause)
     ref = row.reference.get("test_accuracy", 1.0)
     row.repaired = "error" not in result and result.get("test_accuracy", 0.0) >= ref - REACH
+    own = row.unrepaired.get("test_accuracy", 0.0)
+    row.below = "error" in result or result.get("test_accuracy", 0.0) < own
 
 
 def judge_healthy(row: Row) -> None:
@@ -195,7 +239,7 @@ def run_case(number: int, case: Case, references: dict[str, dict]) -> Row:
         flags = reference_flags(case)
         if flags not in references:
             references[flags] = train(flags)
-        row = Row(number, case, result, references[flags])
+        row = Row(number, case, result, references[flags], train(f"{case.flags} --on-nan rollback"))
         judge_broken(row)
     return row
 
@@ -224,9 +268,10 @@ def main() -> None:
     n, m = len(broken_rows), len(healthy_rows)
     detected, right = sum(r.detected for r in broken_rows), sum(r.right for r in broken_rows)
     repaired, disturbed = sum(r.repaired for r in broken_rows), sum(r.disturbed for r in healthy_rows)
+    below = sum(r.below for r in broken_rows)
     print(f"({time.perf_counter() - started:.0f} s)")
     print(f"detected {detected}/{n}, right cause {right}/{n}, repaired {repaired}/{n}, "
-          f"healthy disturbed {disturbed}/{m}")
+          f"healthy disturbed {disturbed}/{m}, below their own unrepaired run {below}/{n}")
 
 
 if __name__ == "__main__":

@@ -236,7 +236,7 @@ def test_the_symptom_table_is_whole():
     from gradwise.health.suspects import suspect_fixes
     from gradwise.health.symptoms import FAMILIES, SYMPTOMS, of_family, silenced
 
-    stages = {"pairing", "input", "init", "activation", "momentum", "clipping", "decay", "dropout"}
+    stages = {"pairing", "input", "init", "activation", "momentum", "clipping", "decay", "dropout", "recipe"}
     for name, row in SYMPTOMS.items():
         assert row.family in FAMILIES and set(row.suspects) <= stages and set(row.silenced_by) <= set(FAMILIES)
         cause, fixes = row.remedy(Settings(), None)

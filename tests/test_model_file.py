@@ -185,7 +185,7 @@ def test_an_older_mlp_file_with_dropout_loads(tmp_path):
     ("layers", "problem"),
     [
         ("dense", "layers must be a non-empty list of layers, not 'dense'"),
-        ([{"kind": "Conv2D"}], "layer 0 must be a Dense or a Dropout layer"),
+        ([{"kind": "Conv2D"}], "layer 0 must be a Dense, Dropout, BatchNorm or LayerNorm layer"),
         ([{"kind": "Dense", "shape": [6, -5], "activation": "relu"}], "layer 0: a Dense needs shape [n_in, n_out]"),
         ([{"kind": "Dense", "shape": [6, 5], "activation": "relu"}, {"kind": "Dense", "shape": [4, 3],
           "activation": "softmax"}], "layer 1: takes 4 inputs, but the layer before gives 5"),

@@ -79,6 +79,7 @@ def test_find_repair_never_repeats_a_change_and_stops_when_nothing_is_left():
             self.diagnoses = [diagnosis("plateau", 100, settings(config), layer=None)]
             self.test_accuracy = 0.1
             self.history = type("H", (), {"last": None})()
+            self.net = type("N", (), {"n_outputs": 10})()
 
     def probe(config, stop_for):
         calls.append(config)
@@ -103,8 +104,8 @@ def test_train_repair_applies_the_pairing_fix_before_the_first_step(tmp_path, ca
     verdict = json.loads((out / "repair.json").read_text())
     assert verdict["verdict"] == summary["verdict"] and isinstance(summary["repaired"], bool)
     assert summary["verdict"].startswith(("repaired: accuracy", "not repaired: tried"))
-    if summary["repaired"]:
-        assert summary["test_accuracy"] > 0.8
+    if summary["repaired"]:  # 24 steps: the healthy recipe's own probe is the measure of what they can reach
+        assert verdict["yardstick"] is not None and summary["test_accuracy"] >= verdict["yardstick"] - 0.05
     from gradwise.report.write import write_report
 
     page = write_report(out, fix_flags).read_text()  # as gradwise report and train --report write it

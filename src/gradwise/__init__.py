@@ -22,8 +22,10 @@ from gradwise.health.settings import Settings
 from gradwise.health.static import static_checks
 from gradwise.nn import (
     Activation,
+    BatchNorm,
     Dense,
     Dropout,
+    LayerNorm,
     Loss,
     Network,
     get_activation,
@@ -57,6 +59,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "BatchNorm",
     "Callback",
     "Dataset",
     "Dense",
@@ -65,6 +68,7 @@ __all__ = [
     "EpochRecord",
     "HealthMonitor",
     "History",
+    "LayerNorm",
     "Loss",
     "Network",
     "NonFiniteGuard",

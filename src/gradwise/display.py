@@ -188,7 +188,7 @@ def _layer_rows(net: Network) -> list[tuple[str, str, str, str]]:
             n_in, n_out = info.shape
             rows.append((str(info.index), f"{info.kind} {n_in} -> {n_out}", info.activation, f"{info.parameters:,}"))
         else:
-            rows.append((str(info.index), f"{info.kind} {info.detail}".strip(), "", "0"))
+            rows.append((str(info.index), f"{info.kind} {info.detail}".strip(), "", f"{info.parameters:,}"))
     return rows
 
 

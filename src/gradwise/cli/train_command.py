@@ -45,7 +45,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
     ``p`` should use ``argument_default=argparse.SUPPRESS``, so only flags given override the preset.
     """
-    from gradwise.train.config import PRESETS
+    from gradwise.train.config import NORMS, PRESETS
 
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration")
     data = p.add_argument_group("data")
@@ -63,6 +63,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     model.add_argument("--init-scale", type=float, help="std of normal, upper bound of uniform, value of constant")
     model.add_argument("--bias-init", type=float, help="constant initial bias")
     model.add_argument("--dropout", type=float, help="dropout probability after each hidden layer")
+    model.add_argument(
+        "--norm", choices=NORMS, help="batch (BatchNorm) or layer (LayerNorm) after each hidden layer; none: neither"
+    )
     model.add_argument("--dtype", help="float32 or float64")
     opt = p.add_argument_group("optimizer")
     opt.add_argument("--optimizer", help="sgd momentum nesterov adam adamw rmsprop")
@@ -204,7 +207,8 @@ def train_command_line(config: Any) -> str:
 
 def describe(config: Any) -> str:
     return (
-        f"{config.dataset}, hidden {','.join(map(str, config.hidden))} {config.activation}, "
+        f"{config.dataset}, hidden {','.join(map(str, config.hidden))} {config.activation}"
+        f"{'' if config.norm == 'none' else f' + {config.norm} norm'}, "
         f"output {config.output}, loss {config.loss}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}"
     )

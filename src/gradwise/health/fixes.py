@@ -45,6 +45,7 @@ STAGE_OF_SETTING = {
     "batch_size": "optimizer",
     "weight_decay": "optimizer",
     "dropout": "dropout",
+    "norm": "activation",  # normalization layers between the hidden layers: part of how the units work
 }
 
 

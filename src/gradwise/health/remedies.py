@@ -40,9 +40,35 @@ def lr_fix(settings: Settings, factor: float, why: str) -> Fix:
     return Fix({"lr": float(f"{lr * factor:.3g}")}, why, basis={"lr": lr} if settings.lr is not None else {})
 
 
+def init_family(init: str | None) -> str | None:
+    """Which units a scaled initializer is made for: "relu" (He), "tanh" (Glorot, LeCun), None for others."""
+    name = str(init)
+    if name.startswith("he_"):
+        return "relu"
+    return "tanh" if name.startswith(("glorot_", "lecun_")) else None
+
+
+def init_mismatch(settings: Settings) -> str | None:
+    """The initializer these units need when the run's scaled one is made for other units (Glorot under ReLU),
+    else None."""
+    wanted = scaled_init_name(settings.activation)
+    family = init_family(settings.init)
+    if settings.activation is None or family is None or family == init_family(wanted):
+        return None
+    return wanted
+
+
 def init_words(settings: Settings) -> str | None:
-    """A sentence on an initialization that ignores the fan-in, or None when the init is a scaled one."""
+    """A sentence on an initialization that ignores the fan-in or is made for other units, or None."""
     init, scale = settings.init, settings.init_scale
+    if (wanted := init_mismatch(settings)) is not None:
+        if init_family(wanted) == "relu":
+            return (
+                f"{init} weights keep the variance of tanh units, but ReLU units pass only half of it on: the "
+                "signal halves in variance at every layer, so a deep stack starts with vanishing activations "
+                "and gradients"
+            )
+        return f"{init} weights double the variance at every {settings.activation} layer: deep layers saturate"
     if init == "uniform":
         high = 1.0 if scale is None else scale
         return (
@@ -138,6 +164,23 @@ def plateau(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
 def non_finite(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
     words = "a value overflowed to Inf or became NaN (updates too large, or an unstable operation)"
     return _with(words, init), [lr_fix(settings, 0.1, "smaller steps"), CLIP]
+
+
+# Tried after the settings' own causes: it adds layers to the network (the hidden sizes stay the user's).
+NORMALIZE_LAYERS = Fix({"norm": "layer"}, "normalize each hidden layer's outputs", stage_override="dropout")
+
+
+def shrinking_signal(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = "the activations shrink layer by layer before any update, and the gradients with them"
+    return _with(words, init), [NORMALIZE_LAYERS]
+
+
+def slow_learning(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = (
+        "no alarm, but the run learns far more slowly than the same layers trained with the healthy recipe "
+        "(matched output and loss, the initializer made for its units, Adam)"
+    )
+    return _with(words, init), [NORMALIZE_LAYERS]
 
 
 def bad_initial_loss(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:

@@ -34,6 +34,7 @@ class Settings:
     batch_size: int | None = None
     weight_decay: float | None = None
     dropout: float | None = None
+    norm: str | None = None  # "none", "batch" or "layer": the normalization layer after each hidden layer
 
     @classmethod
     def of(cls, values: Settings | Mapping[str, Any] | Any | None) -> Settings:

@@ -66,6 +66,7 @@ class _InitProbe:
 
     def __init__(self, net: Network) -> None:
         self.stats = {info.index: LayerStats(info.index, info.activation) for info in net.layer_info() if info.weighted}
+        self.rms: dict[int, float] = {}  # each layer's activations, root mean square
         self._z: np.ndarray | None = None
 
     def observe(self, layer: int, tensor: str, value: np.ndarray) -> None:
@@ -73,6 +74,7 @@ class _InitProbe:
             self._z = value
         elif tensor == "a" and self._z is not None:
             forward_stats(self.stats[layer], self._z, value)
+            self.rms[layer] = float(np.sqrt(np.mean(np.square(value, dtype=np.float64))))
 
 
 def _activation_checks(net: Network, x: np.ndarray, settings: Settings) -> list[Diagnosis]:
@@ -91,7 +93,23 @@ def _activation_checks(net: Network, x: np.ndarray, settings: Settings) -> list[
             )
         if stats.dead >= T.DEAD_AT_INIT:
             found.append(_diagnosis("dead_units", i, {"dead_fraction": round(stats.dead, 4), **evidence}, settings))
+    if not found and len(hidden) >= 2:
+        found += _signal_check(probe, hidden, settings)
     return found
+
+
+def _signal_check(probe: _InitProbe, hidden: list[int], settings: Settings) -> list[Diagnosis]:
+    """The activations' scale falling tenfold from the first hidden layer to the last before any update."""
+    first, last = probe.rms.get(hidden[0], 0.0), probe.rms.get(hidden[-1], 0.0)
+    if not (math.isfinite(first) and math.isfinite(last) and first > 0 and last < T.SIGNAL_SHRINK_AT_INIT * first):
+        return []
+    evidence: dict[str, float | int | str] = {
+        "at": "initialization",
+        "hidden_layers": len(hidden),
+        "rms_first_hidden": float(f"{first:.3g}"),
+        "rms_last_hidden": float(f"{last:.3g}"),
+    }
+    return [_diagnosis("shrinking_signal", hidden[-1], evidence, settings)]
 
 
 def _label_checks(t: np.ndarray, net: Network, settings: Settings) -> list[Diagnosis]:

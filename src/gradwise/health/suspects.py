@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradwise.health.fixes import Fix
-from gradwise.health.remedies import pairing_fix, scaled_init_name
+from gradwise.health.remedies import init_mismatch, pairing_fix, scaled_init_name
 from gradwise.health.settings import Settings
+from gradwise.nn.pairing import pairing
 
 UNSCALED_INITS = ("uniform", "normal", "constant", "zeros")
 EXTREME_MOMENTUM = 0.99  # momentum this high keeps ~100 steps of velocity: it overshoots (Sutskever et al. 2013)
@@ -35,6 +36,8 @@ def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
         if settings.init in UNSCALED_INITS:
             rescaled = {"init": scaled_init_name(settings.activation), "init_scale": None}
             found.append(Fix(rescaled, "scale the weights by the fan-in"))
+        elif (wanted := init_mismatch(settings)) is not None:
+            found.append(Fix({"init": wanted, "init_scale": None}, "the initializer made for these units"))
         if abs(float(settings.bias_init or 0.0)) >= LARGE_BIAS:
             found.append(Fix({"bias_init": 0.0}, "start the biases at 0"))
     if "activation" in stages and str(settings.activation).split(":")[0] in ("sigmoid", "tanh"):
@@ -49,6 +52,36 @@ def _suspects(settings: Settings, stages: tuple[str, ...]) -> list[Fix]:
         found.append(Fix({"weight_decay": 0.0}, "stop pulling the weights to 0"))
     if "dropout" in stages and float(settings.dropout or 0.0) >= HEAVY_DROPOUT:
         found.append(Fix({"dropout": 0.2}, "keep most units in each step"))
+    if "recipe" in stages:
+        found += recipe_fixes(settings)
     return found
+
+
+RECIPE_OPTIMIZER = {"optimizer": "adam", "lr": 0.001}
+
+
+def recipe_fixes(settings: Settings) -> list[Fix]:
+    """What the healthy recipe for these layers changes beyond the settings' suspects: softmax outputs with
+    cross-entropy (a pairing that learns, like sigmoid + mse, can still learn slowly) and Adam at 1e-3."""
+    found = []
+    try:
+        categorical = pairing(settings.loss or "ce").kind == "categorical" and pairing_fix(settings) is None
+    except ValueError:
+        categorical = False  # a loss gradwise does not know
+    if not categorical:
+        found.append(Fix({"output": "softmax", "loss": "ce"}, "softmax outputs with cross-entropy: made for classes"))
+    if {"optimizer": settings.optimizer, "lr": settings.lr} != RECIPE_OPTIMIZER:
+        found.append(Fix(RECIPE_OPTIMIZER, "Adam at its usual rate"))
+    return found
+
+
+def yardstick_changes(settings: Settings) -> dict[str, object]:
+    """The settings the healthy recipe for these layers changes: every suspect removed, matched softmax and
+    cross-entropy, the initializer made for the units, Adam at 1e-3. The hidden sizes and the batch stay."""
+    stages = ("pairing", "input", "init", "clipping", "decay", "dropout", "recipe")
+    changes: dict[str, object] = {}
+    for fix in _suspects(settings, stages):
+        changes.update(fix.changes)
+    return changes
 
 

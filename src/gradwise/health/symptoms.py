@@ -55,6 +55,10 @@ _ROWS = (
     # The last resort: a stall that nothing more specific explains.
     Symptom("plateau", "stalling", ("pairing", "input", "init", "activation", "clipping", "decay", "dropout"),
             remedies.plateau, rules.plateau, silenced_by=EVERY_FAMILY),
+    Symptom("shrinking_signal", "saturating", ("init",), remedies.shrinking_signal),
+    # Repair's yardstick: a quiet run far below the healthy recipe on the same layers (train/repair.py).
+    Symptom("slow_learning", "stalling", ("pairing", "input", "init", "recipe", "clipping", "decay", "dropout"),
+            remedies.slow_learning),
     Symptom("non_finite", "non_finite", ("pairing", "input", "init", "momentum"), remedies.non_finite),
     Symptom("bad_initial_loss", "setup", ("pairing", "input", "init"), remedies.bad_initial_loss),
     Symptom("unnormalized_input", "setup", ("input",), remedies.unnormalized_input),

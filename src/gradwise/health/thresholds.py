@@ -56,3 +56,14 @@ INITIAL_LOSS_FACTOR = 3.0  # CS231n: the initial softmax loss should be ln(class
 INPUT_ABS_MEAN = 5.0  # LeCun et al. 1998, sec. 4.3: inputs should have mean near 0 ...
 INPUT_STD = 10.0  # ... and similar, modest variance (pixels 0-255 give mean 33, std 79)
 LABEL_MAJORITY = 0.9  # one class holding 90 % of the labels makes accuracy meaningless
+# The hidden activations' RMS falls tenfold from the first hidden layer to the last before any update. Weights
+# that keep the variance for tanh (Glorot) halve it in every ReLU layer (He et al. 2015, eq. 10): the RMS is
+# x0.71 per layer, x0.04 over ten. The gradients reaching the first layers shrink alike.
+SIGNAL_SHRINK_AT_INIT = 0.1
+
+# --- repair's yardstick --------------------------------------------------------------------------
+# A quiet run that learned less than half of what the healthy recipe learns on the same layers, data, batch and
+# steps (accuracy above chance) is not healthy: repair starts on it. Once repair is changing a run, it goes on
+# until the run learns nine tenths of what the recipe learns (each change kept only when it probes better).
+YARDSTICK_SHARE = 0.5
+YARDSTICK_SHARE_REPAIRING = 0.9

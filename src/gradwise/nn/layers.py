@@ -47,6 +47,9 @@ class GradientSink(NamedTuple):
 
 
 class Layer(Protocol):
+    """What a network needs of a layer; it may also hold ``buffers``, arrays that are state but not parameters
+    (BatchNorm's running statistics): saved and restored with the weights, never moved by an optimizer."""
+
     params: dict[str, Array]
     grads: dict[str, Array]
 
@@ -78,6 +81,7 @@ class Dense:
             "b": np.full(n_out, bias, dtype=dtype),
         }
         self.grads: dict[str, Array] = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers: dict[str, Array] = {}  # state that is not a parameter (BatchNorm's running statistics): none
         self._work: dict[str, Array] = {}  # speed: z, a, dz, dx buffers, allocated once and reused every step
 
     @property
@@ -166,6 +170,7 @@ class Dropout:
         self.p = p
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
+        self.buffers: dict[str, Array] = {}
 
     def forward(self, x: Array, train: bool = False, rng: np.random.Generator | None = None) -> tuple[Array, Backprop]:
         if not train or self.p == 0:

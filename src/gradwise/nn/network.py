@@ -3,6 +3,7 @@
 Parameters and gradients are ``{"0.W": array, "0.b": array, "2.W": ...}`` dicts whose
 values are the layers' own arrays, so an optimizer that updates them in place updates
 the network. The prefix is the layer's position (as in PyTorch's ``Sequential``).
+``buffers`` are named the same way (``"1.running_mean"``): layer state that is not a parameter.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from gradwise.nn.activations import Activation
 from gradwise.nn.init import Initializer
 from gradwise.nn.layers import Backprop, Dense, Dropout, GradientSink, Layer
 from gradwise.nn.losses import Loss, get_loss
+from gradwise.nn.normalization import BatchNorm, LayerNorm
 from gradwise.seeds import generator, weights_rng
 
 Array = np.ndarray
+NORMS: dict[str, type[BatchNorm] | type[LayerNorm]] = {"batch": BatchNorm, "layer": LayerNorm}  # mlp(norm=)
 
 
 class Probe(Protocol):
@@ -41,7 +44,7 @@ class LayerInfo:
     activation: str  # "" for a layer without one
     shape: tuple[int, int] | None  # (n_in, n_out) for a layer with weights
     parameters: int
-    detail: str = ""  # Dropout's p
+    detail: str = ""  # Dropout's p; a norm layer's size and eps (and BatchNorm's momentum)
 
     @property
     def weighted(self) -> bool:
@@ -72,6 +75,16 @@ class Network:
     def grads(self) -> dict[str, Array]:
         return {param_name(i, k): v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
+    @property
+    def buffers(self) -> dict[str, Array]:
+        """The layers' state that is not a parameter (``"1.running_mean"``), their own arrays: write into them to
+        restore it. No optimizer sees these; a model file and a checkpoint store them beside ``params``."""
+        return {
+            param_name(i, k): v
+            for i, layer in enumerate(self.layers)
+            for k, v in getattr(layer, "buffers", {}).items()  # a layer from elsewhere may have none
+        }
+
     def by_layer(self, flat: Mapping[str, Array]) -> dict[int, dict[str, Array]]:
         """A dict named as ``params`` (``grads``, weights) by layer position: ``{0: {"W": ..., "b": ...}, ...}``."""
         return {
@@ -98,8 +111,7 @@ class Network:
             if isinstance(layer, Dense):
                 found.append(LayerInfo(i, "Dense", layer.activation.name, layer.shape, parameters))
             else:
-                detail = f"{layer.p}" if isinstance(layer, Dropout) else ""
-                found.append(LayerInfo(i, type(layer).__name__, "", None, parameters, detail))
+                found.append(LayerInfo(i, type(layer).__name__, "", None, parameters, _detail(layer)))
         return found
 
     @property
@@ -171,9 +183,21 @@ class Network:
         return self.predict(x)
 
 
+def _detail(layer: Layer) -> str:
+    """What sets a layer without weights apart: Dropout's p, a norm layer's size and eps."""
+    if isinstance(layer, Dropout):
+        return f"{layer.p}"
+    if isinstance(layer, BatchNorm):
+        return f"{layer.size} eps={layer.eps:g} momentum={layer.momentum:g}"
+    if isinstance(layer, LayerNorm):
+        return f"{layer.size} eps={layer.eps:g}"
+    return ""
+
+
 def _check_layout(layers: list[Layer]) -> None:
     """ValueError for layer sequences whose gradients or outputs would be silently wrong."""
     first_position: dict[int, int] = {}
+    width = None  # the outputs of the last Dense layer so far
     for i, layer in enumerate(layers):
         j = first_position.setdefault(id(layer), i)
         if j != i:
@@ -181,10 +205,19 @@ def _check_layout(layers: list[Layer]) -> None:
                 f"Network: layers {j} and {i} are the same {type(layer).__name__} object; a layer keeps one set of "
                 "work arrays and gradients, so it can appear once: give each position its own layer"
             )
-    if layers and isinstance(layers[-1], Dropout):
+        if isinstance(layer, Dense):
+            width = layer.shape[1]
+        elif isinstance(layer, BatchNorm | LayerNorm) and width is not None and layer.size != width:
+            raise ValueError(
+                f"Network: layer {i} is a {type(layer).__name__} of {layer.size} features, but the layer before "
+                f"gives {width}; make it {type(layer).__name__}({width})"
+            )
+    if layers and isinstance(layers[-1], Dropout | BatchNorm | LayerNorm):
+        kind = type(layers[-1]).__name__
+        what = "drop the outputs themselves" if kind == "Dropout" else "rescale the outputs themselves"
         raise ValueError(
-            "Network: the last layer is a Dropout, which would drop the outputs themselves; put Dropout between "
-            "layers, before the output layer"
+            f"Network: the last layer is a {kind}, which would {what}; put {kind} between layers, before the "
+            "output layer"
         )
 
 
@@ -233,20 +266,27 @@ def mlp(
     init: str | Initializer | None = None,
     bias: float = 0.0,
     dropout: float = 0.0,
+    norm: str | None = None,
     rng: np.random.Generator | int | None = 0,
     dtype: np.dtype | type = np.float32,
 ) -> Network:
     """A multilayer perceptron: ``mlp([784, 100, 10])`` is 784-100-10, ReLU hidden units, softmax output.
 
-    An int ``rng`` is a seed: the weights come from its weights stream (``gradwise.seeds``).
+    ``norm`` ``"batch"`` or ``"layer"`` puts a BatchNorm or a LayerNorm after each hidden layer's activation
+    (before its Dropout); never after the output layer. An int ``rng`` is a seed: the weights come from its
+    weights stream (``gradwise.seeds``).
     """
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least input and output sizes, got {list(sizes)}")
+    if norm is not None and norm not in NORMS:
+        raise ValueError(f"mlp: unknown norm {norm!r}; choose one of: None, {', '.join(map(repr, NORMS))}")
     rng = generator(rng, weights_rng)
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2
         layers.append(Dense(n_in, n_out, output if last else activation, init, rng=rng, bias=bias, dtype=dtype))
+        if norm is not None and not last:
+            layers.append(NORMS[norm](n_out, dtype=dtype))
         if dropout and not last:
             layers.append(Dropout(dropout))
     return Network(layers)

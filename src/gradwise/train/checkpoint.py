@@ -1,6 +1,7 @@
 """Exact resume: a checkpoint holds everything a run needs to continue as if it had never stopped.
 
-``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the optimizer state
+``checkpoint.npz`` in the run folder: the weights (``param/0.W`` ...), the buffers (BatchNorm's running
+statistics, ``buffer/1.running_mean`` ...), the optimizer state
 (``opt/<key>``, which includes the schedule's step count and any rollback's learning-rate
 scale), and ``__run__``, a JSON string with the position in the data order (epoch, batch),
 the step, the current epoch's running totals, the dropout generator's state, the random streams'
@@ -9,7 +10,7 @@ health monitor's and the guard's state (their trend, streaks and diagnoses, so a
 judging as if it had never stopped), why the run stopped once it has (a finished run resumed changes
 nothing) and the BLAS path the run takes (``gradwise.blas.backend()``; a process never changes it
 mid-run, and a run resumed on another path continues with numbers that may differ in the last bits).
-Written atomically every ``--checkpoint-every`` steps; never with non-finite weights.
+Written atomically every ``--checkpoint-every`` steps; never with non-finite weights or buffers.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ def save_checkpoint(
     health: dict[str, Any] | None = None,
     finished: str | None = None,
 ) -> bool:
-    """Write the run's full state atomically; False (and nothing written) when a weight is not finite.
+    """Write the run's full state atomically; False (and nothing written) when a weight or a buffer is not finite.
 
     ``finished`` is the stop reason of a run that has ended.
     """
-    if not all(np.isfinite(p).all() for p in net.params.values()):
+    if not all(np.isfinite(p).all() for p in [*net.params.values(), *net.buffers.values()]):
         return False
     arrays: dict[str, np.ndarray] = {f"param/{k}": v for k, v in net.params.items()}
+    arrays.update({f"buffer/{k}": v for k, v in net.buffers.items()})
     arrays.update({f"opt/{k}": v for k, v in run.opt_state.items()})
     state = {
         **run.to_json(),
@@ -80,7 +82,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) -> Checkpoint:
-    """Put the checkpoint's weights into ``net`` and return the Run to continue, the generator state and more.
+    """Put the checkpoint's weights and buffers into ``net``; return the Run to continue, the generator state and more.
 
     ``opt_state`` is a freshly initialized state of the same optimizer: it says which arrays to expect. The file is
     read through ``NpzReader``: every array's header must match what the network and the optimizer hold.
@@ -90,9 +92,12 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
     with NpzReader(path, "checkpoint", _FIX, "the run") as archive:
         state = _run_state(path, archive)
         params = _arrays(path, archive, "param/", net.params)
+        buffers = _arrays(path, archive, "buffer/", net.buffers)  # none for a network without BatchNorm
         restored = _arrays(path, archive, "opt/", opt_state)
     for name, value in params.items():
         net.params[name][...] = value
+    for name, value in buffers.items():
+        net.buffers[name][...] = value
     try:
         run = Run.from_json(state, restored)
         finished = state.get("finished")

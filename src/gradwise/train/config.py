@@ -30,6 +30,7 @@ SCHEDULES = ("constant", "step", "exponential", "cosine")
 NORMALIZE = ("unit", "standard", "none")
 DTYPES = ("float32", "float64")
 ON_NAN = ("stop", "rollback", "skip")
+NORMS = ("none", "batch", "layer")  # a BatchNorm or a LayerNorm after each hidden layer, or neither
 
 
 class ConfigError(ValueError):
@@ -68,6 +69,7 @@ class TrainConfig:
     init_scale: float | None = None
     bias_init: float = 0.0
     dropout: float = 0.0
+    norm: str = "none"  # "batch" or "layer": a normalization layer after each hidden layer's activation
     optimizer: str = "momentum"
     lr: float = 0.05
     momentum: float = 0.9
@@ -192,11 +194,7 @@ def _validate(c: TrainConfig) -> None:
             c.init_scale > 0 or c.init not in ("normal", "uniform"),
             f"`init_scale` must be > 0 for `init` {c.init}, got {c.init_scale:g}",
         )
-    need(c.optimizer in OPTIMIZERS, f"`optimizer`: unknown {c.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
-    need(c.schedule in SCHEDULES, f"`schedule`: unknown {c.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
-    need(c.normalize in NORMALIZE, f"`normalize`: unknown {c.normalize!r}; choose one of: {', '.join(NORMALIZE)}")
-    need(c.dtype in DTYPES, f"`dtype`: unknown {c.dtype!r}; choose one of: {', '.join(DTYPES)}")
-    need(c.on_nan in ON_NAN, f"`on_nan`: unknown {c.on_nan!r}; choose one of: {', '.join(ON_NAN)}")
+    _validate_choices(c, need)
     for name, check in (
         ("activation", lambda: get_activation(c.activation)),
         ("output", lambda: get_activation(c.output)),
@@ -207,6 +205,25 @@ def _validate(c: TrainConfig) -> None:
             check()
         except ValueError as error:
             raise ConfigError(f"`{name}`: {error}") from None
+
+
+def _validate_choices(c: TrainConfig, need: Callable[[bool, str], None]) -> None:
+    """The fields that name one of a few choices, and the choices that rule out another field's value."""
+    for name, choices in (
+        ("optimizer", tuple(OPTIMIZERS)),
+        ("schedule", SCHEDULES),
+        ("normalize", NORMALIZE),
+        ("dtype", DTYPES),
+        ("on_nan", ON_NAN),
+        ("norm", NORMS),
+    ):
+        value = getattr(c, name)
+        need(value in choices, f"`{name}`: unknown {value!r}; choose one of: {', '.join(choices)}")
+    need(
+        c.norm != "batch" or c.batch_size >= 2,
+        f"`norm` batch: BatchNorm needs batches of 2 or more rows to normalize over, got `batch_size` "
+        f"{c.batch_size}; use a larger `batch_size`, or `norm` layer (LayerNorm normalizes each row alone)",
+    )
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -252,10 +269,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def settings_of(config: TrainConfig) -> Settings:
-    """The hyperparameters the health rules read when they explain a cause and propose a fix, the
-    initializer by its own name (the default one named: He for the ReLU family, Glorot otherwise)."""
+    """The hyperparameters the health rules read when they explain a cause and propose a fix (every field of
+    ``Settings`` that a ``TrainConfig`` has: ``norm`` too), the initializer by its own name (the default one
+    named: He for the ReLU family, Glorot otherwise)."""
     init = scaled_init_name(config.activation) if config.init is None else init_name(config.init)
-    return replace(Settings.of(config), init=init)
+    return replace(Settings.of(config), init=init, norm=config.norm)
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:
@@ -277,6 +295,7 @@ def build_network(config: TrainConfig, n_in: int, n_out: int) -> Network:
             init=init,
             bias=config.bias_init,
             dropout=config.dropout,
+            norm=None if config.norm == "none" else config.norm,
             rng=weights_rng(config.seed),
             dtype=np.dtype(config.dtype),
         )
@@ -290,7 +309,9 @@ def build_network(config: TrainConfig, n_in: int, n_out: int) -> Network:
 
 def build_schedule(config: TrainConfig, steps_per_epoch: int) -> schedules.Schedule:
     """The learning rate over steps: the named schedule spread over the run, then the warm-up."""
-    total = max(1, config.max_steps or config.epochs * steps_per_epoch)
+    total = max(1, config.epochs * steps_per_epoch)  # the run ends at the first of its epochs and steps
+    if config.max_steps is not None:
+        total = max(1, min(total, config.max_steps))
     base = {
         "constant": lambda: schedules.constant(config.lr),
         "step": lambda: schedules.step(config.lr, every=max(1, total // 3), gamma=0.1),

@@ -187,7 +187,8 @@ class _Loop:
         if reason is None:
             run.loss_sum, run.correct, run.seen, run.discarded = 0.0, 0, 0, 0
         if self.restoring is not None and self.restoring.best_epoch(run.history) == len(run.history.epochs) - 1:
-            self.best_params = {k: v.copy() for k, v in session.net.params.items()}
+            # the weights and the running statistics (BatchNorm's): a restored epoch needs both
+            self.best_params = {k: v.copy() for k, v in {**session.net.params, **session.net.buffers}.items()}
         p = self.progress(epoch_done=True)
         for callback in self.callbacks:
             callback.on_epoch(p, record)
@@ -204,7 +205,8 @@ class _Loop:
             return reason
         best = self.restoring.best_epoch(history)
         if best is not None and best != len(history.epochs) - 1:
+            arrays = {**self.session.net.params, **self.session.net.buffers}
             for name, saved in self.best_params.items():
-                self.session.net.params[name][...] = saved
+                arrays[name][...] = saved
             reason = f"{reason}; restored the weights of epoch {best + 1}"
         return reason

@@ -1,7 +1,8 @@
 """The model file, ``model.npz``: everything ``predict`` and ``evaluate`` need, and nothing they could trip on.
 
-It is the parameter dict (``"0.W"``, ``"0.b"``, ...) saved with ``np.savez`` plus one string array, ``__meta__``,
-holding the layers (``nn.specs``) and the input scaling as JSON, so a model file alone is enough to predict. It is
+It is the parameter dict (``"0.W"``, ``"0.b"``, ...) and the buffers (BatchNorm's running statistics, named as
+``Network.buffers``: ``"1.running_mean"``) saved with ``np.savez``, plus one string array, ``__meta__``, holding the
+layers (``nn.specs``) and the input scaling as JSON, so a model file alone is enough to predict. It is
 read through ``train.archive.NpzReader``: an object array is refused, never unpickled, and every header is checked
 against the layers before its data is read. Non-finite weights are never written.
 """
@@ -32,23 +33,25 @@ _MAX_SIZE = 2**31 - 1  # a layer size beyond this is a damaged file, not a netwo
 
 
 def save_model(path: str | Path, net: Network, meta: dict[str, Any]) -> None:
-    """Write the network's parameters and ``meta`` (architecture, input scaling) atomically.
+    """Write the network's parameters, its buffers and ``meta`` (architecture, input scaling) atomically.
 
-    Raises CheckpointError, and writes nothing, when a weight is NaN or infinite.
+    Raises CheckpointError, and writes nothing, when a weight or a running statistic is NaN or infinite.
     """
     path = Path(path)
-    bad = [name for name, value in net.params.items() if not np.isfinite(value).all()]
+    arrays = {**net.params, **net.buffers}  # no name is both: a layer's parameters and buffers have other keys
+    bad = [name for name, value in arrays.items() if not np.isfinite(value).all()]
     if bad:
-        raise CheckpointError(f"{path}: not written: parameters {', '.join(bad)} hold NaN or Inf")
-    arrays = dict(net.params)
+        what = "parameters" if set(bad) <= set(net.params) else "arrays"
+        raise CheckpointError(f"{path}: not written: {what} {', '.join(bad)} hold NaN or Inf")
     arrays[META_KEY] = np.array(json.dumps({"format": FORMAT, **meta}))
     with atomic_open(path) as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 def architecture(net: Network) -> dict[str, Any]:
-    """What ``load_model`` needs to rebuild ``net``: its layers (``nn.specs``), any mix of Dense and Dropout, and
-    ``sizes``, the input and each Dense layer's outputs, which ``predict`` and ``evaluate`` check data against.
+    """What ``load_model`` needs to rebuild ``net``: its layers (``nn.specs``), any mix of Dense, Dropout, BatchNorm
+    and LayerNorm, and ``sizes``, the input and each Dense layer's outputs, which ``predict`` and ``evaluate`` check
+    data against.
 
     Older files describe an ``mlp`` instead (sizes, one hidden activation, the output's, a dropout rate); they load
     as that.
@@ -84,8 +87,9 @@ def load_model(path: str | Path) -> tuple[Network, dict[str, Any]]:
         if not np.isfinite(value).all():
             raise CheckpointError(f"{path}: array {name} holds NaN or Inf; re-save the model from a finite run")
     net = from_specs(specs, meta["dtype"])
+    targets = {**net.params, **net.buffers}  # the layers' own arrays
     for name, value in arrays.items():
-        net.params[name][...] = value
+        targets[name][...] = value
     return net, meta
 
 

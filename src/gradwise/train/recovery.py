@@ -2,9 +2,10 @@
 diverging loss, replays, then stops, rolls back or skips; ``HealthFlow`` arbitrates between the guard and the
 health monitor after each step.
 
-Every ``snapshot_every`` steps of healthy-looking training the guard keeps the weights, the optimizer
-state and the dropout generator in memory. When the loss turns non-finite, or the smoothed loss
-diverges (``health/divergence.py``: the one definition, which batch-1 noise cannot trip), it replays the
+Every ``snapshot_every`` steps of healthy-looking training the guard keeps the weights and the buffers
+(BatchNorm's running statistics, which a bad batch damages too), the optimizer state and the dropout generator
+in memory. When the loss turns non-finite, or the smoothed loss diverges (``health/divergence.py``: the one
+definition, which batch-1 noise cannot trip), it replays the
 steps since that snapshot through ``train_step`` (the step training takes) with a probe attached to find the
 first bad tensor (``health/trace.py`` says what it means), then:
 
@@ -41,6 +42,7 @@ from gradwise.health.monitor import HealthMonitor
 from gradwise.health.settings import Settings
 from gradwise.health.symptoms import SYMPTOMS
 from gradwise.health.trace import FirstNonFinite, blow_up_diagnosis
+from gradwise.nn.network import Network
 from gradwise.optim.transforms import learning_rate_scale, scale_learning_rate
 from gradwise.train.callbacks import Callback, Session
 from gradwise.train.loop import train_step
@@ -52,10 +54,15 @@ KEEP_SNAPSHOTS = 4
 MAX_REPLAY = 20  # snapshot intervals: past this many steps since the last snapshot, take one if the weights are finite
 
 
+def _copy_weights(net: Network) -> dict[str, Array]:
+    """Copies of the network's parameters and buffers, by name (no name is both): what a restore writes back."""
+    return {k: v.copy() for k, v in [*net.params.items(), *net.buffers.items()]}
+
+
 @dataclass
 class Snapshot:
     step: int
-    params: dict[str, Array]
+    params: dict[str, Array]  # the parameters and the buffers (``_copy_weights``)
     opt_state: dict[str, Array]
     rng_state: Mapping[str, Any]  # the dropout generator, as numpy returns it
     batches: list[tuple[int, int, int]] = field(default_factory=list)  # (step, epoch, position) replayed since
@@ -145,7 +152,7 @@ class NonFiniteGuard:
         s = self.session
         snapshot = Snapshot(
             step,
-            {k: v.copy() for k, v in s.net.params.items()},
+            _copy_weights(s.net),
             {k: v.copy() for k, v in s.run.opt_state.items()},
             s.rng.bit_generator.state,
         )
@@ -155,13 +162,16 @@ class NonFiniteGuard:
     def _looks_healthy(self, steps_since: int) -> bool:
         """Snapshot only training that is not on its way up (a rollback must land somewhere good), unless the
         replay grew past ``MAX_REPLAY`` intervals; never non-finite weights."""
-        finite = all(np.isfinite(p).all() for p in self.session.net.params.values())
+        net = self.session.net
+        finite = all(np.isfinite(p).all() for p in [*net.params.values(), *net.buffers.values()])
         calm = self.trend.rising_chunks == 0 and math.isfinite(self.trend.recent)
         return finite and (calm or steps_since >= MAX_REPLAY * self.snapshot_every)
 
     def _restore(self, params: Mapping[str, Array], opt_state: Mapping[str, Array], rng_state: Any) -> None:
+        """Write back ``params`` (parameters and buffers, from ``_copy_weights``), the optimizer and the generator."""
+        targets = {**self.session.net.params, **self.session.net.buffers}
         for name, value in params.items():
-            self.session.net.params[name][...] = value
+            targets[name][...] = value
         self.session.run.opt_state = {k: v.copy() for k, v in opt_state.items()}
         self.session.rng.bit_generator.state = rng_state
 
@@ -181,7 +191,7 @@ class NonFiniteGuard:
         for step, epoch, position in snap.batches:
             tracer.step = step
             if step == until:
-                before = ({k: v.copy() for k, v in s.net.params.items()}, {k: v.copy() for k, v in state.items()})
+                before = (_copy_weights(s.net), {k: v.copy() for k, v in state.items()})
             x, t = next(iter(s.batches.epoch(epoch, start=position)))
             with np.errstate(all="ignore"):
                 value, _, state = train_step(s.net, s.loss, s.optimizer, state, x, t, rng=s.rng, probe=tracer,
@@ -194,7 +204,7 @@ class NonFiniteGuard:
 
     def _handle(self, step: int, loss: float) -> None:
         s = self.session
-        now = ({k: v.copy() for k, v in s.net.params.items()}, {k: v.copy() for k, v in s.run.opt_state.items()})
+        now = (_copy_weights(s.net), {k: v.copy() for k, v in s.run.opt_state.items()})
         rng_now = s.rng.bit_generator.state
         one_step = not math.isfinite(loss) or loss >= self.trend.ceiling  # else a trend: no batch to blame
         policy = "stop" if self.policy == "skip" and not one_step else self.policy

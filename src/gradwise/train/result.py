@@ -24,6 +24,7 @@ class RepairReport:
     attempts: int
     changes: list[dict[str, Any]]  # each applied fix: symptom, layer, step, changes (TrainConfig fields)
     remaining: list[str] = field(default_factory=list)  # headlines of what the full run still found
+    yardstick: float | None = None  # the healthy recipe's probe's test accuracy, when repair measured it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class RepairReport:
             "attempts": self.attempts,
             "changes": self.changes,
             "remaining": self.remaining,
+            "yardstick": self.yardstick,
         }
 
 
@@ -82,4 +84,5 @@ class Result:
             "repairs": self.repairs,
             "repaired": self.repair.repaired if self.repair is not None else None,
             "verdict": self.repair.verdict if self.repair is not None else None,
+            "yardstick": self.repair.yardstick if self.repair is not None else None,
         }

@@ -21,7 +21,7 @@ from gradwise.optim.base import Transform
 from gradwise.seeds import dropout_rng
 from gradwise.train.archive import CheckpointError
 from gradwise.train.assembly import Watch, training_batches
-from gradwise.train.callbacks import Callback
+from gradwise.train.callbacks import Callback, Session
 from gradwise.train.checkpoint import Checkpoint, Checkpointer, load_checkpoint
 from gradwise.train.config import (
     ConfigError,
@@ -143,7 +143,22 @@ def probe(
 ) -> Result:
     """A short, watched run of ``config`` (``repair.probe_config``: its first ``steps`` steps, at most ``seconds``),
     with no run folder, stopped early for a diagnosis ``stop_for`` accepts."""
-    return _attempt(probe_config(config, steps, seconds), None, (), None, None, stop_for=stop_for)
+    return _attempt(probe_config(config, seconds), None, (FirstSteps(steps),), None, None, stop_for=stop_for)
+
+
+class FirstSteps(Callback):
+    """Stops a run after its first ``steps`` steps, leaving its length (and so its schedule) as configured."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.session: Session | None = None
+
+    def on_begin(self, session: Session) -> None:
+        self.session = session
+
+    def on_step(self, progress: Progress, loss: float) -> None:
+        if progress.step >= self.steps and self.session is not None:
+            self.session.stop = f"reached {self.steps} steps"
 
 
 def _attempt(
