@@ -28,6 +28,11 @@ STEMS = [
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 ]
+# SHA-256 of the image files older gradwise bundled: the canonical pixels under a 2-D header (N x 784).
+OLD_BUNDLE_SHA256 = {
+    "train-images-idx3-ubyte": "01acd913c5b3fdb3990d50820f9a100fc31bc19a71cfe4971bc2ecd95eaedd59",
+    "t10k-images-idx3-ubyte": "c413eec8bcea1cc1ae153b5250db8233f555f75c9abf17b3d37857a03684b4ac",
+}
 
 
 # The real Fashion-MNIST: Debian's dataset-fashion-mnist package, which `make test` installs when missing.
@@ -154,6 +159,32 @@ def test_the_cache_serves_mnist_after_the_first_load(
 
     monkeypatch.setattr(datasets, "read_idx_bytes", no_decoding)
     assert load_dataset("mnist").test.y[:3].tolist() == [7, 2, 1]
+
+
+def test_the_older_bundle_with_2d_image_headers_loads_the_same(
+    tmp_path: Path, mnist_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rebuild the files older gradwise bundled (raw, with their checksum list) from the canonical ones.
+    old = tmp_path / "old-mnist"
+    old.mkdir()
+    lines = []
+    for stem in STEMS:
+        data = gzip.decompress((datasets.MNIST_DIR / f"{stem}.gz").read_bytes())
+        if stem in OLD_BUNDLE_SHA256:
+            assert data[:4] == bytes.fromhex("00000803")  # canonical: ubyte, 3 dimensions
+            data = bytes.fromhex("00000802") + data[4:8] + (28 * 28).to_bytes(4, "big") + data[16:]
+            assert hashlib.sha256(data).hexdigest() == OLD_BUNDLE_SHA256[stem]
+        (old / stem).write_bytes(data)
+        lines.append(f"{hashlib.sha256(data).hexdigest()}  {stem}\n")
+    (old / "SHA256SUMS.uncompressed").write_text("".join(lines))
+    before = load_dataset(str(old))
+    monkeypatch.setenv("GRADWISE_CACHE", str(mnist_cache))
+    now = load_dataset("mnist")
+    assert before.image_shape == now.image_shape == (28, 28)
+    for old_split, new_split in ((before.train, now.train), (before.val, now.val), (before.test, now.test)):
+        assert old_split.x.shape == new_split.x.shape and old_split.x.shape[1] == 784
+        np.testing.assert_array_equal(old_split.x, new_split.x)
+        np.testing.assert_array_equal(old_split.y, new_split.y)
 
 
 # --- checksums and the cache -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import struct
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from gradwise.data.idx import (
     read_idx_bytes,
     read_labeled_images,
     write_idx,
+    write_images,
 )
 
 BUNDLED = Path(__file__).resolve().parents[1] / "src" / "gradwise" / "data" / "mnist"
@@ -34,6 +36,15 @@ CODES = {
     np.dtype(np.float32): 0x0D,
     np.dtype(np.float64): 0x0E,
 }
+# SHA-256 of the canonical, uncompressed MNIST files (images with the 3-D header N x 28 x 28), as published
+# in SHA256SUMS.uncompressed beside the canonical .gz files: written out here so no test trusts the bundle.
+CANONICAL_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+IMAGE_STEMS = ["t10k-images-idx3-ubyte", "train-images-idx3-ubyte"]
 DAMAGED = "the file is damaged or not an IDX file: re-download or re-create it"
 ZEROS = "IDX files start with two zero bytes"
 shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5)
@@ -260,12 +271,95 @@ def test_labeled_images_pair(tmp_path: Path) -> None:
 
 
 def test_flattened_square_images_are_reshaped(tmp_path: Path) -> None:
-    # The bundled MNIST stores each image as a row of 784 pixels.
-    images_path, labels_path = BUNDLED / "t10k-images-idx3-ubyte.gz", BUNDLED / "t10k-labels-idx1-ubyte.gz"
-    assert read_idx(images_path).shape == (10000, 784)
-    assert read_labeled_images(images_path, labels_path)[0].shape == (10000, 28, 28)
     flat, _ = read_labeled_images(*write_pair(tmp_path, np.ones((2, 9), np.uint8), np.zeros(2, np.uint8)))
     assert flat.shape == (2, 3, 3)
+
+
+# --- the bundled MNIST is the canonical one -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def canonical() -> dict[str, bytes]:
+    """The decompressed bytes of the bundled MNIST files, decompressed once for all tests."""
+    return {stem: gzip.decompress((BUNDLED / f"{stem}.gz").read_bytes()) for stem in CANONICAL_SHA256}
+
+
+def two_d_form(canonical_images: bytes) -> bytes:
+    """The same images with the 2-D header (N x 784) older gradwise bundled: magic 00 00 08 02, two sizes."""
+    count, rows, cols = struct.unpack(">3I", canonical_images[4:16])
+    return header(0x08, count, rows * cols) + canonical_images[16:]
+
+
+def read_strict_images(data: bytes) -> np.ndarray:
+    """A reader as strict as the seed's: the magic number must say ubyte with 3 dimensions, sizes must add up."""
+    if data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise ValueError(f"not an IDX file of unsigned bytes: magic 0x{data[:4].hex()}")
+    ndim = data[3]  # the magic number's last byte is the number of dimensions, one uint32 size each follows
+    if ndim != 3:
+        raise ValueError(f"images need 3 dimensions (N, rows, cols), the header declares {ndim}")
+    shape = struct.unpack(">3I", data[4:16])
+    if len(data) != 16 + shape[0] * shape[1] * shape[2]:
+        raise ValueError(f"{len(data) - 16} bytes of pixels do not fill shape {shape}")
+    return np.frombuffer(data, np.uint8, offset=16).reshape(shape)
+
+
+def test_the_bundled_mnist_decompresses_to_the_canonical_bytes(canonical: dict[str, bytes]) -> None:
+    assert {stem: hashlib.sha256(data).hexdigest() for stem, data in canonical.items()} == CANONICAL_SHA256
+    # The loader checks the files against its own list: it must list the same hashes.
+    listed = dict(line.split()[::-1] for line in (BUNDLED / "SHA256SUMS.uncompressed").read_text().splitlines())
+    assert listed == CANONICAL_SHA256
+    assert {stem: canonical[stem][:4].hex() for stem in IMAGE_STEMS} == dict.fromkeys(IMAGE_STEMS, "00000803")
+
+
+@pytest.mark.parametrize("stem", IMAGE_STEMS)
+def test_both_image_header_forms_read_to_identical_arrays(
+    canonical: dict[str, bytes], tmp_path: Path, stem: str
+) -> None:
+    count = 10000 if stem.startswith("t10k") else 60000
+    three_d, two_d = read_idx_bytes(canonical[stem]), read_idx_bytes(two_d_form(canonical[stem]))
+    assert three_d.shape == (count, 28, 28) and two_d.shape == (count, 784)
+    np.testing.assert_array_equal(two_d, three_d.reshape(count, 784))
+    labels_path = BUNDLED / f"{stem.replace('images-idx3', 'labels-idx1')}.gz"
+    (tmp_path / "old").write_bytes(two_d_form(canonical[stem]))
+    old, _ = read_labeled_images(tmp_path / "old", labels_path)
+    new, _ = read_labeled_images(BUNDLED / f"{stem}.gz", labels_path)
+    assert old.shape == new.shape == (count, 28, 28) and old.dtype == new.dtype == np.uint8
+    np.testing.assert_array_equal(old, new)
+
+
+@pytest.mark.parametrize("stem", IMAGE_STEMS)
+def test_images_written_back_are_the_canonical_bytes(canonical: dict[str, bytes], tmp_path: Path, stem: str) -> None:
+    expected = CANONICAL_SHA256[stem]
+    # Read in either header form, written back raw and gzip: always the canonical file, byte for byte.
+    for form, data in {"3-D": canonical[stem], "2-D": two_d_form(canonical[stem])}.items():
+        images = read_idx_bytes(data)
+        write_images(tmp_path / "raw", images, compress=False)
+        write_images(tmp_path / "images.gz", images)
+        for path in (tmp_path / "raw", tmp_path / "images.gz"):
+            assert hashlib.sha256(read_decompressed(path)).hexdigest() == expected, f"{form} -> {path.name}"
+    # write_idx keeps the shape it is given: the loaded 3-D images come back canonical too.
+    write_idx(tmp_path / "plain", read_idx(BUNDLED / f"{stem}.gz"))
+    assert hashlib.sha256((tmp_path / "plain").read_bytes()).hexdigest() == expected
+
+
+def test_write_images_refuses_what_is_not_images(tmp_path: Path) -> None:
+    with pytest.raises(IdxError) as error:
+        write_images(tmp_path / "x", np.zeros((2, 10), np.uint8))
+    assert str(error.value) == (
+        f"{tmp_path / 'x'}: images must have shape (N, rows, cols) or (N, side * side), not 2x10; "
+        "reshape them first"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_strict_idx_reader_accepts_the_bundled_images(canonical: dict[str, bytes]) -> None:
+    for stem in IMAGE_STEMS:
+        strict = read_strict_images(gzip.decompress((BUNDLED / f"{stem}.gz").read_bytes()))
+        assert strict.shape[1:] == (28, 28)
+        np.testing.assert_array_equal(strict, read_idx(BUNDLED / f"{stem}.gz"))
+        # The 2-D form older gradwise bundled is what such readers refused.
+        with pytest.raises(ValueError, match="^images need 3 dimensions .*, the header declares 2$"):
+            read_strict_images(two_d_form(canonical[stem]))
 
 
 BAD_PAIRS = [

@@ -10,7 +10,7 @@ from gradwise.data.datasets import (
     load_dataset,
     one_hot,
 )
-from gradwise.data.idx import IdxError, read_idx, read_idx_bytes, read_labeled_images, write_idx
+from gradwise.data.idx import IdxError, read_idx, read_idx_bytes, read_labeled_images, write_idx, write_images
 
 __all__ = [
     "ChecksumError",
@@ -26,4 +26,5 @@ __all__ = [
     "read_idx_bytes",
     "read_labeled_images",
     "write_idx",
+    "write_images",
 ]

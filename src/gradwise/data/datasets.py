@@ -3,7 +3,9 @@
 A data set is a folder holding the four IDX files `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each raw or with `.gz`. When a `SHA256SUMS.uncompressed`
 lies beside them, the decompressed bytes are checked against it and the decoded arrays are cached as an `.npz`
-in the user cache folder, so later loads skip decompression. MNIST ships inside the package and works offline.
+in the user cache folder, so later loads skip decompression. MNIST ships inside the package and works offline:
+its files decompress to the canonical MNIST bytes (images with the 3-D header N x 28 x 28). Images stored
+flat (N x 784), as in the copy older gradwise bundled, load to the same arrays.
 """
 
 from __future__ import annotations

@@ -135,6 +135,23 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, compress: bool | 
             f.write(body.tobytes())
 
 
+def write_images(path: str | os.PathLike[str], images: np.ndarray, compress: bool | None = None) -> None:
+    """Write images (N, rows, cols) or (N, side * side) as IDX with the canonical 3-D header (N, rows, cols).
+
+    Standard IDX readers insist on the 3-D form, so MNIST read in either form and written back gives the
+    canonical file byte for byte (before compression). Otherwise as `write_idx`.
+    """
+    images = np.asarray(images)
+    try:
+        stack = image_stack(images, str(path))
+    except IdxError:
+        raise IdxError(
+            f"{path}: images must have shape (N, rows, cols) or (N, side * side), not "
+            f"{_shape_text(images.shape)}; reshape them first"
+        ) from None
+    write_idx(path, stack, compress)
+
+
 def read_labeled_images(
     images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str], num_classes: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +164,9 @@ def read_labeled_images(
 def image_stack(images: np.ndarray, name: str) -> np.ndarray:
     """Images (N, rows, cols) as they are, or flattened (N, side * side) reshaped to (N, side, side).
 
-    Some MNIST copies (the bundled one included) store each image as one row of 784 pixels despite the
-    `idx3` in their names; a square pixel count is read as a square image. Anything else raises IdxError.
+    Canonical MNIST files hold (N, 28, 28); some copies (the one older gradwise bundled included)
+    hold (N, 784) despite the `idx3` in their names, so a square pixel count is read as a square image.
+    Anything else raises IdxError.
     """
     if images.ndim == 2:
         side = math.isqrt(images.shape[1])
