@@ -3,6 +3,8 @@
 A delta the user did not write is still tested, through dW: each delta hypothesis is pushed through
 a{i-1}ᵀ · and compared with dW{i}, and an accepted one becomes the user's delta for the layers below.
 A bias inside W is checked as part of dW{i}, the whole augmented matrix; a layer without bias has no db{i}.
+A normalized layer's delta{i} goes through the norm's backward, and its dgamma{i} and dbeta{i} follow delta{i}
+(``norm_walk``).
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import numpy as np
 from gradwise.verify import bias as B
 from gradwise.verify import compare as C
 from gradwise.verify import hypotheses as H
+from gradwise.verify import norm_walk as NW
 from gradwise.verify import reference as R
-from gradwise.verify.checker import Array, Decay, Suspects, Walk
+from gradwise.verify.checker import Array, Decay, Suspects, Walk, usable
 from gradwise.verify.factor import local_factor
-from gradwise.verify.forward import usable
+from gradwise.verify.network import NORM_NAMES
+
+Parts = tuple[Array, Array, float, list[H.Hypothesis], Callable[[], list[H.Hypothesis]]]
 
 
 def backward(walk: Walk) -> None:
     """delta{i}, dW{i}, db{i} for i from the last layer down to the first."""
     for i in range(walk.trace.network.layers - 1, -1, -1):
         given = _delta(walk, i)
+        NW.parameters(walk, i, given)
         _weight_gradient(walk, i, given)
         _bias_gradient(walk, i)
 
@@ -37,36 +43,9 @@ def delta_scales(walk: Walk) -> tuple[float, ...]:
 
 def _delta(walk: Walk, i: int) -> bool:
     """Check delta{i} if given, and keep the user's delta (or the local one) for what follows -> whether given."""
-    trace, net = walk.trace, walk.trace.network
-    activation, z, a, s = net.activations[i], walk.z[i], walk.a[i], walk.ref.scale
-    pairs: Callable[[], list[H.Hypothesis]] = list
-    if i == net.layers - 1:
-        upstream = s * R.output_gradient(net.loss, a, trace.t)
-        local = s * R.output_delta(net.loss, activation, z, a, trace.t)
-        magnitude = s * (C.norm(a) + C.norm(trace.t))  # a − t cancels near the target; a float32 a is rounded
-        singles = H.output_delta(net.loss, activation, z, a, trace.t, s, i)
-    else:
-        W_next, delta_next = trace.W[i + 1], walk.delta[i + 1]
-        upstream = delta_next @ W_next.T
-        local = R.hidden_delta(delta_next, W_next, activation, z, a)
-        # The incoming gradient's own rounding, carried down through W (a Frobenius-norm bound).
-        magnitude = max(walk.magnitude[i + 1], C.norm(delta_next)) * C.norm(W_next)
-        others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
-        layers = [(j, net.activations[j], walk.z[j], walk.a[j]) for j in range(net.layers)]
-        as_wide = [layer for layer in layers if layer[0] != i and layer[2].shape == z.shape]
-
-        def variants(slips_made: int) -> list[H.Hypothesis]:
-            return H.hidden_delta(
-                delta_next, W_next, activation, z, a, i, W_next_after=_updated(walk, i + 1),
-                upstream_next=walk.upstream.get(i + 1), other_weights=others, other_layers=as_wide,
-                slips_made=slips_made,
-            )  # fmt: skip
-
-        singles = variants(1)
-
-        def pairs() -> list[H.Hypothesis]:  # many more, and only wanted when no single slip fits
-            return variants(2)
-
+    trace = walk.trace
+    last = i == trace.network.layers - 1
+    upstream, local, magnitude, singles, pairs = _output_parts(walk, i) if last else _hidden_parts(walk, i)
     walk.upstream[i], walk.delta[i], walk.magnitude[i] = upstream, local, magnitude
     user = trace.delta.get(i)
     if user is None:
@@ -75,6 +54,8 @@ def _delta(walk: Walk, i: int) -> bool:
     scales = delta_scales(walk)
     suspects = Suspects(lambda: singles, lambda: _delta_fallback(walk, i, user, upstream, scales), pairs)
     outcome = walk.check(f"delta{i}", i, user, walk.ref.delta[i], local, magnitude, suspects, scales=scales)
+    if outcome.accepted is not None and id(outcome.accepted) in walk.dy_of.get(i, {}):
+        walk.dy[i] = walk.dy_of[i][id(outcome.accepted)]  # the dL/dy{i} the user's delta was made from
     if not usable(user, local):
         walk.unknown = True  # misshapen or non-finite: what the user propagated from it cannot be rebuilt
         return True
@@ -92,11 +73,52 @@ def _delta(walk: Walk, i: int) -> bool:
     return True
 
 
+def _output_parts(walk: Walk, i: int) -> Parts:
+    """(dL/da, the local delta, its magnitude, single slips, pairs) of the output layer."""
+    trace, net = walk.trace, walk.trace.network
+    activation, z, a, s = net.activations[i], walk.z[i], walk.a[i], walk.ref.scale
+    upstream = s * R.output_gradient(net.loss, a, trace.t)
+    local = s * R.output_delta(net.loss, activation, z, a, trace.t)
+    magnitude = s * (C.norm(a) + C.norm(trace.t))  # a − t cancels near the target; a float32 a is rounded
+    return upstream, local, magnitude, H.output_delta(net.loss, activation, z, a, trace.t, s, i), list
+
+
+def _hidden_parts(walk: Walk, i: int) -> Parts:
+    """(dL/da, the local delta, its magnitude, single slips, pairs) of a hidden layer, through its norm if any."""
+    trace, net = walk.trace, walk.trace.network
+    activation, z, a = net.activations[i], walk.activation_input(i), walk.a[i]
+    W_next, delta_next = trace.W[i + 1], walk.delta[i + 1]
+    upstream = delta_next @ W_next.T
+    # The incoming gradient's own rounding, carried down through W (a Frobenius-norm bound).
+    magnitude = max(walk.magnitude[i + 1], C.norm(delta_next)) * C.norm(W_next)
+    norm = NW.link(walk, i, upstream, magnitude)
+    if norm is None:
+        local = R.hidden_delta(delta_next, W_next, activation, z, a)
+    else:
+        upstream, local, magnitude = norm.upstream, norm.local, norm.magnitude
+    others = [(j, W) for j, W in enumerate(trace.W) if j != i + 1 and W.shape == W_next.shape]
+    layers = [(j, net.activations[j], walk.activation_input(j), walk.a[j]) for j in range(net.layers)]
+    as_wide = [layer for layer in layers if layer[0] != i and layer[2].shape == z.shape]
+    dy_of = walk.dy_of.setdefault(i, {}) if norm is not None else None
+
+    def variants(slips_made: int) -> list[H.Hypothesis]:
+        return H.hidden_delta(
+            delta_next, W_next, activation, z, a, i, W_next_after=_updated(walk, i + 1),
+            upstream_next=walk.upstream.get(i + 1), other_weights=others, other_layers=as_wide,
+            slips_made=slips_made, norm=norm.backward if norm is not None else None, dy_of=dy_of,
+        )  # fmt: skip
+
+    def pairs() -> list[H.Hypothesis]:  # many more, and only wanted when no single slip fits
+        return variants(2)
+
+    return upstream, local, magnitude, variants(1), pairs
+
+
 def _scale_from_dW(walk: Walk, i: int, user: Array, scales: tuple[float, ...]) -> float:
     """The delta convention under which the user's own dW{i} follows from their delta{i} (1 when none does): the
     layers below are then judged from what the user propagated, not from a guess."""
     trace = walk.trace
-    a_prev = trace.x if i == 0 else walk.a[i - 1]
+    a_prev = walk.input_of(i)[1]
     for k in scales:
         delta = user / k
         if walk.tol.matches(trace.dW[i], trace.gradient_of(i, a_prev.T @ delta, delta.sum(axis=0))):
@@ -110,6 +132,8 @@ def _delta_fallback(
     """No known form fits: a local factor that is a function of z{i} is a wrong derivative; a factor that is not
     (for a hidden layer) a wrong incoming gradient; otherwise no part is blamed."""
     activation = walk.trace.network.activations[i]
+    if walk.trace.network.norm_before_activation(i):  # the norm's backward follows f′: no element-wise factor left
+        return _unexplained(walk, i)
     # Softmax's Jacobian is no element-wise factor: a local factor says nothing about it.
     factor = (
         None if activation.name == "softmax" else local_factor(user, upstream, scales, activation, walk.z[i], walk.a[i])
@@ -134,12 +158,17 @@ def _delta_fallback(
 
 
 def _unexplained(walk: Walk, i: int) -> tuple[str, str, str]:
-    output = i == walk.trace.network.layers - 1
+    net = walk.trace.network
+    output = i == net.layers - 1
     right = (
         "dE/da ⊙ f′(z) (a − t for softmax with ce or sigmoid with bce)"
         if output
         else (f"(delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i})")
     )
+    if net.norm_before_activation(i):
+        right = f"the {NORM_NAMES[net.norm_of(i)]} backward of (delta{i + 1} W{i + 1}ᵀ) ⊙ f′(y{i})"
+    elif net.norm_after_activation(i):
+        right = f"(the {NORM_NAMES[net.norm_of(i)]} backward of delta{i + 1} W{i + 1}ᵀ) ⊙ f′(z{i})"
     return (
         "unexplained",
         f"delta{i} is wrong, and matches no known form: no single known slip, no slip times a constant and no two "
@@ -167,12 +196,15 @@ def _updated(walk: Walk, j: int) -> Array | None:
 
 def _gradient_inputs(walk: Walk, i: int) -> list[tuple[str, Array]]:
     """What dW{i} may have been built from: the right input first, then z, the derivative, other layers."""
-    trace = walk.trace
-    inputs: list[tuple[str, Array]] = [("x", trace.x)] if i == 0 else [(f"a{i - 1}", walk.a[i - 1])]
+    trace, net = walk.trace, walk.trace.network
+    inputs: list[tuple[str, Array]] = [walk.input_of(i)]
     if i > 0:
-        previous = trace.network.activations[i - 1]
-        z_prev, a_prev = walk.z[i - 1], walk.a[i - 1]
-        inputs += [(f"z{i - 1}", z_prev), (f"f′(z{i - 1})", previous.backward(z_prev, a_prev, np.ones_like(a_prev)))]
+        previous = net.activations[i - 1]
+        z_prev, a_prev, at = walk.z[i - 1], walk.a[i - 1], walk.activation_input(i - 1)
+        at_name = f"y{i - 1}" if net.norm_before_activation(i - 1) else f"z{i - 1}"
+        inputs += [(f"z{i - 1}", z_prev), (f"f′({at_name})", previous.backward(at, a_prev, np.ones_like(a_prev)))]
+        if net.norm_after_activation(i - 1):  # the norm's input, or its normalized value, in place of its output
+            inputs += [(f"a{i - 1}", a_prev), (f"xhat{i - 1}", walk.xhat[i - 1])]
     inputs += [(f"a{i}", walk.a[i]), (f"z{i}", walk.z[i])]
     inputs += [("x", trace.x)] if i > 0 else []
     inputs += [(f"a{j}", walk.a[j]) for j in range(trace.network.layers) if j not in (i - 1, i)]

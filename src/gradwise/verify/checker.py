@@ -30,8 +30,17 @@ LOSS_FACTORS = (1.0, 2.0, 0.5)
 FITTED_CONSTANT_MIN_SIZE = 4  # a constant fitted to fewer numbers than this would explain anything
 
 
+# A slip upstream, the layer's output it gives (what feeds the next layer), and how to take it as the user's values.
+Lifted = tuple[H.Slip, Array, Callable[[], None]]
+
+
 def _no_pairs() -> list[H.Hypothesis]:
     return []
+
+
+def usable(user: Array | None, local: Array) -> bool:
+    """The user's tensor can stand in for the local one downstream: given, same shape, finite."""
+    return user is not None and user.shape == local.shape and bool(np.isfinite(user).all())
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,29 @@ class Walk:
     decays: dict[str, float] = field(default_factory=dict)  # gradient -> the L2 coefficient found inside it
     removed: dict[str, Array | float] = field(default_factory=dict)  # gradient -> the L2 term taken out of it
     met: Met = field(default_factory=Met)
+    # A normalized layer's values as the user has them (see verify.norm): xhat, std, y; dL/dy for dgamma and dbeta.
+    xhat: dict[int, Array] = field(default_factory=dict)
+    std: dict[int, Array] = field(default_factory=dict)
+    y: dict[int, Array] = field(default_factory=dict)
+    dy: dict[int, Array] = field(default_factory=dict)
+    dy_magnitude: dict[int, float] = field(default_factory=dict)  # dL/dy{i}'s size without cancellation
+    dy_of: dict[int, dict[int, Array]] = field(default_factory=dict)  # layer -> delta hypothesis (by id) -> its dL/dy
+    y_magnitude: dict[int, float] = field(default_factory=dict)  # y{i}'s size without cancellation
+    xhat_size: dict[int, Array] = field(default_factory=dict)  # xhat{i}'s entries, as far as the user's are known
+    # Slips in layer i's norm not yet seen in a tensor on file: tried on the next one (a{i}, or z{i+1}).
+    norm_lifted: dict[int, list[Lifted]] = field(default_factory=dict)
+
+    def activation_input(self, i: int) -> Array:
+        """What layer i's activation is applied to: y{i} for a norm before it, else z{i}."""
+        return self.y[i] if self.trace.network.norm_before_activation(i) else self.z[i]
+
+    def input_of(self, i: int) -> tuple[str, Array]:
+        """Layer i's input, by name: x, a{i-1}, or y{i-1} when layer i-1 normalizes after its activation."""
+        if i == 0:
+            return "x", self.trace.x
+        if self.trace.network.norm_after_activation(i - 1):
+            return f"y{i - 1}", self.y[i - 1]
+        return f"a{i - 1}", self.a[i - 1]
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -421,7 +453,7 @@ class Walk:
                 self.checks = [replace(c, status="note") if c.name in scaled - buggy else c for c in self.checks]
                 if not any(c.status == "wrong" for c in self.checks):  # what followed from it was right too
                     self.checks = [replace(c, status="note") if c.status == "downstream" else c for c in self.checks]
-        gradients = {name for name in self.unscaled if name.startswith(("delta", "dW", "db"))}
+        gradients = {name for name in self.unscaled if name.startswith(("delta", "dW", "db", "dgamma", "dbeta"))}
         for i, finding in enumerate(self.findings):
             if finding.kind != "constant_scale" or "with" in finding.evidence or not gradients:
                 continue

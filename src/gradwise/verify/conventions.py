@@ -65,12 +65,14 @@ def _moves_along(moved: Array, grad: Array, before: Array, tol: Tolerance) -> bo
 
 
 def negated(trace: Trace) -> Trace:
-    """The trace with the user's gradients (delta, dW, db) negated back to dL/d·."""
+    """The trace with the user's gradients (delta, dW, db, dgamma, dbeta) negated back to dL/d·."""
     return dataclasses.replace(
         trace,
         dW=[-g for g in trace.dW],
         db=[None if g is None else -g for g in trace.db],
         delta={i: -d for i, d in trace.delta.items()},
+        dgamma={i: -g for i, g in trace.dgamma.items()},
+        dbeta={i: -g for i, g in trace.dbeta.items()},
         notes=[*trace.notes, ADDS_NOTE],
     )
 
@@ -93,4 +95,7 @@ def describe(walk: Walk) -> dict[str, Any]:
         "update_checked": walk.met.update_checked if trace.W_after or trace.b_after else None,
         "precision": precision_words(trace.precision),
     }
+    if any(net.norm_of(i) for i in range(net.layers)):
+        layers = [net.norm_of(i) or None for i in range(net.layers)]
+        conventions["norm"] = {"layers": layers, "at": net.norm_at, "eps": net.eps}
     return conventions

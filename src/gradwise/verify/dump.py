@@ -24,8 +24,8 @@ from gradwise.files import atomic_open, atomic_write_text
 from gradwise.verify.files import NETWORK_NAME, NPZ_NAME, TEXT_SUFFIXES, TraceError
 from gradwise.verify.network import parse_network
 
-PER_LAYER = ("W", "b", "dW", "db", "z", "a", "delta", "W_after", "b_after")
-_SINGLE = re.compile(r"(W|b|dW|db|z|a|delta)(\d+)(_after)?")
+PER_LAYER = ("W", "b", "dW", "db", "z", "a", "delta", "W_after", "b_after", "gamma", "beta", "dgamma", "dbeta", "xhat")
+_SINGLE = re.compile(r"(W|b|dW|db|z|a|delta|gamma|beta|dgamma|dbeta|xhat|y)(\d+)(_after)?")
 FORMATS = ("txt", "npy")
 
 
@@ -69,8 +69,8 @@ def _named(tensors: Mapping[str, Any]) -> dict[str, np.ndarray]:
             named[key.replace("_after", ".after")] = _array(value, key)
         else:
             raise TraceError(
-                f"dump_trace: unknown tensor {key!r}; use x, t, loss, and W, b, dW, db, z, a, delta, W_after, b_after "
-                "(as lists, or numbered: W0, db1, W0_after)"
+                f"dump_trace: unknown tensor {key!r}; use x, t, loss, and W, b, dW, db, z, a, delta, W_after, b_after, "
+                "gamma, beta, dgamma, dbeta, xhat (as lists, or numbered: W0, db1, W0_after, y0)"
             )
     return named
 

@@ -16,6 +16,9 @@ from gradwise.verify.trace import Trace
 
 # What a single traced batch can tell; label and initial-loss checks assume a classifier at initialization.
 REPORTED = ("output_loss_mismatch", "unnormalized_input", "saturation", "dead_units")
+# With a norm between the layers, the units' inputs are not those of a plain network of the same W and b: what is
+# read off the hidden activations (saturated, dead) is left out.
+REPORTED_WITH_NORM = ("output_loss_mismatch", "unnormalized_input")
 
 
 def network_of(trace: Trace) -> Network:
@@ -49,7 +52,8 @@ def health_checks(trace: Trace) -> list[Diagnosis]:
     with np.errstate(all="ignore"), warnings.catch_warnings():  # a user's overflow: a finding, not a console line
         warnings.simplefilter("ignore")
         found = static_checks(network_of(trace), trace.network.loss, trace.x, trace.t, settings_of(trace))
-    kept = [d for d in found if d.symptom in REPORTED]
+    normalized = any(trace.network.norm_of(i) for i in range(trace.network.layers))
+    kept = [d for d in found if d.symptom in (REPORTED_WITH_NORM if normalized else REPORTED)]
     return [
         dataclasses.replace(d, evidence={**d.evidence, "at": "the traced weights"}) if "at" in d.evidence else d
         for d in kept

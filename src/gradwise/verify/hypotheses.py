@@ -21,6 +21,7 @@ ELEMENTWISE_FACTORS: dict[str, tuple[str, Callable[[Array, Array], Array]]] = { 
     "tanh": ("1 − a²", lambda z, a: 1 - a * a),
     "relu": ("the ReLU mask (z > 0)", lambda z, a: (z > 0).astype(np.float64)),
 }
+FORWARD_FORMS = {"xhat": "(v − mean) / sqrt(var + eps)", "y": "gamma xhat + beta"}  # how to recompute, by family
 PAIR_FOR_A_MINUS_T = {
     "softmax": "softmax with cross-entropy (ce)",
     "sigmoid": "sigmoid with binary cross-entropy (bce)",
@@ -72,9 +73,10 @@ def _factor(activation: Activation, z: Array, a: Array) -> Array:
         return activation.backward(z, a, np.ones_like(z))
 
 
-def forward_z(a_prev: Array, W: Array, b: Array, i: int, bias: str) -> list[Hypothesis]:
-    """z{i} = a{i-1} W{i} + b{i}, with the bias left out or W used transposed; ``bias`` names b{i} in words."""
-    name = "x" if i == 0 else f"a{i - 1}"
+def forward_z(a_prev: Array, W: Array, b: Array, i: int, bias: str, source: str = "") -> list[Hypothesis]:
+    """z{i} = a{i-1} W{i} + b{i}, with the bias left out or W used transposed; ``bias`` names b{i} in words,
+    ``source`` the input (x, or a{i-1} unless said)."""
+    name = source or ("x" if i == 0 else f"a{i - 1}")
     found = []
     if np.any(b):
         words = f"z{i} is {name} W{i} without the bias {bias}.", f"add {bias} to z{i}."
@@ -229,16 +231,23 @@ def local_factor(upstream: Array, activation: Activation, z: Array, a: Array, i:
         return [Hypothesis.of([slip], apply(upstream)) for slip, apply in factor_slips(activation, z, a, i) if slip]
 
 
-def factor_slips(activation: Activation, z: Array, a: Array, i: int) -> list[Factor]:
-    """The local derivative of layer i: right first, then each known wrong form, as functions of the upstream."""
+def factor_slips(
+    activation: Activation, z: Array, a: Array, i: int, *, subject: str = "", at: str = ""
+) -> list[Factor]:
+    """The local derivative of layer i: right first, then each known wrong form, as functions of the upstream.
+
+    ``subject`` names the gradient the derivative goes into (delta{i} unless said), ``at`` the activation's input
+    (z{i} unless said: y{i} after a norm).
+    """
+    d, zi = subject or f"delta{i}", at or f"z{i}"
     found: list[Factor] = [(None, lambda up: activation.backward(z, a, up))]
     with np.errstate(all="ignore"):
         if activation.family in ("saturating", "relu") and activation.name not in ("relu", "leaky_relu"):
             at_a = activation.forward(a)
             slip = Slip(
                 "derivative_at_output",
-                f"delta{i} uses f′(a{i}) = f′(f(z{i})), the derivative evaluated at the output instead of at z{i}.",
-                f"evaluate {activation.name}′ at z{i}"
+                f"{d} uses f′(a{i}) = f′(f({zi})), the derivative evaluated at the output instead of at {zi}.",
+                f"evaluate {activation.name}′ at {zi}"
                 + (" (or write it as 1 − a² from a)." if activation.name == "tanh" else "."),
             )
             found.append((slip, lambda up: activation.backward(a, at_a, up)))
@@ -248,33 +257,33 @@ def factor_slips(activation: Activation, z: Array, a: Array, i: int) -> list[Fac
             if name != activation.name and not np.allclose(candidate, right):
                 slip = Slip(
                     "wrong_derivative",
-                    f"delta{i} multiplies by {formula}, {name}'s derivative, but layer {i} is {activation.name}.",
-                    f"multiply by {activation.name}′(z{i}).",
+                    f"{d} multiplies by {formula}, {name}'s derivative, but layer {i} is {activation.name}.",
+                    f"multiply by {activation.name}′({zi}).",
                 )
                 found.append((slip, _times(candidate)))
         if activation.name in ("sigmoid", "tanh"):  # the formula from a, fed z: z(1 − z), 1 − z²
             formula, factor = ELEMENTWISE_FACTORS[activation.name]
             slip = Slip(
                 "wrong_derivative",
-                f"delta{i} multiplies by {formula} with z{i} in place of a{i}: that form of "
+                f"{d} multiplies by {formula} with {zi} in place of a{i}: that form of "
                 f"{activation.name}′ takes the output a = {activation.name}(z).",
-                f"compute {formula} from a{i}, not from z{i}.",
+                f"compute {formula} from a{i}, not from {zi}.",
             )
             found.append((slip, _times(factor(z, z))))
         if z.ndim == 2 and z.shape[0] == z.shape[1] and activation.name not in ("identity", "softmax"):
             slip = Slip(
                 "wrong_derivative",
-                f"delta{i} multiplies by {activation.name}′(z{i}) transposed: the incoming gradient is stored units × "
+                f"{d} multiplies by {activation.name}′({zi}) transposed: the incoming gradient is stored units × "
                 "batch and the derivative batch × units (the layer is as wide as the batch, so the shapes did not "
                 "catch it).",
-                f"transpose {activation.name}′(z{i}) to the incoming gradient's layout before multiplying.",
+                f"transpose {activation.name}′({zi}) to the incoming gradient's layout before multiplying.",
             )
             found.append((slip, _times(right.T)))
         if activation.name != "identity":
             slip = Slip(
                 "wrong_derivative",
-                f"delta{i} has no activation derivative: the local factor is 1, not {activation.name}′(z{i}).",
-                f"multiply the incoming gradient by {activation.name}′(z{i}).",
+                f"{d} has no activation derivative: the local factor is 1, not {activation.name}′({zi}).",
+                f"multiply the incoming gradient by {activation.name}′({zi}).",
             )
             found.append((slip, lambda up: up.copy()))
     return found
@@ -293,29 +302,58 @@ def hidden_delta(
     other_weights: Sequence[tuple[int, Array]],
     other_layers: Sequence[tuple[int, Activation, Array, Array]] = (),
     slips_made: int = 1,
+    norm: NormBackward | None = None,
+    dy_of: dict[int, Array] | None = None,
 ) -> list[Hypothesis]:
     """delta{i} = f′(z{i}) ⊙ (delta{i+1} W{i+1}ᵀ), with ``slips_made`` slips (1: singles, 2: pairs), in three parts.
 
     The source propagated (delta{i+1}, or dL/da{i+1}), the weights it goes through (W{i+1}ᵀ, or stale, not
     transposed, another layer's) and the local factor (f′(z{i}), or a wrong form) each may hold a slip.
     ``other_weights`` are the other W of W{i+1}'s shape; ``other_layers`` the (j, f, z, a) of layers as wide as i.
+    A normalized layer's ``norm`` backward is a fourth part (``z`` is then the activation's input), and ``dy_of``
+    gets, for each hypothesis (by id), the dL/dy{i} it assumes.
     """
     sources = _sources(delta_next, upstream_next, i)
     weights = _weights(W_next, W_next_after, other_weights, i)
-    factors = factor_slips(activation, z, a, i) + _other_layers_factors(activation, other_layers, i)
+    factors = factor_slips(activation, z, a, i, **(norm.words if norm else {}))
+    factors += _other_layers_factors(activation, other_layers, i)
+    norms = norm.variants if norm else [(None, _same)]
     found: list[Hypothesis] = []
     with np.errstate(all="ignore"):
         for source_slip, source in sources:
             for weight_slip, weight in weights:
                 upstream: Array | None = None  # computed once per (source, weights), and only if needed
                 for factor_slip, apply in factors:
-                    slips = [s for s in (factor_slip, weight_slip, source_slip) if s is not None]
-                    if len(slips) == slips_made:
+                    for norm_slip, through in norms:
+                        slips = [s for s in (factor_slip, norm_slip, weight_slip, source_slip) if s is not None]
+                        if len(slips) != slips_made:
+                            continue
                         upstream = source @ weight if upstream is None else upstream
-                        found.append(Hypothesis.of(slips, apply(upstream)))
+                        if norm is None or norm.after_activation:  # the norm's backward, if any, before f′
+                            dy, candidate = upstream, apply(through(upstream))
+                        else:
+                            dy = apply(upstream)
+                            candidate = through(dy)
+                        found.append(Hypothesis.of(slips, candidate))
+                        if dy_of is not None:
+                            dy_of[id(found[-1])] = dy
     order = {"derivative_at_output": 0, "wrong_derivative": 0}  # the local factor's slips first: the most specific
     found.sort(key=lambda h: order.get(h.kind, 1))
     return found
+
+
+def _same(upstream: Array) -> Array:
+    return upstream
+
+
+@dataclass(frozen=True)
+class NormBackward:
+    """A normalized layer's backward, right first, then with each known slip; ``after_activation``: the norm comes
+    after f (its backward is applied before f′); ``words``: factor_slips' subject and activation input."""
+
+    variants: list[tuple[Slip | None, Callable[[Array], Array]]]
+    after_activation: bool
+    words: dict[str, str]
 
 
 def _sources(delta_next: Array, upstream_next: Array | None, i: int) -> list[Variant]:
@@ -458,8 +496,14 @@ def _input_slips(inputs: Sequence[tuple[str, Array]], right: str, delta: Array, 
     return found
 
 
-def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypothesis]:
-    """db{i} = Σ over the batch of delta{i}: a mean where the weights are summed, one sample, the wrong axis."""
+def bias_gradient(
+    delta: Array, reduction: str, batch: int, i: int, names: tuple[str, str] = ("", "")
+) -> list[Hypothesis]:
+    """db{i} = Σ over the batch of delta{i}: a mean where the weights are summed, one sample, the wrong axis.
+
+    ``names``: the gradient and what it sums, for another per-unit parameter (dbeta{i}, the sum of dL/dy{i}).
+    """
+    db, d = names[0] or f"db{i}", names[1] or f"delta{i}"
     loose = (1.0, float(batch), 1.0 / batch)
     found = []
     if batch > 1:
@@ -467,22 +511,22 @@ def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypo
             Hypothesis(
                 "bias_reduction",
                 delta[0],
-                f"db{i} is one sample's delta, not the sum over the batch.",
-                f"sum delta{i} over the samples.",
+                f"{db} is one sample's {d if names[1] else 'delta'}, not the sum over the batch.",
+                f"sum {d} over the samples.",
                 loose,
             ),
             Hypothesis(
                 "bias_reduction",
                 delta.sum(axis=1),
-                f"db{i} sums delta{i} over the units (the wrong axis), not over the samples.",
-                f"sum delta{i} over the samples (the batch axis).",
+                f"{db} sums {d} over the units (the wrong axis), not over the samples.",
+                f"sum {d} over the samples (the batch axis).",
                 loose,
             ),
             Hypothesis(
                 "bias_reduction",
                 delta,
-                f"db{i} is delta{i} itself, not reduced over the batch.",
-                f"sum delta{i} over the samples.",
+                f"{db} is {d} itself, not reduced over the batch.",
+                f"sum {d} over the samples.",
                 loose,
             ),
         ]
@@ -490,8 +534,8 @@ def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypo
         Hypothesis(
             "bias_reduction",
             delta.sum().reshape(1),
-            f"db{i} is one number, delta{i} summed over the samples and the units (a sum without an axis).",
-            f"sum delta{i} over the samples only (axis 0 for rows), keeping one entry per unit.",
+            f"{db} is one number, {d} summed over the samples and the units (a sum without an axis).",
+            f"sum {d} over the samples only (axis 0 for rows), keeping one entry per unit.",
             loose,
         )
     )
@@ -500,8 +544,8 @@ def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypo
             Hypothesis(
                 "bias_reduction",
                 delta.sum(axis=0) / batch,
-                f"db{i} is the mean of delta{i} over the batch while the weights' gradients are summed.",
-                f"sum delta{i} over the batch, as dW{i} does (or average both and say reduction mean).",
+                f"{db} is the mean of {d} over the batch while the weights' gradients are summed.",
+                f"sum {d} over the batch, as dW{i} does (or average both and say reduction mean).",
             )
         )
     return found
@@ -510,7 +554,8 @@ def bias_gradient(delta: Array, reduction: str, batch: int, i: int) -> list[Hypo
 def scaled(c: float, batch: int, tensor: str, forward: bool, adds: bool = False) -> tuple[str, str, str]:
     """(kind, explanation, fix) for a tensor that is c times the right one; ``adds``: the update adds dW."""
     if forward:
-        return "forward_mismatch", f"{tensor} is {c:.4g} times the right value.", f"recompute {tensor} as f(a W + b)."
+        how = FORWARD_FORMS.get(tensor.rstrip("0123456789"), "f(a W + b)")
+        return "forward_mismatch", f"{tensor} is {c:.4g} times the right value.", f"recompute {tensor} as {how}."
     if c < 0:
         factor = "" if abs(c + 1) <= 1e-3 else f" (times {-c:.4g})"
         if adds:

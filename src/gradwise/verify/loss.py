@@ -18,6 +18,7 @@ from gradwise.verify import bias as B
 from gradwise.verify import reference as R
 from gradwise.verify.checker import Array, Suspects, Walk
 from gradwise.verify.report import TensorCheck
+from gradwise.verify.trace import Trace
 
 CLIPS = (1e-7, float(np.finfo(np.float32).eps), 1e-8, 1e-10, 1e-12, 1e-15)  # what Keras, PyTorch, sklearn use
 
@@ -124,7 +125,7 @@ def _after_step(walk: Walk) -> float | None:
     trace = walk.trace
     lr = trace.network.lr
     a = trace.x
-    for i, activation in enumerate(trace.network.activations):
+    for i in range(trace.network.layers):
         if i in trace.W_after and trace.W_after[i].shape == trace.parameters(i).shape:
             after = trace.W_after[i]
             W, b = B.split(after, trace.network.bias[i]) if trace.bias_inside(i) else (after, trace.b_after.get(i))
@@ -136,5 +137,16 @@ def _after_step(walk: Walk) -> float | None:
         if b is None or b.shape != trace.b[i].shape:
             db = trace.db[i]
             b = trace.b[i] - abs(lr or 0) * db if db is not None and db.shape == trace.b[i].shape else trace.b[i]
-        z, a = R.forward(a, W, b, activation)
-    return _loss_of(walk, z, a)
+        values = R.layer(trace.network, i, a, W, b, _norm_after(trace, i, abs(lr or 0)))
+        z, a = values.z, values.out
+    return _loss_of(walk, z, values.a)
+
+
+def _norm_after(trace: Trace, i: int, lr: float) -> tuple[Array, Array] | None:
+    """Layer i's gamma and beta after the step (moved by their gradients where those are given), if it has a norm."""
+    if i not in trace.gamma:
+        return None
+    moved = []
+    for value, grad in ((trace.gamma[i], trace.dgamma.get(i)), (trace.beta[i], trace.dbeta.get(i))):
+        moved.append(value - lr * grad if grad is not None and grad.shape == value.shape else value)
+    return moved[0], moved[1]

@@ -4,6 +4,10 @@ The trace format numbers weight layers from 0 (``W0`` is the first weight matrix
 Code counts from 1 as often (``W1``, ``W2``; or, as in Ng's course, ``a1`` for the input and ``z2`` for the
 first hidden layer). A family whose numbers are exactly the expected ones shifted by 1 or 2, with none at 0, is
 renumbered, and the note says so. Case and an underscore before the number do not matter.
+
+A normalized layer's tensors (``gamma``, ``beta``, ``dgamma``, ``dbeta``, the normalized ``xhat`` or ``zhat``, the
+norm's output ``y`` or ``bn``) are numbered like its z: they exist for some layers only, so they take the shift of
+the z family if the trace has one, else that of W.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from gradwise.verify.files import Tensors, TraceError
 
 CANONICAL = {"x": "x", "t": "t", "loss": "loss", "w": "W", "b": "b", "dw": "dW", "db": "db", "z": "z", "a": "a"}
 CANONICAL |= {"delta": "delta", "dz": "delta", "cost": "loss", "target": "t", "targets": "t", "y": "y"}  # courses
-_NAME = re.compile(r"(?i)(dw|db|delta|dz|w|b|z|a)_?(\d+)((?:\.|_)after)?")
+CANONICAL |= {"gamma": "gamma", "beta": "beta", "dgamma": "dgamma", "d_gamma": "dgamma", "dbeta": "dbeta"}
+CANONICAL |= {"d_beta": "dbeta", "xhat": "xhat", "x_hat": "xhat", "zhat": "xhat", "z_hat": "xhat", "bn": "y"}
+NORM_FAMILIES = ("gamma", "beta", "dgamma", "dbeta", "xhat", "y")
+_NAME = re.compile(r"(?i)(d_?gamma|d_?beta|gamma|beta|[xz]_?hat|bn|y|dw|db|delta|dz|w|b|z|a)_?(\d+)((?:\.|_)after)?")
 
 
 def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
@@ -41,7 +48,7 @@ def canonical_names(tensors: Tensors, layers: int) -> tuple[Tensors, list[str]]:
     for new, name in plain.items():
         _add(renamed, new, tensors, name)
     shifts = _shifts(parsed, layers)
-    order = ["W", "b", "dW", "db", "z", "a", "delta"]
+    order = ["W", "b", "dW", "db", "z", "a", "delta", *NORM_FAMILIES]
     for shift in sorted(set(shifts.values())):
         families = ", ".join(f for f in order if shifts.get(f) == shift)
         notes.append(f"{families} numbered from {shift}: read as numbered from 0 (layer 0 is the first weight layer)")
@@ -78,4 +85,10 @@ def _shifts(parsed: dict[str, tuple[str, int, bool]], layers: int) -> dict[str, 
         for first in (0, 1):  # the input counted as an activation: a{first} = x
             if family == "a" and indices == set(range(first, first + layers + 1)):
                 shifts[family] = first + 1
+    families = {f for f, _, _ in parsed.values()}
+    like = shifts.get("z", 0) if "z" in families else shifts.get("W", 0)
+    for family in families & set(NORM_FAMILIES):  # some layers only: numbered as the layers' z (or W) are
+        shifts.pop(family, None)
+        if like:
+            shifts[family] = like
     return shifts

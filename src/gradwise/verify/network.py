@@ -2,7 +2,8 @@
 
 Only ``sizes``, ``activations`` and ``loss`` are required. Every convention a key can declare (how W is stored,
 where the samples are, mean or sum, where the bias lives, the update's sign, L2, the optimizer) is otherwise
-worked out from the tensors; a key that is present is taken as the truth.
+worked out from the tensors; a key that is present is taken as the truth. So are the normalization layers
+(``norm``, ``norm_at``, ``eps``): see ``gradwise.verify.norm``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ SHORT_LOSS = {"categorical": "ce", "binary": "bce", "squared": "mse"}  # the ver
 BIAS_FORMS = ("separate", "none", "first", "last")
 BIAS_WORDS = {True: "separate", False: "none", "inside": "inside"}  # "inside": in W, the end worked out
 SGD_NAMES = ("sgd", "gd", "gradient_descent", "plain")
+# A hidden layer's normalization: BatchNorm (over the batch) or LayerNorm (over the units), by the names code uses.
+NORM_WORDS = {"batch": "batch", "batchnorm": "batch", "batch_norm": "batch", "bn": "batch", "layer": "layer"}
+NORM_WORDS |= {"layernorm": "layer", "layer_norm": "layer", "ln": "layer", "none": "none"}
+NORM_NAMES = {"batch": "BatchNorm", "layer": "LayerNorm"}
 
 
 @dataclass(frozen=True)
@@ -42,14 +47,36 @@ class TraceNetwork:
     update: str = ""  # "subtract" (W − lr·dW) or "add" (W + lr·dW)
     l2: float | None = None  # dW = dL/dW + l2·W
     optimizer: str = ""  # "sgd" checks the update; any other name skips it
+    # "batch" or "layer" for the layers that hold gamma/beta (all hidden ones if none does), or one per layer
+    # ("none" for a layer without); "" when not declared. Resolved to one per layer when the trace is built.
+    norm: str | tuple[str, ...] = ""
+    norm_at: str = ""  # "pre": z -> norm -> f (the BatchNorm paper's); "post": f(z) -> norm
+    eps: float | None = None  # inside the square root: sqrt(var + eps)
 
     @property
     def layers(self) -> int:
         return len(self.sizes) - 1
 
+    def norm_of(self, i: int) -> str:
+        """Layer i's normalization, once resolved: "batch", "layer", or "" for none."""
+        kinds = self.norm if isinstance(self.norm, tuple) else ()
+        return kinds[i] if i < len(kinds) and kinds[i] != "none" else ""
+
+    def norm_before_activation(self, i: int) -> bool:
+        """Layer i normalizes z{i}, before its activation."""
+        return bool(self.norm_of(i)) and self.norm_at == "pre"
+
+    def norm_after_activation(self, i: int) -> bool:
+        """Layer i normalizes a{i}, after its activation: the next layer's input is the norm's output y{i}."""
+        return bool(self.norm_of(i)) and self.norm_at == "post"
+
     def describe(self) -> str:
         names = "/".join(a.name for a in self.activations)
-        return f"{'-'.join(map(str, self.sizes))} {names}, {self.loss} ({self.reduction or 'mean'})"
+        normalized = [i for i in range(self.layers) if self.norm_of(i)]
+        norms = "".join(
+            f", {NORM_NAMES[self.norm_of(i)]} on {'z' if self.norm_at == 'pre' else 'a'}{i}" for i in normalized
+        )
+        return f"{'-'.join(map(str, self.sizes))} {names}, {self.loss} ({self.reduction or 'mean'}){norms}"
 
     @property
     def plain_sgd(self) -> bool:
@@ -77,6 +104,9 @@ def parse_network(config: dict[str, Any], name: str) -> TraceNetwork:
         _choice(config, "update", ("subtract", "add"), name),
         _number(config, "l2", name, allow_negative=False),
         _optimizer(config.get("optimizer"), name),
+        _norm(config.get("norm"), layers, name),
+        _choice(config, "norm_at", ("pre", "post"), name),
+        _number(config, "eps", name, allow_negative=False),
     )
 
 
@@ -144,3 +174,25 @@ def _optimizer(spec: Any, name: str) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise TraceError(f'{name}: optimizer must be a name such as "sgd", "momentum" or "adam", got {spec!r}')
     return spec.strip().lower().replace("-", "_")
+
+
+def _norm(spec: Any, layers: int, name: str) -> str | tuple[str, ...]:
+    """ "norm": "batch" / "layer" (the layers holding gamma/beta), or a list with one per layer (null for none)."""
+    if spec is None:
+        return ""
+    specs = spec if isinstance(spec, list) else [spec]
+    if isinstance(spec, list) and len(specs) != layers:
+        raise TraceError(f"{name}: norm must be one name or a list of {layers} (one per weight layer, null for none)")
+    kinds = []
+    for value in specs:
+        kind = NORM_WORDS.get(value.lower().replace("-", "_"), "") if isinstance(value, str) else ""
+        if value is None or value is False:
+            kind = "none"
+        if not kind or (kind == "none" and not isinstance(spec, list)):
+            raise TraceError(f'{name}: norm must be "batch" or "layer" (or a list of those and null), got {value!r}')
+        kinds.append(kind)
+    if isinstance(spec, list) and kinds[-1] != "none":
+        raise TraceError(
+            f"{name}: norm on the output layer ({layers - 1}) is not read; normalize hidden layers only (null last)"
+        )
+    return tuple(kinds) if isinstance(spec, list) else kinds[0]

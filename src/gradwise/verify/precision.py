@@ -22,7 +22,8 @@ U16 = float(np.finfo(np.float16).eps) / 2  # 4.9e-4
 SHORT_REPR_DIGITS = 9  # float32 round-trips in 9 digits: text this short may hold float32 values
 HAND_TYPED_DIGITS = 3
 FULL_DIGITS = 16  # inputs written with at most 3 digits (0.05, 0.15) are taken as the exact values used
-_INPUT = re.compile(r"x|t|W\d+|b\d+")
+SIMPLE_BITS = 11  # float16's significant bits: numbers with no more are simple, whatever their exponent
+_INPUT = re.compile(r"x|t|W\d+|b\d+|gamma\d+|beta\d+")  # what the step starts from
 
 
 def dtype_rounding(dtype: np.dtype) -> float:
@@ -58,14 +59,19 @@ def text_rounding(
 
 def arithmetic_rounding(name: str, values: np.ndarray) -> float:
     """U32 when a tensor the program computed holds only float32 numbers, some of them beyond float16 (so not
-    just simple numbers such as 0.25 or 1); else U64."""
+    just simple numbers such as 0.25 or 1); else U64.
+
+    Simple is counted in significant bits, at any exponent: a float64 sum that cancels to its last few bits (the
+    bias gradient before a BatchNorm, 2⁻⁵⁵ and the like) is round-off, not float32 arithmetic.
+    """
     if _INPUT.fullmatch(name):
         return U64
     finite = values[np.isfinite(values)]
     with np.errstate(over="ignore", invalid="ignore"):  # values beyond float16 or float32 simply are not such
         as_float16 = finite.astype(np.float16).astype(np.float64)
         as_float32 = finite.astype(np.float32).astype(np.float64)
-    if finite.size == 0 or np.all(as_float16 == finite):
+    mantissa = np.frexp(finite)[0] * 2.0 ** SIMPLE_BITS
+    if finite.size == 0 or np.all(as_float16 == finite) or np.all(mantissa == np.round(mantissa)):
         return U64
     return U32 if bool(np.all(as_float32 == finite)) else U64
 

@@ -30,6 +30,9 @@ class Reading:
     bias_end: str = ""  # for a bias inside W whose end the input does not show
     loss: str = ""  # "bce" for a cross-entropy declared over sigmoid outputs (Nielsen's, sklearn's log_loss)
     flipped: frozenset[str] = frozenset()  # families (z, a, delta) of square tensors read the other way round
+    norm: str = ""  # "layer" for gamma/beta that network.json does not declare (else BatchNorm)
+    norm_at: str = ""  # "post" for a norm whose place network.json does not say (else on z, before f)
+    eps: str = ""  # another eps than network.json's default, as text ("0.001")
 
     def choose(self, aspect: str, value: str) -> Reading:
         if aspect == "flipped":
@@ -44,6 +47,12 @@ class Reading:
             return replace(self, loss=value)
         if aspect == "bias_end":
             return replace(self, bias_end=value)
+        if aspect == "norm":
+            return replace(self, norm=value)
+        if aspect == "norm_at":
+            return replace(self, norm_at=value)
+        if aspect == "eps":
+            return replace(self, eps=value)
         raise ValueError(f"no such reading aspect: {aspect!r}")
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from gradwise.verify import bias as B
 from gradwise.verify import layout as L
+from gradwise.verify import norm as N
 from gradwise.verify import structure as S
 from gradwise.verify.files import NETWORK_NAME, Tensors, TraceError, checked_array, read_folder
 from gradwise.verify.names import canonical_names
@@ -33,8 +34,10 @@ from gradwise.verify.precision import U64, dtype_rounding, unit_roundoff
 from gradwise.verify.structure import Reading
 
 Array = np.ndarray
-_NAME = re.compile(r"(W|b|dW|db|z|a|delta)(\d+)(\.after)?")
+_NAME = re.compile(r"(W|b|dW|db|z|a|delta|xhat|y)(\d+)(\.after)?")
 _GIVEN = re.compile(r"x|t|(W|b|dW|db)\d+")
+_NORM_PARAMETER = re.compile(r"(d?gamma|d?beta)(\d+)")  # read with the layer's norm, if it has one
+_NORM_FAMILIES = ("xhat", "y")  # per-sample tensors of a normalized layer
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class Trace:
     """One step in rows layout: x (B, n_in), t (B, n_out), W[i] (n_i, n_i+1), b[i] (n_i+1,), and the user's tensors.
 
     ``dW[i]`` is the user's gradient in × out: for a bias inside W, the whole augmented matrix. ``db[i]`` is None
-    when the layer has no separate bias. ``W_after[i]`` is augmented like ``dW[i]``.
+    when the layer has no separate bias. ``W_after[i]`` is augmented like ``dW[i]``. A normalized layer (see
+    ``verify.norm``) has gamma[i] and beta[i] (n,), and may have dgamma[i], dbeta[i], xhat[i] and y[i].
     """
 
     network: TraceNetwork
@@ -69,6 +73,12 @@ class Trace:
     loss: float | None = None
     W_after: dict[int, Array] = field(default_factory=dict)
     b_after: dict[int, Array] = field(default_factory=dict)
+    gamma: dict[int, Array] = field(default_factory=dict)
+    beta: dict[int, Array] = field(default_factory=dict)
+    dgamma: dict[int, Array] = field(default_factory=dict)
+    dbeta: dict[int, Array] = field(default_factory=dict)
+    xhat: dict[int, Array] = field(default_factory=dict)
+    y: dict[int, Array] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: str = "<dict>"
     precision: float = U64
@@ -166,7 +176,9 @@ def build(loaded: Loaded, reading: Reading | None = None) -> Trace:
     if net.loss == "ce" and net.activations[-1].name == "sigmoid":  # with sigmoid outputs, often meant as bce
         open_.append(("loss", "bce"))
     loss = reading.loss or net.loss
+    norm, norm_at, eps = N.settle(net, tensors.values, reading, open_, loaded.where)
     network = replace(net, samples=samples, weights=weights, reduction=reduction, bias=tuple(forms), loss=loss)
+    network = replace(network, norm=norm, norm_at=norm_at, eps=eps)
     rows = samples == "rows"
     x = L.read_input(tensors.values["x"], net.sizes[0], rows, forms[0], tensors.sources["x"])
     trace = Trace(network, x, _targets(tensors, net.sizes[-1], x.shape[0], rows, notes), [], [], [], [])
@@ -175,11 +187,16 @@ def build(loaded: Loaded, reading: Reading | None = None) -> Trace:
     trace.open, trace.reading = open_, reading
     _layers(trace, tensors)
     _gradients_transposed(trace)
-    for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "b"))):
+    _norm_layers(trace, tensors)
+    for name in ("x", "t", *(f"{p}{i}" for i in range(net.layers) for p in ("W", "b")), *_norm_parameters(network)):
         if name in tensors.values:
             _finite(tensors.values[name], tensors.sources[name])
     _optional(trace, tensors, reading)
     return trace
+
+
+def _norm_parameters(network: TraceNetwork) -> list[str]:
+    return [f"{p}{i}" for i in range(network.layers) if network.norm_of(i) for p in ("gamma", "beta")]
 
 
 def _required(tensors: Tensors, name: str, where: str) -> None:
@@ -261,6 +278,26 @@ def _like(array: Array, stored: Array) -> Array:
     return array
 
 
+def _norm_layers(trace: Trace, tensors: Tensors) -> None:
+    """gamma{i}, beta{i} (checked: they define the network; 1 and 0 when not given), dgamma{i}, dbeta{i} (kept as
+    given when misshapen: that is a finding)."""
+    network, values, sources = trace.network, tensors.values, tensors.sources
+    for i in (i for i in range(network.layers) if network.norm_of(i)):
+        n = network.sizes[i + 1]
+        if f"gamma{i}" not in values:
+            trace.gamma[i], trace.beta[i] = np.ones(n), np.zeros(n)
+            trace.notes.append(f"layer {i}'s norm comes without gamma{i} and beta{i}: read as gamma = 1, beta = 0")
+            continue
+        trace.gamma[i] = _vector(values[f"gamma{i}"], n, sources[f"gamma{i}"])
+        trace.beta[i] = _vector(values[f"beta{i}"], n, sources[f"beta{i}"])
+        for family, into in (("dgamma", trace.dgamma), ("dbeta", trace.dbeta)):
+            if f"{family}{i}" in values:
+                into[i] = _bias_gradient(values[f"{family}{i}"], n, trace.batch, network.samples == "rows")
+            else:
+                parameter = family[1:]
+                trace.notes.append(f"{parameter}{i} comes without d{parameter}{i}: read as not trained this step")
+
+
 def _gradients_transposed(trace: Trace) -> None:
     """Every dW stored the other way round from its (non-square) W: a layout of the user's, read transposed."""
     flipped = [g.ndim == 2 and g.shape == W.shape[::-1] != W.shape for g, W in zip(trace.dW, trace.W, strict=True)]
@@ -285,7 +322,7 @@ class _PerSample:
 
 
 def _optional(trace: Trace, tensors: Tensors, reading: Reading) -> None:
-    """loss, z{i}, a{i}, delta{i}, W{i}.after, b{i}.after: whatever the user gave."""
+    """loss, z{i}, a{i}, delta{i}, xhat{i}, y{i}, W{i}.after, b{i}.after: whatever the user gave."""
     network = trace.network
     ignored: list[str] = []
     found: list[_PerSample] = []
@@ -296,9 +333,16 @@ def _optional(trace: Trace, tensors: Tensors, reading: Reading) -> None:
         if name == "loss":
             trace.loss = _batch_loss(trace, array, source)
             continue
+        parameter = _NORM_PARAMETER.fullmatch(name)
+        if parameter is not None:  # read by _norm_layers when its layer has a norm (Adam's beta1 is no gamma/beta)
+            if not network.norm_of(int(parameter[2])):
+                ignored.append(name)
+            continue
         match = _NAME.fullmatch(name)
         if match is None or int(match[2]) >= network.layers:
             ignored.append(name)
+        elif match[1] in _NORM_FAMILIES and (match[3] or not network.norm_of(int(match[2]))):
+            ignored.append(name)  # a y{i} or xhat{i} of a layer without a norm: not one of the network's tensors
         elif match[3]:
             _after(trace, name, (match[1], int(match[2])), array, source, ignored)
         else:
@@ -335,7 +379,7 @@ def _per_sample(trace: Trace, family: str, i: int, array: Array, name: str) -> _
 def _settle_layouts(trace: Trace, found: list[_PerSample], reading: Reading) -> None:
     """Square tensors follow their family (every delta is stored the same way); a family all square is open."""
     flipped_names = []
-    for family in ("z", "a", "delta"):
+    for family in ("z", "a", "delta", *_NORM_FAMILIES):
         members = [m for m in found if m.family == family]
         told = [m.flipped for m in members if m.flipped is not None]
         if any(m.flipped is None for m in members) and not told:

@@ -10,6 +10,7 @@ explain it is less likely; it never makes a verdict wrong unless it is not finit
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from gradwise.verify.files import TraceError
 from gradwise.verify.forward import forward
 from gradwise.verify.health import health_checks
 from gradwise.verify.loss import loss
+from gradwise.verify.norm import ASPECTS as NORM_ASPECTS
+from gradwise.verify.norm import choice_note, norm_words
 from gradwise.verify.precision import precision_words
 from gradwise.verify.reference import reference
 from gradwise.verify.report import Report
@@ -31,6 +34,7 @@ from gradwise.verify.structure import Reading
 from gradwise.verify.trace import Loaded, Trace, build, load
 from gradwise.verify.update import update
 
+_FORWARD = re.compile(r"(z|a|xhat|y)\d+")  # the forward pass's tensors: a slip in the backward leaves them right
 COARSE_TEXT = 1e-6  # a unit round-off above this: the trace was written with few digits, say so
 EXHAUSTIVE_NUMBERS = 4_000_000  # every combination of the open readings is walked while 2^choices × numbers is below
 
@@ -79,27 +83,71 @@ def _most_consistent(loaded: Loaded) -> Walk:
     """The reading under which the tensors agree best: every combination of the open choices when walking them
     all is cheap (shapes that leave many choices open are those of a small network), else each choice changed in
     turn, kept when it does better, until a pass changes nothing."""
-    default = build(loaded)
+    start, alike = _norm_reading(loaded)
+    default = build(loaded, start)
     best = walk(default)
     size = sum(values.size for values in loaded.tensors.values.values())
-    if 2 ** len(default.open) * size <= EXHAUSTIVE_NUMBERS:
-        for choices in _combinations(default.open):
-            best = _better(loaded, Reading(), choices, best)
+    open_ = [choice for choice in default.open if choice[0] not in NORM_ASPECTS]  # settled already
+    if 2 ** len(open_) * size <= EXHAUSTIVE_NUMBERS:
+        for choices in _combinations(open_):
+            best = _better(loaded, start, choices, best)
     else:
-        for _ in range(len(default.open)):
+        for _ in range(len(open_)):
             before = best
-            for choice in default.open:
+            for choice in open_:
                 best = _better(loaded, best.trace.reading, [choice], best)
             if best is before:
                 break
     for aspect, _ in default.open:
         _note_choice(best, aspect)
+    if alike:
+        best.note(alike)
     if best.trace.precision > COARSE_TEXT:
         best.note(
             f"the trace's numbers carry {precision_words(best.trace.precision)}: smaller differences cannot be "
             "told from rounding (write every digit: %.17g, or .npy files)"
         )
     return best
+
+
+def _norm_reading(loaded: Loaded) -> tuple[Reading, str]:
+    """The norm's kind, place and eps that network.json leaves open, read off the tensors first, on their own: the
+    reading under which the fewest tensors match no known slip (under a wrong norm, what follows it matches none;
+    under the right one, a real slip is named), then the most match outright (a note, such as a constant factor,
+    does not count), those of the forward pass first (a norm, its eps above all, shows there first), then the
+    fewest wrong and bugs named; the usual values on a tie; an eps other than the usual
+    one only where every tensor on file fits it or a known slip, or every forward one fits it (else it could
+    scale xhat as a slip does) -> (that reading, a note when another kind or place fits as well). A tie cannot
+    make a correct step wrong: what matches every tensor ties only with what does too."""
+    open_ = [choice for choice in build(loaded).open if choice[0] in NORM_ASPECTS]
+    if not open_:
+        return Reading(), ""
+    options = [[(aspect, "")] + [c for c in open_ if c[0] == aspect] for aspect in NORM_ASPECTS]
+    scored: list[tuple[tuple[int, ...], Reading, str]] = []
+    for choices in itertools.product(*options):
+        reading = Reading()
+        for aspect, value in choices:
+            reading = reading.choose(aspect, value) if value else reading
+        try:
+            result = walk(build(loaded, reading))
+        except TraceError:
+            continue
+        bugs = sum(not f.is_note for f in result.findings)
+        forward = [c.status for c in result.checks if _FORWARD.fullmatch(c.name)]
+        if reading.eps and result.unexplained and not (forward and set(forward) == {"ok"}):
+            continue
+        ok = sum(c.status == "ok" for c in result.checks)
+        score = (-result.unexplained, forward.count("ok"), ok, -result.wrong_count(), -bugs)
+        scored.append((score, reading, norm_words(result.trace.network)))
+    top = max(score for score, _, _ in scored)
+    best = [(reading, words) for score, reading, words in scored if score == top]
+    alike = list(dict.fromkeys(words for _, words in best))
+    if len(alike) == 1:
+        return best[0][0], ""
+    return best[0][0], (
+        f"the tensors fit {' and '.join(alike)} alike: read as {alike[0]}; say which in network.json "
+        '("norm", "norm_at")'
+    )
 
 
 def _combinations(choices: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
@@ -131,7 +179,12 @@ def _score(result: Walk) -> tuple[int, int, int, int, int, int]:
 
 def _note_choice(result: Walk, aspect: str) -> None:
     net = result.trace.network
-    if aspect == "weights":
+    if aspect in ("norm", "norm_at", "eps"):
+        inferred = any(choice == "norm" for choice, _ in result.trace.open)
+        note = choice_note(net, aspect, inferred)
+        if note:
+            result.note(note)
+    elif aspect == "weights":
         stored = net.weights.replace("_", " × ")
         result.note(f"every layer is square, so the shapes cannot tell how W is stored: read as {stored}, which fits")
     elif aspect == "samples":
