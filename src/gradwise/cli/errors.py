@@ -21,8 +21,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from gradwise.data.datasets import DatasetNotFound
     from gradwise.data.idx import IdxError
     from gradwise.data.images import ImageError
+    from gradwise.files import WriteFailed
     from gradwise.train.archive import CheckpointError
     from gradwise.train.config import ConfigError
     from gradwise.verify.files import TraceError
 
-    return (UsageError, ConfigError, CheckpointError, IdxError, DatasetNotFound, ImageError, TraceError)
+    return (UsageError, ConfigError, CheckpointError, IdxError, DatasetNotFound, ImageError, TraceError, WriteFailed)

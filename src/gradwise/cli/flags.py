@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradwise.files import WriteFailed
 from gradwise.health.fixes import Fix
 from gradwise.train.config import ConfigError
 
@@ -40,6 +41,11 @@ def fix_flags(fix: Fix) -> str:
     return " ".join(words) if words else "leave out " + " ".join(dropped)
 
 
-def error_line(error: ConfigError) -> str:
-    """A configuration error naming the flags to correct (``--lr must be > 0, got 0``)."""
+def error_line(error: ConfigError | WriteFailed) -> str:
+    """A configuration error naming the flags to correct (``--lr must be > 0, got 0``); a refused write saying
+    the command that resumes the run once there is room."""
+    if isinstance(error, WriteFailed):
+        if error.resume is None:
+            return str(error)
+        return f"{error.what()}: free space and run `gradwise train --resume {error.resume}`"
     return error.phrased(option)

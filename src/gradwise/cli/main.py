@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(error: BaseException) -> str:
     from gradwise.cli.flags import error_line
+    from gradwise.files import WriteFailed
     from gradwise.train.config import ConfigError
 
-    text = error_line(error) if isinstance(error, ConfigError) else str(error)
+    text = error_line(error) if isinstance(error, ConfigError | WriteFailed) else str(error)
     return " ".join(text.split()) or type(error).__name__

@@ -32,7 +32,7 @@ from gradwise.train.history import EpochRecord, History
 from gradwise.train.run_folder import CHECKPOINT_FILE
 from gradwise.train.stopping import Progress
 
-__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Checkpointer", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Checkpointer", "checkpoint_step", "load_checkpoint", "save_checkpoint"]
 RUN_KEY = "__run__"
 _RUN_MAX_BYTES = 1 << 28  # the run state is JSON: its history and the health state, far below this
 _FIX = "start the run again"
@@ -113,6 +113,15 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its run state is incomplete ({error}); {_FIX}") from None
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step the checkpoint at ``path`` was written at; None when there is none or it cannot be read."""
+    try:
+        with NpzReader(path, "checkpoint", _FIX, "the run") as archive:
+            return int(_run_state(path, archive)["step"])
+    except (OSError, CheckpointError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _run_state(path: Path, archive: NpzReader) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gradwise.files import append_line, atomic_write_text, read_jsonl, remove_temporaries
+from gradwise.files import WriteFailed, append_line, atomic_write_text, read_jsonl, remove_temporaries
 from gradwise.train.archive import CheckpointError
 from gradwise.train.history import EpochRecord
 
@@ -45,6 +45,8 @@ class RunFolder:
             (self.path / MODEL_FILE).unlink(missing_ok=True)
             (self.path / CHECKPOINT_FILE).unlink(missing_ok=True)  # --resume must never continue an earlier run
             remove_temporaries(self.path)  # half-written files of an earlier run killed mid-write
+        except WriteFailed:
+            raise  # a full or read-only disk: said as such
         except OSError as error:
             raise CheckpointError(
                 f"{self.path}: cannot write the run folder ({error.strerror or error}); choose another --out"

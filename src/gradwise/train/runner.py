@@ -14,7 +14,7 @@ import numpy as np
 from gradwise import blas
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.idx import IdxError
-from gradwise.files import atomic_open, remove_temporaries
+from gradwise.files import WriteFailed, atomic_open, check_room, remove_temporaries
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.nn.network import Network
 from gradwise.optim.base import Transform
@@ -22,7 +22,7 @@ from gradwise.seeds import dropout_rng
 from gradwise.train.archive import CheckpointError
 from gradwise.train.assembly import Watch, training_batches
 from gradwise.train.callbacks import Callback, Session
-from gradwise.train.checkpoint import Checkpoint, Checkpointer, load_checkpoint
+from gradwise.train.checkpoint import Checkpoint, Checkpointer, checkpoint_step, load_checkpoint
 from gradwise.train.config import (
     ConfigError,
     TrainConfig,
@@ -124,12 +124,15 @@ def train(
     if config.repair and not resume:
         plan = find_repair(config, probe, max_attempts=max_repairs, on_fix=on_fix)
         config = plan.config
-    result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume)
-    if plan is not None:
-        result.repair = verdict(plan, result)
-        if result.run_dir is not None:
-            with atomic_open(result.run_dir / REPAIR_FILE) as f:
-                f.write((json.dumps(result.repair.to_json(), indent=2, default=str) + "\n").encode())
+    try:
+        result = _attempt(config, out, callbacks, on_diagnosis, on_event, resume)
+        if plan is not None:
+            result.repair = verdict(plan, result)
+            if result.run_dir is not None:
+                with atomic_open(result.run_dir / REPAIR_FILE) as f:
+                    f.write((json.dumps(result.repair.to_json(), indent=2, default=str) + "\n").encode())
+    except WriteFailed as error:
+        raise _what_is_intact(error, out) from None
     result.seconds = time.perf_counter() - started
     return result
 
@@ -221,12 +224,32 @@ def _attempt(
     return _finish(config, data, net, folder, history, Found(diagnoses, watch.guard.events), started)
 
 
+def _what_is_intact(error: WriteFailed, out: str | Path | None) -> WriteFailed:
+    """A refused write during a run, saying what is intact: the last checkpoint (and so the run can resume), or
+    nothing to resume from."""
+    if out is None or error.resume is not None:
+        return error
+    step = checkpoint_step(Path(out) / CHECKPOINT_FILE)
+    if step is None:
+        return error.saying(f"{error.intact or 'nothing was written'}; the run kept no checkpoint to resume from")
+    failed = error.saying(f"the last checkpoint, at step {step}, is intact")
+    failed.resume = Path(out)
+    return failed
+
+
 def _checkpoint(
     folder: RunFolder, net: Network, optimizer: Transform, on_event: Callable[[str], None] | None
 ) -> Checkpoint:
-    """The run folder's checkpoint, after clearing what a kill left half-written."""
+    """The run folder's checkpoint, after clearing what a kill left half-written; a disk that cannot take the
+    run's next checkpoint and model is named now, before any training."""
     remove_temporaries(folder.path)
-    checkpoint = load_checkpoint(folder.path / CHECKPOINT_FILE, net, optimizer.init(net.params))
+    path = folder.path / CHECKPOINT_FILE
+    checkpoint = load_checkpoint(path, net, optimizer.init(net.params))
+    try:
+        check_room(folder.path, 2 * path.stat().st_size, f"the checkpoint, at step {checkpoint.run.step}, is intact")
+    except WriteFailed as error:
+        error.resume = folder.path
+        raise
     if checkpoint.backend and checkpoint.backend != blas.backend() and on_event is not None:
         on_event(backend_changed(checkpoint.backend))
     return checkpoint
