@@ -234,7 +234,7 @@ def test_the_watchers_take_the_loss_and_the_batch_size_from_the_run():
     net = mlp([6, 16, 3], "tanh", "softmax", rng=0)
     monitor, guard = HealthMonitor(), NonFiniteGuard("stop")
     fit(net, "mse", optim.sgd(0.1), source(x, t) | batch(250), max_steps(3), callbacks=[monitor, guard])
-    assert monitor._chance_loss == pytest.approx(0.5 * ((2 / 3) ** 2 + 2 * (1 / 3) ** 2))  # mse of a 1/3 guess
+    assert monitor.chance_loss == pytest.approx(0.5 * ((2 / 3) ** 2 + 2 * (1 / 3) ** 2))  # mse of a 1/3 guess
     assert monitor.trend.chunk == guard.trend.chunk == 4  # 1000 samples a chunk at batch 250
     assert monitor.trend.ceiling == guard.trend.ceiling == float("inf")  # mse has no overflow ceiling
     unbatched = HealthMonitor({"batch_size": 20})  # a stream that declares no batch size: the settings say

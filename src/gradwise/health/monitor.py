@@ -148,14 +148,14 @@ class HealthMonitor:
         self._weights_before: dict[int, Array] = {}
         self._warmup_norms: list[float] | None = None
         self.net: Network | None = None
-        self._chance_loss: float | None = None
+        self.chance_loss: float | None = None  # the loss of guessing (the pairing's; a regression sets its own)
 
     # -- Callback hooks ------------------------------------------------------------------------
     def on_begin(self, session: _Watched) -> None:
         self.net = session.net
         output = session.net.output_activation
         classes = session.net.n_outputs
-        self._chance_loss = chance_loss(session.loss.name, output.name if output else "identity", classes)
+        self.chance_loss = chance_loss(session.loss.name, output.name if output else "identity", classes)
         self.trend, batch = for_run(session, self.settings.batch_size)
         if self.interval is None:
             self.interval = probe_interval(session.net, batch)
@@ -218,7 +218,7 @@ class HealthMonitor:
 
     # -- rules -----------------------------------------------------------------------------------
     def _run_rules(self, step: int) -> None:
-        context = Context(self.probes, self.losses, self._warmup_norms, self._chance_loss, self.trend)
+        context = Context(self.probes, self.losses, self._warmup_norms, self.chance_loss, self.trend)
         holding: set[tuple[str, int | None]] = set()
         evidence: dict[tuple[str, int | None], dict[str, float | int | str]] = {}
         for symptom, rule in RULES.items():
