@@ -40,10 +40,15 @@ class FailingDisk:
         monkeypatch.setattr(os, "write", write)
         monkeypatch.setattr(os, "fsync", fsync)
 
+    name = None  # when set, only writes to this file (or its temporary) fail
+
     def _maybe_fail(self, fd):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
+            return
+        base = os.path.basename(target)
+        if self.name is not None and base != self.name and not base.startswith(f".{self.name}."):
             return
         if target.startswith(self.folder):
             self.seen += 1
@@ -91,6 +96,37 @@ def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes_exactly(straight, t
     expected, got = weights(straight), weights(folder)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "name", ["config.json", "metrics.jsonl", "health.jsonl", "checkpoint.npz", "model.npz", "repair.json"]
+)
+def test_each_file_of_a_run_refused_is_named_and_the_run_resumes_exactly(
+    straight_repaired, tmp_path, monkeypatch, capsys, name
+):
+    folder = tmp_path / "run"
+    argv = ["train", *SMALL, "--checkpoint-every", "3", "--repair", "--out", str(folder)]
+    with monkeypatch.context() as patch:
+        disk = FailingDisk(patch, folder, 1 if name == "checkpoint.npz" else 0)  # the second checkpoint fails
+        disk.name = name
+        assert main(argv) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: {folder / name}: the disk is full"), line
+    assert not list(folder.glob(".*.tmp"))
+    if "free space and run `gradwise train --resume" not in line:
+        assert "no checkpoint to resume from" in line
+        return
+    assert main(["train", "--resume", str(folder)]) == 0
+    expected, got = weights(straight_repaired), weights(folder)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def straight_repaired(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("straight_repaired") / "run"
+    assert main(["train", *SMALL, "--checkpoint-every", "3", "--repair", "--out", str(folder)]) == 0
+    return folder
 
 
 def test_a_read_only_disk_is_named(tmp_path, monkeypatch, capsys):
@@ -152,8 +188,13 @@ def test_a_sweep_on_a_full_disk_stops_cleanly_with_its_finished_trials_recorded(
     assert f"{folder}/" in line and "the disk is full" in line
     rows = (folder / "results.jsonl").read_text().splitlines()
     assert 1 <= len(rows) < 3 and all(json.loads(row)["key"] for row in rows)
-    assert main(argv) == 0  # room again: the recorded trials are kept, the rest run
-    assert len((folder / "results.jsonl").read_text().splitlines()) == 3
+    with monkeypatch.context() as patch:  # the map is drawn after the trials: its write refused alone
+        disk = FailingDisk(patch, folder, 0)
+        disk.name = "map.png"
+        assert main(argv) == 2
+    assert one_error_line(capsys).startswith(f"error: {folder / 'map.png'}: the disk is full")
+    assert len((folder / "results.jsonl").read_text().splitlines()) == 3  # every trial recorded
+    assert main(argv) == 0 and (folder / "map.png").is_file()  # room again: nothing is trained twice
 
 
 def test_the_report_and_the_verify_example_on_a_read_only_disk_are_one_line(straight, tmp_path, monkeypatch, capsys):

@@ -91,13 +91,20 @@ def _already_finished(
     on_event: Callable[[str], None] | None,
     started: float,
 ) -> Result:
-    """A resumed run that had already stopped: say so and report its saved weights; train and write nothing."""
+    """A resumed run that had already stopped: say so and report its saved weights; train nothing, and write only
+    the model file, when the disk refused it as the run ended."""
+    missing = not (folder.path / MODEL_FILE).is_file()
+    model_error = _save_model(config, data, net, folder) if missing else None
     if on_event is not None:
-        on_event(f"resume: {folder.path} finished earlier ({checkpoint.finished}); nothing was trained or written")
+        written = "nothing was trained or written"
+        if missing:
+            written = f"nothing was trained; its {MODEL_FILE}, which the disk had refused, is written now"
+        on_event(f"resume: {folder.path} finished earlier ({checkpoint.finished}); {written}")
     history = checkpoint.run.history
     history.stop_reason = str(checkpoint.finished)
     test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
-    return Result(config, history, net, test_loss, test_accuracy, time.perf_counter() - started, folder.path)
+    seconds = time.perf_counter() - started
+    return Result(config, history, net, test_loss, test_accuracy, seconds, folder.path, model_error)
 
 
 def train(
@@ -263,6 +270,21 @@ class Found:
     events: list[dict[str, Any]]
 
 
+def _save_model(config: TrainConfig, data: Dataset, net: Network, folder: RunFolder) -> str | None:
+    """Write the run's model file; why not, when its weights are not finite."""
+    meta = {
+        **architecture(net),
+        "loss": config.loss,
+        "dataset": data.name,
+        "input": {"shift": data.shift, "scale": data.scale, "image_shape": list(data.image_shape)},
+    }
+    try:
+        save_model(folder.path / MODEL_FILE, net, meta)
+    except CheckpointError as error:
+        return str(error)
+    return None
+
+
 def _finish(
     config: TrainConfig,
     data: Dataset,
@@ -275,18 +297,7 @@ def _finish(
     """The test split's loss and accuracy, the model saved (or why not), and the Result."""
     with np.errstate(all="ignore"):  # a run stopped as it blew up may overflow here: its numbers say so
         test_loss, test_accuracy = evaluate(net, config.loss, *targets(data.test, data, config.dtype))
-    model_error = None
-    if folder is not None:
-        meta = {
-            **architecture(net),
-            "loss": config.loss,
-            "dataset": data.name,
-            "input": {"shift": data.shift, "scale": data.scale, "image_shape": list(data.image_shape)},
-        }
-        try:
-            save_model(folder.path / MODEL_FILE, net, meta)
-        except CheckpointError as error:
-            model_error = str(error)
+    model_error = _save_model(config, data, net, folder) if folder is not None else None
     return Result(
         config,
         history,
