@@ -26,6 +26,8 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 * scikit-learn: ``MLPClassifier.partial_fit`` on one batch of 128 (one SGD step), same configuration.
 
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
+``--blas auto|openblas|mkl`` is gradwise's ``--blas`` (default auto); the header names the GEMM backends this
+environment has (MKL with ``pip install 'gradwise[mkl]'``) and the "GEMM" column the ones each cell's steps ran on.
 The last line is ``min ratio vs torch X, geo-mean Y, ceiling fraction (B=128,H=1000) Z, monitor overhead W%``.
 """
 
@@ -87,6 +89,7 @@ class Cell:
     gemm_ms: float = math.nan
     update_ms: float = math.nan
     elementwise_ms: float = math.nan
+    gemm: str = ""  # the GEMM backends the cell's steps ran on (``blas.gemm_state()["used"]``)
 
     @property
     def step_ms(self) -> float:
@@ -337,11 +340,11 @@ def step_gemms(batch_size: int, hidden: tuple[int, ...]) -> Callable[[], None]:
 
     def gemms() -> None:
         for i, w in enumerate(weights):
-            np.matmul(acts[i], w, out=acts[i + 1])  # forward
+            gw.blas.gemm(acts[i], w, acts[i + 1])  # forward, on the backend the step's own shapes took
             x, dz = (padded_acts[i], padded_deltas[i + 1]) if batch_size == 1 else (acts[i], deltas[i + 1])
-            np.matmul(x.T, dz, out=grads[i])  # dL/dW
+            gw.blas.gemm(x.T, dz, grads[i])  # dL/dW
             if i > 0:
-                np.matmul(deltas[i + 1], w.T, out=deltas[i])  # dL/dx
+                gw.blas.gemm(deltas[i + 1], w.T, deltas[i])  # dL/dx
 
     return gemms
 
@@ -493,7 +496,7 @@ def measure_in_own_process(hidden: tuple[int, ...], batch_size: int, args: argpa
     moved later cells' speeds by up to 2x for both libraries. A training run is one network in one process."""
     command = [
         sys.executable, __file__, "--cell", "-".join(map(str, hidden)), str(batch_size),
-        "--rounds", str(rounds), "--budget", str(args.budget), "--threads", str(args.threads),
+        "--rounds", str(rounds), "--budget", str(args.budget), "--threads", str(args.threads), "--blas", args.blas,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     fields = json.loads(done.stdout.strip().splitlines()[-1])
@@ -504,9 +507,11 @@ def run_one_cell(spec: list[str], args: argparse.Namespace) -> None:
     """``--cell H B``: measure one cell, print it as one JSON line (the peak samples ride along)."""
     hidden, batch_size = tuple(int(h) for h in spec[0].split("-")), int(spec[1])
     torch.set_num_threads(args.threads)
+    gw.blas.use(args.blas)
     with threadpool_limits(limits=args.threads, user_api="blas"):
         peak = Peak()
         cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak, args.threads)
+        cell.gemm = "+".join(gw.blas.gemm_state()["used"])  # type: ignore[arg-type]
         measure_parts(cell, args.rounds, args.budget, peak)
         measure_monitor(cell, args.rounds, args.budget)
     cell.peak_samples = peak.samples
@@ -534,6 +539,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.08, help="seconds of gradwise steps per round")
     parser.add_argument("--threads", type=int, default=2, help="threads for BLAS and torch (default 2)")
     parser.add_argument("--quick", action="store_true", help="3 rounds, batches 1 and 128 only")
+    parser.add_argument("--blas", default="auto", choices=gw.blas.SETTINGS, help="gradwise's GEMM backend")
     parser.add_argument("--cell", nargs=2, metavar=("H", "B"), help=argparse.SUPPRESS)  # one cell, in a child
     parser.add_argument("--torch-side", nargs=2, metavar=("H", "B"), help=argparse.SUPPRESS)  # its torch steps
     args = parser.parse_args()
@@ -550,6 +556,7 @@ def main() -> None:
     with threadpool_limits(limits=args.threads, user_api="blas"):
         print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
         print(f"numpy {np.__version__} BLAS: {blas_description()}")
+        print(f"gradwise GEMM backends available: {', '.join(gw.blas.available())}; --blas {args.blas}")
         capability = torch.backends.cpu.get_cpu_capability()
         print(f"torch {torch.__version__}: {torch.get_num_threads()} threads, {capability}")
         print("784-H-10 relu, softmax CE, momentum SGD, float32; samples/s are medians of interleaved rounds\n")
@@ -557,7 +564,7 @@ def main() -> None:
         cells: list[Cell] = []
         columns = (
             ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8),
-            ("fit/s", 9), ("monitor", 8), ("paired", 8),
+            ("fit/s", 9), ("monitor", 8), ("paired", 8), ("GEMM", 13),
         )  # fmt: skip
         print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in columns))
         for hidden in (*WIDTHS, DEEP):
@@ -566,7 +573,7 @@ def main() -> None:
                 peak.samples += cell.peak_samples
                 cells.append(cell)
                 fit_s = f"{cell.fit_rate:9.0f}" if cell.fit_rate else f"{'n/a':>9}"
-                mon = f"{100 * cell.monitor_overhead:7.1f}% {100 * (cell.monitor_paired or 0):+7.1f}%"
+                mon = f"{100 * cell.monitor_overhead:7.1f}% {100 * (cell.monitor_paired or 0):+7.1f}% {cell.gemm:>13}"
                 mon += "" if cell.finite else "  (weights went non-finite)"
                 print(
                     f"{'-'.join(map(str, hidden)):>11} {b:>4} {cell.gw_rate:11.0f} {cell.torch_rate:10.0f} "

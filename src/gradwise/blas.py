@@ -12,6 +12,10 @@ the product, with no gradient array written and read back. Where numpy's BLAS la
 ``GRADWISE_BLAS=numpy`` in the environment, the same functions run as numpy ufuncs. The two paths agree to
 rounding (BLAS may fuse the multiply-add); the choice is made once, at import, so a process never changes
 path mid-run and a seed gives the same numbers whatever was imported before gradwise.
+
+Every GEMM of a step (forward, weight gradient, input gradient, evaluation) goes through ``gemm``, which runs it on
+the backend ``use`` set (``gemm_backends``): numpy's OpenBLAS, MKL where the optional wheel is installed, or, by
+default (``"auto"``), whichever of them was faster on that shape when the process first met it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,27 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from gradwise.gemm_backends import (
+    MKL_MISSING,
+    NO_TRANS,
+    ROW_MAJOR,
+    TRANS,
+    Chooser,
+    GemmBackend,
+    cblas_call,
+    cblas_ready,
+    forced_numpy,
+    gemm_argtypes,
+    load_mkl,
+    numpy_gemm,
+    operand,
+)
 
 Array = np.ndarray
 # (symbol pattern, integer type): scipy-openblas64 in numpy's wheels prefixes and suffixes its names and
@@ -45,7 +64,8 @@ SINGLE_THREAD_MACS = 2_000_000
 # Below this many elements the arrays sit in cache, numpy's ufuncs are as fast, and ctypes' call costs more.
 BLAS_MIN_SIZE = 1 << 17
 _CTYPE = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enum values
+_ROW_MAJOR, _NO_TRANS, _TRANS = ROW_MAJOR, NO_TRANS, TRANS
+SETTINGS = ("auto", "openblas", "mkl")  # what ``use`` (and ``--blas``) accepts
 # numpy's extension module that links its BLAS (numpy 2 moved it from numpy.core to numpy._core).
 _NUMPY_EXTENSIONS = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
 
@@ -96,10 +116,7 @@ def _bind(library: ctypes.CDLL) -> tuple[dict[tuple[str, np.dtype], Callable[...
                 axpby = getattr(library, pattern.format(prefix + "axpby"))
                 axpby.argtypes = [integer, scalar, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer]
                 gemm = getattr(library, pattern.format(prefix + "gemm"))
-                gemm.argtypes = [
-                    ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer,
-                    scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer,
-                ]  # fmt: skip
+                gemm.argtypes = gemm_argtypes(scalar, integer)
                 axpy.restype = axpby.restype = gemm.restype = None
                 bound["axpy", dtype], bound["axpby", dtype], bound["gemm", dtype] = axpy, axpby, gemm
         except AttributeError:
@@ -129,7 +146,7 @@ def _passes_self_test(functions: dict[tuple[str, np.dtype], Callable[..., None]]
 
 
 def _load() -> _Bound | None:
-    if os.environ.get("GRADWISE_BLAS", "").lower() == "numpy":
+    if forced_numpy():
         return None
     extension = _numpy_extension()
     if extension is None:
@@ -182,7 +199,9 @@ def _blas(name: str, x: Array, y: Array) -> Callable[..., None] | None:
         return None
     if x.size > _BLAS.max_n or np.may_share_memory(x, y):  # a count the int type cannot hold; BLAS assumes no overlap
         return None
-    return _BLAS.functions.get((name, x.dtype))
+    # MKL's own axpy and axpby while the GEMMs run on MKL: one library's thread pool in a step, not two
+    vector = _chooser().vector
+    return (vector if vector and x.size < 2**31 else _BLAS.functions).get((name, x.dtype))
 
 
 def axpy(a: float, x: Array, y: Array) -> None:
@@ -207,41 +226,129 @@ def axpby(a: float, x: Array, b: float, y: Array) -> None:
     axpy(a, x, y)
 
 
-def _operand(m: Array) -> tuple[int, int] | None:
-    """(CBLAS transpose flag, leading dimension) of a matrix that is C-contiguous or the transpose of one."""
-    if m.flags.c_contiguous:
-        return _NO_TRANS, m.shape[1]
-    if m.T.flags.c_contiguous:
-        return _TRANS, m.shape[0]
-    return None
-
-
 def _gemm(a: Array, b: Array, out: Array) -> Callable[..., None] | None:
-    """The BLAS gemm for these matrices, or None when they need the numpy path."""
-    if _BLAS is None or not a.dtype == b.dtype == out.dtype or 0 in (*a.shape, b.shape[1]):
+    """numpy's own BLAS gemm for these matrices, or None when they need the numpy path."""
+    bound = _BLAS
+    if bound is None or not a.dtype == b.dtype == out.dtype or 0 in (*a.shape, b.shape[1]):
         return None
     if not (out.flags.c_contiguous and out.flags.writeable and out.shape == (a.shape[0], b.shape[1])):
         return None
-    if max(a.size, b.size, out.size) > _BLAS.max_n or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+    if max(a.size, b.size, out.size) > bound.max_n or np.may_share_memory(out, a) or np.may_share_memory(out, b):
         return None
-    return _BLAS.functions.get(("gemm", out.dtype))
+    return bound.functions.get(("gemm", out.dtype))
 
 
-def gemm(a: Array, b: Array, out: Array, alpha: float = 1.0, beta: float = 0.0) -> Array:
-    """``out = alpha * a @ b + beta * out`` in place; ``a`` and ``b`` may be transposed views (``x.T``)."""
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
-    fn, left, right = _gemm(a, b, out), _operand(a), _operand(b)
-    if fn is not None and left is not None and right is not None:
-        (m, k), n = a.shape, b.shape[1]
-        fn(_ROW_MAJOR, left[0], right[0], m, n, k, alpha, a.ctypes.data, left[1], b.ctypes.data, right[1], beta,
-           out.ctypes.data, n)  # fmt: skip
+def _openblas() -> GemmBackend:
+    """numpy's own BLAS as a GEMM backend: its gemm bound above, or numpy's matmul on the numpy path."""
+    return GemmBackend("openblas", _openblas_gemm, library(), max_n=_BLAS.max_n if _BLAS is not None else 2**31 - 1)
+
+
+def _openblas_gemm(a: Array, b: Array, out: Array, alpha: float, beta: float) -> None:
+    bound = _BLAS
+    if bound is None or (alpha == 1 and beta == 0):  # numpy's matmul calls the same gemm, for less than ctypes costs
+        numpy_gemm(a, b, out, alpha, beta)
+    else:
+        cblas_call(bound.functions["gemm", out.dtype], a, b, out, alpha, beta)
+
+
+@functools.cache
+def _mkl() -> GemmBackend | None:
+    """MKL's GEMM, loaded the first time it is asked for; None without the wheel or with ``GRADWISE_BLAS=numpy``."""
+    return None if forced_numpy() else load_mkl()
+
+
+@functools.cache
+def _loaded() -> dict[str, GemmBackend]:
+    """Every GEMM backend this process can use, numpy's own first (it wins a tie)."""
+    mkl = _mkl()
+    return {"openblas": _openblas(), **({"mkl": mkl} if mkl is not None else {})}
+
+
+@functools.cache
+def _numpy_only() -> bool:
+    """True when numpy's own BLAS is the only GEMM backend (no MKL): every choice is made already."""
+    return tuple(_loaded()) == ("openblas",)
+
+
+@functools.cache
+def _chooser() -> Chooser:
+    return Chooser(dict(_loaded()))
+
+
+def available() -> tuple[str, ...]:
+    """The GEMM backends this process can use: ``("openblas",)`` or ``("openblas", "mkl")``."""
+    return tuple(_loaded())
+
+
+def missing(setting: str) -> str | None:
+    """Why ``use(setting)`` cannot work here, in words for the user; None when it can."""
+    if setting not in SETTINGS:
+        return f"unknown {setting!r}; choose one of: {', '.join(SETTINGS)}"
+    if setting == "mkl" and forced_numpy():
+        return "GRADWISE_BLAS=numpy is set, so gradwise binds no library; unset it to use MKL"
+    if setting in ("auto", "openblas") or _mkl() is not None:
+        return None
+    return MKL_MISSING
+
+
+def use(setting: str) -> None:
+    """Run every GEMM from now on on ``setting``'s backend: ``"openblas"``, ``"mkl"``, or ``"auto"`` (per shape, the
+    faster, timed when the shape is first seen); ValueError for one this process cannot use."""
+    if (why := missing(setting)) is not None:
+        raise ValueError(f"blas {setting}: {why}")
+    _chooser().configure(setting, dict(_loaded()))
+
+
+def gemm_state() -> dict[str, object]:
+    """What a checkpoint records of the GEMMs: the setting, the backend they ran on (none yet: []), and for ``auto``
+    the backend fastest on each shape alone."""
+    chooser = _chooser()
+    current = chooser.current()
+    return {"setting": chooser.setting, "used": [current] if current else [], "fastest": dict(chooser.chosen)}
+
+
+def continue_from(state: dict[str, object]) -> list[str]:
+    """Take up a saved run's GEMM backend (``gemm_state()``'s): ``auto`` keeps the backend the run used, so the run
+    goes on with the same numbers. Returns the backends it used that this process lacks."""
+    used = state.get("used")
+    names = [str(name) for name in used] if isinstance(used, list) else []
+    lacking = [name for name in names if name not in _loaded()]
+    chooser = _chooser()
+    if chooser.setting == "auto" and names and not lacking:
+        chooser.configure("auto", {name: backend for name, backend in _loaded().items() if name in names})
+    return lacking
+
+
+def gemm(a: Array, b: Array, out: Array | None = None, alpha: float = 1.0, beta: float = 0.0) -> Array:
+    """``out = alpha * a @ b + beta * out`` in place, on the chosen backend; ``a`` and ``b`` may be transposed
+    views (``x.T``). Without ``out``, a new array of the product's dtype (``alpha a @ b``)."""
+    if _numpy_only() and out is not None:  # Speed: one backend, numpy's own: nothing to choose or time
+        if alpha == 1 and beta == 0:
+            return np.matmul(a, b, out=out)  # numpy's own sgemm, for less than a ctypes call costs
+        if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+            raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
+        fn, left, right = _gemm(a, b, out), operand(a), operand(b)
+        if fn is not None and left is not None and right is not None:
+            (m, k), n = a.shape, b.shape[1]
+            fn(ROW_MAJOR, left[0], right[0], m, n, k, alpha, a.ctypes.data, left[1], b.ctypes.data, right[1], beta,
+               out.ctypes.data, n)  # fmt: skip
+        else:
+            numpy_gemm(a, b, out, alpha, beta)
         return out
-    product = np.matmul(a, b)
-    if beta == 0:  # as BLAS: the output's old contents are not read, so a NaN there does not survive
-        return np.multiply(product, out.dtype.type(alpha), out=out)
-    out *= out.dtype.type(beta)
-    out += out.dtype.type(alpha) * product
+    chooser = _chooser()
+    known = chooser.known(a, b)
+    if known is not None and known.name == "openblas" and alpha == 1 and beta == 0:
+        # Speed: numpy's matmul runs numpy's own sgemm, and checks less than the path below; a step at batch 1
+        # makes a GEMM every few microseconds.
+        return np.matmul(a, b, out=out)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
+    if out is None:
+        out, beta = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b)), 0.0
+    if cblas_ready(a, b, out, min(backend.max_n for backend in chooser.backends.values())):
+        (known or chooser.pick(a, b, out)).run(a, b, out, alpha, beta)
+    else:
+        numpy_gemm(a, b, out, alpha, beta)
     return out
 
 
@@ -252,17 +359,23 @@ class threads_for:  # lower case: it reads as a function, ``with threads_for(mac
 
     def __init__(self, forward_macs: int) -> None:
         self.forward_macs = forward_macs
-        self.restore: Callable[[], None] | None = None  # gives the thread count back, once it was lowered
+        self.restore: list[Callable[[], object]] = []  # give the thread counts back, once they were lowered
 
     def __enter__(self) -> None:
-        bound = _BLAS
-        if bound is None or bound.get_threads is None or (set_threads := bound.set_threads) is None:
+        if self.forward_macs > SINGLE_THREAD_MACS:
             return
-        if self.forward_macs <= SINGLE_THREAD_MACS and (threads := bound.get_threads()) > 1:
-            set_threads(1)
-            self.restore = functools.partial(set_threads, threads)
+        undo: list[Callable[[], object]] = []
+        bound = _BLAS
+        if bound is not None and bound.get_threads is not None and (set_threads := bound.set_threads) is not None:
+            if (threads := bound.get_threads()) > 1:
+                set_threads(1)
+                undo.append(functools.partial(set_threads, threads))
+        mkl = None if _numpy_only() else _chooser().library  # MKL's count is per calling thread: set, given back
+        if mkl is not None and mkl.set_threads is not None:
+            undo.append(functools.partial(mkl.set_threads, mkl.set_threads(1)))
+        self.restore = undo
 
     def __exit__(self, *exc: object) -> None:
-        if self.restore is not None:
-            self.restore()
-            self.restore = None
+        for restore in self.restore:
+            restore()
+        self.restore = []

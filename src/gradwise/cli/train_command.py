@@ -45,7 +45,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
     ``p`` should use ``argument_default=argparse.SUPPRESS``, so only flags given override the preset.
     """
-    from gradwise.train.config import NORMS, PRESETS
+    from gradwise.train.config import BLAS, NORMS, PRESETS
 
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration")
     data = p.add_argument_group("data")
@@ -67,6 +67,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         "--norm", choices=NORMS, help="batch (BatchNorm) or layer (LayerNorm) after each hidden layer; none: neither"
     )
     model.add_argument("--dtype", help="float32 or float64")
+    model.add_argument(
+        "--blas", choices=BLAS, help="GEMM library: auto (per shape, the faster, timed), openblas, mkl (gradwise[mkl])"
+    )
     opt = p.add_argument_group("optimizer")
     opt.add_argument("--optimizer", help="sgd momentum nesterov adam adamw rmsprop")
     opt.add_argument("--lr", type=float, help="learning rate")

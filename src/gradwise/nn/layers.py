@@ -16,6 +16,9 @@ into an optimizer's array (``momentum = x^T dz + beta momentum``, or ``W = -lr x
 so no gradient array is written and read back. ``grads`` is then left as it was. And where ``backprop`` may
 overwrite ``da`` (the network says so for the arrays it passes between layers), the activation's
 derivative is applied to it in place.
+
+Every product here goes through ``blas.gemm``: the backend ``--blas`` chose (numpy's OpenBLAS or MKL) runs
+the forward pass, dW, dx and evaluation alike.
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ class Dense:
         """
         W, b = self.params["W"], self.params["b"]
         n = len(x)
-        z = np.matmul(x, W, out=self._buffer("z", n, reuse))
+        z = gemm(x, W, self._buffer("z", n, reuse))
         z += b
         a = z if logits else self.activation.forward_into(z, self._buffer("a", n, reuse))
         if observe is not None:
@@ -123,7 +126,7 @@ class Dense:
             if observe is not None:
                 observe("delta", dz)
             # dL/dx = dz W^T, before a sink may write W itself (plain SGD updates the weights in the GEMM)
-            dx = np.matmul(dz, W.T, out=self._buffer("dx", n, reuse)) if need_dx else None
+            dx = gemm(dz, W.T, self._buffer("dx", n, reuse)) if need_dx else None
             self._weight_gradients(x, dz, sink)
             return dx  # None for the input layer, which needs no dx
 
@@ -136,7 +139,7 @@ class Dense:
             # outer product ~2x; a zero second sample adds nothing: x^T dz = [x; 0]^T [dz; 0].
             x, dz = self._padded("x", x), self._padded("dz", dz)
         if sink is None:
-            np.matmul(x.T, dz, out=self.grads["W"])
+            gemm(x.T, dz, self.grads["W"])
             np.sum(dz, axis=0, out=self.grads["b"])
             return
         gemm(x.T, dz, sink.into["W"], sink.scale, sink.decay)

@@ -8,8 +8,10 @@ the step, the current epoch's running totals, the dropout generator's state, the
 scheme (``gradwise.seeds.STREAMS``: a checkpoint from another scheme is refused), the history, the
 health monitor's and the guard's state (their trend, streaks and diagnoses, so a resumed run goes on
 judging as if it had never stopped), why the run stopped once it has (a finished run resumed changes
-nothing) and the BLAS path the run takes (``gradwise.blas.backend()``; a process never changes it
-mid-run, and a run resumed on another path continues with numbers that may differ in the last bits).
+nothing), the BLAS path the run takes (``gradwise.blas.backend()``; a process never changes it
+mid-run, and a run resumed on another path continues with numbers that may differ in the last bits) and its GEMMs'
+backends (``gradwise.blas.gemm_state()``: the ``--blas`` setting, the backends used and, for ``auto``, the one each
+shape took, which a resumed run keeps where it can).
 Written atomically every ``--checkpoint-every`` steps; never with non-finite weights or buffers.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ class Checkpoint:
     backend: str  # "openblas" or "numpy"; "" in a checkpoint that did not record it
     finished: str | None  # why the run stopped, once it has; None while it can go on
     health: dict[str, Any] | None  # the monitor's and the guard's state; None in older checkpoints
+    gemm: dict[str, Any] = field(default_factory=dict)  # blas.gemm_state() when saved; {} in older checkpoints
 
 
 def save_checkpoint(
@@ -72,6 +75,7 @@ def save_checkpoint(
         "rng": rng.bit_generator.state,
         "health": health,
         "blas": blas.backend(),
+        "gemm": blas.gemm_state(),
         "finished": finished,
         "streams": seeds.STREAMS,
     }
@@ -103,16 +107,31 @@ def load_checkpoint(path: Path, net: Network, opt_state: dict[str, np.ndarray]) 
         finished = state.get("finished")
         if finished is None:
             run.drop_partial_record()  # the epoch the run stopped inside is recorded again when it ends
-        health = state.get("health")
+        health, gemm = state.get("health"), state.get("gemm")
         return Checkpoint(
             run,
             state["rng"],
             str(state.get("blas", "")),
             None if finished is None else str(finished),
             health if isinstance(health, dict) else None,
+            gemm if isinstance(gemm, dict) else {},
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its run state is incomplete ({error}); {_FIX}") from None
+
+
+def continue_gemms(checkpoint: Checkpoint) -> str | None:
+    """Run the GEMMs as the checkpoint's run did (``blas.continue_from``); the line a resumed run prints when a
+    backend it used is missing here, else None."""
+    lacking = blas.continue_from(checkpoint.gemm)
+    if not lacking:
+        return None
+    here = ", ".join(blas.gemm_state()["used"] or blas.available())  # type: ignore[arg-type]
+    reasons = "; ".join(filter(None, (blas.missing(name) for name in lacking)))
+    return (
+        f"resume: the checkpoint's GEMMs ran on {', '.join(lacking)}, which this process cannot use ({reasons}); "
+        f"they run on {here} here, and the numbers can differ from an uninterrupted run in the last bits"
+    )
 
 
 def checkpoint_step(path: Path) -> int | None:

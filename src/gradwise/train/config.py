@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gradwise import blas
 from gradwise.health.remedies import scaled_init_name
 from gradwise.health.settings import Settings
 from gradwise.nn.activations import get_activation
@@ -31,6 +32,7 @@ NORMALIZE = ("unit", "standard", "none")
 DTYPES = ("float32", "float64")
 ON_NAN = ("stop", "rollback", "skip")
 NORMS = ("none", "batch", "layer")  # a BatchNorm or a LayerNorm after each hidden layer, or neither
+BLAS = blas.SETTINGS  # the GEMM backend: the faster per shape (timed), numpy's OpenBLAS, or MKL (gradwise[mkl])
 
 
 class ConfigError(ValueError):
@@ -86,6 +88,7 @@ class TrainConfig:
     target_accuracy: float | None = None
     seed: int = 0
     dtype: str = "float32"
+    blas: str = "auto"  # which library runs the GEMMs: auto (per shape, the faster), openblas or mkl
     monitor: bool = True  # the health monitor (diagnoses, health.jsonl)
     health_interval: int | None = None  # steps between the monitor's probes; None: from the network's size
     on_nan: str = "stop"  # stop, rollback or skip when the loss turns non-finite
@@ -216,9 +219,11 @@ def _validate_choices(c: TrainConfig, need: Callable[[bool, str], None]) -> None
         ("dtype", DTYPES),
         ("on_nan", ON_NAN),
         ("norm", NORMS),
+        ("blas", BLAS),
     ):
         value = getattr(c, name)
         need(value in choices, f"`{name}`: unknown {value!r}; choose one of: {', '.join(choices)}")
+    need((why := blas.missing(c.blas)) is None, f"`blas` {c.blas}: {why}")
     need(
         c.norm != "batch" or c.batch_size >= 2,
         f"`norm` batch: BatchNorm needs batches of 2 or more rows to normalize over, got `batch_size` "

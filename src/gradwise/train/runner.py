@@ -22,7 +22,7 @@ from gradwise.seeds import dropout_rng
 from gradwise.train.archive import CheckpointError
 from gradwise.train.assembly import Watch, training_batches
 from gradwise.train.callbacks import Callback, Session
-from gradwise.train.checkpoint import Checkpoint, Checkpointer, checkpoint_step, load_checkpoint
+from gradwise.train.checkpoint import Checkpoint, Checkpointer, checkpoint_step, continue_gemms, load_checkpoint
 from gradwise.train.config import (
     ConfigError,
     TrainConfig,
@@ -184,6 +184,7 @@ def _attempt(
     started = time.perf_counter()
     data = load_data(config)
     net = build_network(config, data.num_features, data.num_classes)  # before any file: a net too big writes nothing
+    blas.use(config.blas)  # the run's GEMMs on the --blas backend (the configuration checked it is there)
     folder = RunFolder(out) if out is not None else None
     if folder is not None and not resume:
         folder.create(config.to_json())
@@ -259,6 +260,8 @@ def _checkpoint(
         raise
     if checkpoint.backend and checkpoint.backend != blas.backend() and on_event is not None:
         on_event(backend_changed(checkpoint.backend))
+    if (gemms_changed := continue_gemms(checkpoint)) is not None and on_event is not None:
+        on_event(gemms_changed)
     return checkpoint
 
 
