@@ -31,18 +31,18 @@ import numpy as np
 
 from gradwise.gemm_backends import (
     MKL_MISSING,
-    NO_TRANS,
-    ROW_MAJOR,
-    TRANS,
     Chooser,
     GemmBackend,
+    bind_vectors,
     cblas_call,
     cblas_ready,
+    cblas_runner,
     forced_numpy,
     gemm_argtypes,
+    gemm_passes,
     load_mkl,
     numpy_gemm,
-    operand,
+    vector_passes,
 )
 
 Array = np.ndarray
@@ -64,7 +64,6 @@ SINGLE_THREAD_MACS = 2_000_000
 # Below this many elements the arrays sit in cache, numpy's ufuncs are as fast, and ctypes' call costs more.
 BLAS_MIN_SIZE = 1 << 17
 _CTYPE = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
-_ROW_MAJOR, _NO_TRANS, _TRANS = ROW_MAJOR, NO_TRANS, TRANS
 SETTINGS = ("auto", "openblas", "mkl")  # what ``use`` (and ``--blas``) accepts
 # numpy's extension module that links its BLAS (numpy 2 moved it from numpy.core to numpy._core).
 _NUMPY_EXTENSIONS = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
@@ -108,17 +107,12 @@ def _file_holding(address: int) -> str:
 def _bind(library: ctypes.CDLL) -> tuple[dict[tuple[str, np.dtype], Callable[..., None]], type] | None:
     """axpy and axpby for float32 and float64 under the first naming the library exports, with argtypes set."""
     for pattern, integer in _NAMINGS:
-        bound: dict[tuple[str, np.dtype], Callable[..., None]] = {}
         try:
+            bound = bind_vectors(library, pattern, integer)
             for dtype, (prefix, scalar) in _CTYPE.items():
-                axpy = getattr(library, pattern.format(prefix + "axpy"))
-                axpy.argtypes = [integer, scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
-                axpby = getattr(library, pattern.format(prefix + "axpby"))
-                axpby.argtypes = [integer, scalar, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer]
                 gemm = getattr(library, pattern.format(prefix + "gemm"))
-                gemm.argtypes = gemm_argtypes(scalar, integer)
-                axpy.restype = axpby.restype = gemm.restype = None
-                bound["axpy", dtype], bound["axpby", dtype], bound["gemm", dtype] = axpy, axpby, gemm
+                gemm.argtypes, gemm.restype = gemm_argtypes(scalar, integer), None
+                bound["gemm", dtype] = gemm
         except AttributeError:
             continue
         return bound, integer
@@ -127,22 +121,7 @@ def _bind(library: ctypes.CDLL) -> tuple[dict[tuple[str, np.dtype], Callable[...
 
 def _passes_self_test(functions: dict[tuple[str, np.dtype], Callable[..., None]]) -> bool:
     """A wrong integer width, argument order or calling convention shows here, not in a training run."""
-    for dtype in _CTYPE:
-        x, y = np.arange(1, 15, dtype=dtype), np.full(7, 2, dtype=dtype)
-        functions["axpby", dtype](7, 3, x.ctypes.data, 2, 0.5, y.ctypes.data, 1)  # y = 3 x[::2] + 1
-        functions["axpy", dtype](7, -1, x.ctypes.data, 2, y.ctypes.data, 1)  # y = 2 x[::2] + 1
-        if not np.array_equal(y, 2 * x[::2] + 1):
-            return False
-        a, b, c = (
-            np.arange(6, dtype=dtype).reshape(3, 2),
-            np.arange(12, dtype=dtype).reshape(3, 4),
-            np.ones((2, 4), dtype),
-        )
-        functions["gemm", dtype](_ROW_MAJOR, _TRANS, _NO_TRANS, 2, 4, 3, 2, a.ctypes.data, 2, b.ctypes.data, 4, 3,
-                                 c.ctypes.data, 4)  # fmt: skip
-        if not np.array_equal(c, 2 * a.T @ b + 3):
-            return False
-    return True
+    return vector_passes(functions) and gemm_passes(cblas_runner({d: functions["gemm", d] for d in _CTYPE}))
 
 
 def _load() -> _Bound | None:
@@ -224,18 +203,6 @@ def axpby(a: float, x: Array, b: float, y: Array) -> None:
     if b != 1:
         y *= y.dtype.type(b)
     axpy(a, x, y)
-
-
-def _gemm(a: Array, b: Array, out: Array) -> Callable[..., None] | None:
-    """numpy's own BLAS gemm for these matrices, or None when they need the numpy path."""
-    bound = _BLAS
-    if bound is None or not a.dtype == b.dtype == out.dtype or 0 in (*a.shape, b.shape[1]):
-        return None
-    if not (out.flags.c_contiguous and out.flags.writeable and out.shape == (a.shape[0], b.shape[1])):
-        return None
-    if max(a.size, b.size, out.size) > bound.max_n or np.may_share_memory(out, a) or np.may_share_memory(out, b):
-        return None
-    return bound.functions.get(("gemm", out.dtype))
 
 
 def _openblas() -> GemmBackend:
@@ -327,11 +294,9 @@ def gemm(a: Array, b: Array, out: Array | None = None, alpha: float = 1.0, beta:
             return np.matmul(a, b, out=out)  # numpy's own sgemm, for less than a ctypes call costs
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
             raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
-        fn, left, right = _gemm(a, b, out), operand(a), operand(b)
-        if fn is not None and left is not None and right is not None:
-            (m, k), n = a.shape, b.shape[1]
-            fn(ROW_MAJOR, left[0], right[0], m, n, k, alpha, a.ctypes.data, left[1], b.ctypes.data, right[1], beta,
-               out.ctypes.data, n)  # fmt: skip
+        bound = _BLAS
+        if bound is not None and cblas_ready(a, b, out, bound.max_n):
+            cblas_call(bound.functions["gemm", out.dtype], a, b, out, alpha, beta)
         else:
             numpy_gemm(a, b, out, alpha, beta)
         return out

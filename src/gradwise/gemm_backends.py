@@ -143,7 +143,7 @@ def load_mkl(candidates: Iterator[Path] | None = None) -> GemmBackend | None:
                 functions[dtype] = fn
             set_threads = library.MKL_Set_Num_Threads_Local
             set_threads.argtypes, set_threads.restype = [ctypes.c_int], ctypes.c_int
-            vector = _vector_functions(library)
+            vector = bind_vectors(library, "cblas_{}", ctypes.c_int32)  # MKL's LP64 interface
         except (OSError, AttributeError):
             continue
         run = cblas_runner(functions)
@@ -152,12 +152,12 @@ def load_mkl(candidates: Iterator[Path] | None = None) -> GemmBackend | None:
     return None
 
 
-def _vector_functions(library: ctypes.CDLL) -> dict[tuple[str, np.dtype], Callable[..., None]]:
-    """``cblas_?axpy`` and ``cblas_?axpby`` with 32-bit integers (MKL's LP64 interface)."""
+def bind_vectors(library: ctypes.CDLL, pattern: str, integer: Any) -> dict[tuple[str, np.dtype], Callable[..., None]]:
+    """``?axpy`` and ``?axpby`` for float32 and float64, named by ``pattern`` (``"cblas_{}"``), with their argtypes;
+    AttributeError when the library lacks one."""
     functions: dict[tuple[str, np.dtype], Callable[..., None]] = {}
-    integer = ctypes.c_int32
     for dtype, (prefix, scalar) in SCALARS.items():
-        axpy, axpby = getattr(library, f"cblas_{prefix}axpy"), getattr(library, f"cblas_{prefix}axpby")
+        axpy, axpby = (getattr(library, pattern.format(prefix + name)) for name in ("axpy", "axpby"))
         axpy.argtypes = [integer, scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
         axpby.argtypes = [integer, scalar, ctypes.c_void_p, integer, scalar, ctypes.c_void_p, integer]
         axpy.restype = axpby.restype = None
