@@ -12,6 +12,7 @@ pass, and a model file and a checkpoint store them (``Network.buffers`` names th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -70,22 +71,9 @@ class BatchNorm:
             centred = x - mean
         inv_std = 1 / np.sqrt(var + self.eps)  # a batch of one row: var 0, so centred 0 and xhat 0, never NaN
         xhat = centred * inv_std
-        gamma = self.params["gamma"]
-        y = xhat * gamma + self.params["beta"]
-
-        def backprop(dy: Array, need_dx: bool = True) -> Array | None:
-            # y = gamma xhat + beta: dL/dbeta = sum over the batch of dy, dL/dgamma = sum of dy xhat.
-            np.sum(dy, axis=0, out=self.grads["beta"])
-            np.sum(dy * xhat, axis=0, out=self.grads["gamma"])
-            if not need_dx:
-                return None
-            dxhat: Array = dy * gamma
-            if not train:  # the running statistics are constants: xhat is affine in x
-                dx: Array = dxhat * inv_std
-                return dx
-            return _normalized_gradient(dxhat, xhat, inv_std, axis=0)
-
-        return y, backprop
+        if not train:  # the running statistics are constants: xhat is affine in x
+            return _scale_and_shift(self, xhat, lambda dxhat: dxhat * inv_std)
+        return _scale_and_shift(self, xhat, lambda dxhat: _normalized_gradient(dxhat, xhat, inv_std, axis=0))
 
     def _update_running(self, mean: Array, var: Array, batch: int) -> None:
         """running = (1 - momentum) running + momentum batch value, in place (``Network.buffers`` are these arrays).
@@ -119,15 +107,21 @@ class LayerNorm:
         centred = x - mean
         inv_std = 1 / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + self.eps)
         xhat = centred * inv_std
-        gamma = self.params["gamma"]
-        y = xhat * gamma + self.params["beta"]
+        # As BatchNorm's, with the statistics taken along each row instead of down each column.
+        return _scale_and_shift(self, xhat, lambda dxhat: _normalized_gradient(dxhat, xhat, inv_std, axis=1))
 
-        def backprop(dy: Array, need_dx: bool = True) -> Array | None:
-            # As BatchNorm's, with the statistics taken along each row instead of down each column.
-            np.sum(dy, axis=0, out=self.grads["beta"])
-            np.sum(dy * xhat, axis=0, out=self.grads["gamma"])
-            if not need_dx:
-                return None
-            return _normalized_gradient(dy * gamma, xhat, inv_std, axis=1)
 
-        return y, backprop
+def _scale_and_shift(
+    layer: BatchNorm | LayerNorm, xhat: Array, dx_of: Callable[[Array], Array]
+) -> tuple[Array, Backprop]:
+    """y = gamma xhat + beta, and its backprop: dL/dbeta = the batch's sum of dy, dL/dgamma = the sum of dy xhat,
+    and dx from dL/dxhat = dy gamma through ``dx_of`` (the normalization's own derivative)."""
+    gamma = layer.params["gamma"]
+    y = xhat * gamma + layer.params["beta"]
+
+    def backprop(dy: Array, need_dx: bool = True) -> Array | None:
+        np.sum(dy, axis=0, out=layer.grads["beta"])
+        np.sum(dy * xhat, axis=0, out=layer.grads["gamma"])
+        return dx_of(dy * gamma) if need_dx else None
+
+    return y, backprop
