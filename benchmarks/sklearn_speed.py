@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from machine import cpu_model
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -30,17 +30,6 @@ from gradwise.data.datasets import load_dataset
 from gradwise.sklearn import GradwiseClassifier, GradwiseRegressor
 
 Case = tuple[str, Any, Any, bool, dict[str, Any]]  # name, X, y, is a regression, settings
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def cases(mnist_rows: int) -> list[Case]:

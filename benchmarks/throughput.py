@@ -39,7 +39,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from machine import cpu_model
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import gradwise as gw
@@ -105,17 +105,6 @@ def gemm_flops(batch_size: int, hidden: tuple[int, ...]) -> float:
     sizes = [N_IN, *hidden, N_OUT]
     macs = sum(a * b for a, b in itertools.pairwise(sizes))
     return 2.0 * batch_size * (3 * macs - sizes[0] * sizes[1])
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def blas_description() -> str:
