@@ -14,7 +14,8 @@ convergence):
 3. ``init``: the initialization for the activation (and the initial bias);
 4. ``activation``: a saturating hidden activation;
 5. ``optimizer``: the optimizer, the learning rate (up or down), momentum, clipping, the batch size;
-6. ``dropout``.
+6. ``dropout``;
+7. ``norm``: normalization layers between the hidden layers, last: they add layers to the user's network.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from gradwise.health.settings import Settings
 
-REPAIR_ORDER = ("pairing", "input", "init", "activation", "optimizer", "dropout")
+REPAIR_ORDER = ("pairing", "input", "init", "activation", "optimizer", "dropout", "norm")
 
 # Which stage of the repair order a setting belongs to.
 STAGE_OF_SETTING = {
@@ -45,7 +46,7 @@ STAGE_OF_SETTING = {
     "batch_size": "optimizer",
     "weight_decay": "optimizer",
     "dropout": "dropout",
-    "norm": "activation",  # normalization layers between the hidden layers: part of how the units work
+    "norm": "norm",
 }
 
 

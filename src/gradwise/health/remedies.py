@@ -166,8 +166,7 @@ def non_finite(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
     return _with(words, init), [lr_fix(settings, 0.1, "smaller steps"), CLIP]
 
 
-# Tried after the settings' own causes: it adds layers to the network (the hidden sizes stay the user's).
-NORMALIZE_LAYERS = Fix({"norm": "layer"}, "normalize each hidden layer's outputs", stage_override="dropout")
+NORMALIZE_LAYERS = Fix({"norm": "layer"}, "normalize each hidden layer's outputs")  # last in the repair order
 
 
 def shrinking_signal(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
