@@ -193,7 +193,7 @@ def test_every_backend_agrees_with_a_float64_product_to_its_precision(dtype, rng
         results = {}
         for name, run in runs.items():
             out = start.copy()
-            assert gemm_backends.cblas_ready(left, right, out, 2**31 - 1)
+            assert gemm_backends.cblas_layout(left, right, out, 2**31 - 1) is not None
             run(left, right, out, -0.5, 0.9)
             np.testing.assert_allclose(out, exact, rtol=0, atol=scale * np.finfo(dtype).eps, err_msg=name)
             results[name] = out

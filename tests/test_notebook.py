@@ -72,6 +72,24 @@ def test_the_bar_draws_on_a_terminal_and_counts_every_step(monkeypatch):
     assert lines.getvalue().count("epoch ") == 2
 
 
+def test_a_bar_off_in_a_log_formats_nothing_each_step(monkeypatch):
+    """With stderr a log the bar is off: its steps must not format a loss figure nobody reads (it cost a tenth
+    of a batch-1 step)."""
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    progress, formatted = EpochProgress(1, stream=io.StringIO()), []
+    x, t = np.zeros((40, 8), np.float32), gw.one_hot(np.zeros(40, int), 3)
+    net = gw.mlp([8, 3], rng=0)
+
+    def fit_watching_the_bar() -> None:
+        progress._open_bar(1)
+        progress.bar.set_postfix = lambda *args, **kwargs: formatted.append(kwargs)
+        gw.fit(net, "ce", gw.optim.sgd(0.1), gw.source(x, t) | gw.batch(1), gw.max_epochs(1), callbacks=[progress],
+               progress=False)  # fmt: skip
+
+    fit_watching_the_bar()
+    assert progress.bar is None and formatted == []
+
+
 # -- text and HTML ----------------------------------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ from gradwise.gemm_backends import (
     GemmBackend,
     bind_vectors,
     cblas_call,
-    cblas_ready,
+    cblas_layout,
     cblas_runner,
     forced_numpy,
     gemm_argtypes,
@@ -295,8 +295,8 @@ def gemm(a: Array, b: Array, out: Array | None = None, alpha: float = 1.0, beta:
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
             raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
         bound = _BLAS
-        if bound is not None and cblas_ready(a, b, out, bound.max_n):
-            cblas_call(bound.functions["gemm", out.dtype], a, b, out, alpha, beta)
+        if bound is not None and (layout := cblas_layout(a, b, out, bound.max_n)) is not None:
+            cblas_call(bound.functions["gemm", out.dtype], a, b, out, alpha, beta, layout)
         else:
             numpy_gemm(a, b, out, alpha, beta)
         return out
@@ -310,7 +310,7 @@ def gemm(a: Array, b: Array, out: Array | None = None, alpha: float = 1.0, beta:
         raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
     if out is None:
         out, beta = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b)), 0.0
-    if cblas_ready(a, b, out, min(backend.max_n for backend in chooser.backends.values())):
+    if cblas_layout(a, b, out, min(backend.max_n for backend in chooser.backends.values())) is not None:
         (known or chooser.pick(a, b, out)).run(a, b, out, alpha, beta)
     else:
         numpy_gemm(a, b, out, alpha, beta)

@@ -68,20 +68,31 @@ def operand(m: Array) -> tuple[int, int] | None:
     return None
 
 
-def cblas_ready(a: Array, b: Array, out: Array, max_n: int) -> bool:
-    """Whether a CBLAS gemm can take these matrices as they are (else numpy's matmul must)."""
-    if not a.dtype == b.dtype == out.dtype or a.dtype not in SCALARS or 0 in (*a.shape, b.shape[1]):
-        return False
-    if not (out.flags.c_contiguous and out.flags.writeable and out.shape == (a.shape[0], b.shape[1])):
-        return False
-    if max(a.size, b.size, out.size) > max_n or np.may_share_memory(out, a) or np.may_share_memory(out, b):
-        return False
-    return operand(a) is not None and operand(b) is not None
+Layout = tuple[int, int, int, int]  # CBLAS transpose flag and leading dimension of a, then of b
 
 
-def cblas_call(fn: Callable[..., None], a: Array, b: Array, out: Array, alpha: float, beta: float) -> None:
-    """``out = alpha a b + beta out`` through a library's ``cblas_?gemm``; the caller has checked ``cblas_ready``."""
-    (left, lda), (right, ldb) = operand(a), operand(b)  # type: ignore[misc]
+def cblas_layout(a: Array, b: Array, out: Array, max_n: int) -> Layout | None:
+    """How a CBLAS gemm takes these matrices as they are: (a's transpose flag, lda, b's, ldb); None when it
+    cannot (numpy's matmul must). Speed: a step at batch 1 makes a GEMM every few microseconds, so the
+    cheap tests come first and the layout found here is what ``cblas_call`` passes on."""
+    if not (out.flags.c_contiguous and out.flags.writeable) or not a.dtype == b.dtype == out.dtype:
+        return None
+    if a.dtype not in SCALARS or out.shape != (a.shape[0], b.shape[1]) or 0 in out.shape or a.shape[1] == 0:
+        return None
+    left, right = operand(a), operand(b)
+    if left is None or right is None or max(a.size, b.size, out.size) > max_n:
+        return None
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return None
+    return (*left, *right)
+
+
+def cblas_call(
+    fn: Callable[..., None], a: Array, b: Array, out: Array, alpha: float, beta: float, layout: Layout | None = None
+) -> None:
+    """``out = alpha a b + beta out`` through a library's ``cblas_?gemm``; ``layout`` is ``cblas_layout``'s (found
+    here when not given), which the caller has checked is not None."""
+    left, lda, right, ldb = layout or cblas_layout(a, b, out, 2**63)  # type: ignore[misc]
     (m, k), n = a.shape, b.shape[1]
     fn(ROW_MAJOR, left, right, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb, beta, out.ctypes.data, n)
 

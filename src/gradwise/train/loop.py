@@ -17,6 +17,7 @@ from gradwise.nn.layers import GradientSink
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, Probe, grad
 from gradwise.optim.base import State, Transform, move
+from gradwise.optim.subnormal import FLUSH_EVERY, flush_subnormals
 from gradwise.seeds import dropout_rng, generator
 from gradwise.train.callbacks import Callback, Run, Session
 from gradwise.train.evaluation import evaluate
@@ -158,6 +159,8 @@ class _Loop:
             run.loss_sum += value
             run.step += 1
             run.position += 1
+            if run.step % FLUSH_EVERY == 0:  # by the step's number, so a resumed run flushes where this one does
+                flush_subnormals(run.opt_state)
             p = self.progress(epoch_done=False)
             for callback in self.callbacks:
                 callback.on_step(p, value)

@@ -62,6 +62,8 @@ class EpochProgress(Callback):
     def on_step(self, progress: Progress, loss: float) -> None:
         if self.bar is None:
             self._open_bar(progress.epoch + 1)
+        if self.bar.disable:  # stderr is a log: a disabled bar counts nothing, and its loss figure goes unread
+            return
         self.bar.update(1)
         if self.bar.n % LOSS_EVERY == 0:
             self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
