@@ -4,9 +4,10 @@
     python examples/custom_data.py iris.csv --label species  # any CSV: numeric features, labels of any text
     python examples/custom_data.py my-digits/                # train-images-idx3-ubyte, ... (raw or .gz)
 
-A CSV is split 60/20/20 into training, validation and test rows, standardized with the training rows'
-statistics, and trained with the same TrainConfig as `gradwise train`, the health monitor watching. An IDX
-folder goes through `gradwise.train.runner.train`, exactly as `gradwise train --dataset FOLDER`.
+A CSV goes through `gw.load_table`, the loader `gradwise train --data FILE.csv` uses: split 60/20/20 into
+training, validation and test rows by class and seed, standardized with the training rows' statistics. It trains
+with the same TrainConfig as `gradwise train`, the health monitor watching. An IDX folder goes through
+`gradwise.train.runner.train`, exactly as `gradwise train --dataset FOLDER`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import gradwise as gw
-from gradwise.data.csv import load_csv
+from gradwise.data.tables import split_summary
 from gradwise.train.config import build_network, build_optimizer, build_stop, settings_of
 from gradwise.train.runner import train
 
@@ -38,19 +39,16 @@ def make_spirals(path: Path, rows: int = 600, seed: int = 0) -> None:
 
 
 def train_csv(path: Path, label: str | None, config: gw.TrainConfig) -> float:
-    table = load_csv(path, label)  # x (N, F) float32, y (N,) class indices into table.classes
-    print(f"{path.name}: {len(table)} rows, {len(table.features)} features, label {table.label!r}: {table.classes}")
-    order = np.random.default_rng(config.seed).permutation(len(table))
-    fifth = max(1, len(table) // 5)
-    test, val, rows = order[:fifth], order[fifth : 2 * fifth], order[2 * fifth :]
-    mean, std = table.x[rows].mean(axis=0), table.x[rows].std(axis=0)
-    x = (table.x - mean) / np.where(std > 0, std, 1)  # the training rows' statistics for every split
-    t = gw.one_hot(table.y, len(table.classes))  # (N, classes) float32
+    data = gw.load_table(path, label, normalize="standard", seed=config.seed)  # train/val/test: x (N, F), y (N,)
+    rows = len(data.train) + len(data.val) + len(data.test)
+    print(f"{path.name}: {rows} rows, {data.num_features} features, label {data.label!r}: {data.classes}")
+    print(split_summary(data))
+    x, t = data.train.x, gw.one_hot(data.train.y, data.num_classes)  # t: (N, classes) float32
 
-    net = build_network(config, x.shape[1], len(table.classes))
-    batches = gw.source(x[rows], t[rows]) | gw.shuffle(config.seed) | gw.batch(config.batch_size)
+    net = build_network(config, data.num_features, data.num_classes)
+    batches = gw.source(x, t) | gw.shuffle(config.seed) | gw.batch(config.batch_size)
     monitor = gw.HealthMonitor(settings_of(config))
-    for diagnosis in gw.static_checks(net, config.loss, x[rows], t[rows], settings_of(config)):
+    for diagnosis in gw.static_checks(net, config.loss, x, t, settings_of(config), data.features, data.classes):
         monitor.add(diagnosis)
     history = gw.fit(
         net,
@@ -58,14 +56,14 @@ def train_csv(path: Path, label: str | None, config: gw.TrainConfig) -> float:
         build_optimizer(config, len(batches)),
         batches,
         build_stop(config),  # max_epochs(epochs) | no_improvement(patience) on the validation loss
-        validation=(x[val], t[val]),
+        validation=(data.val.x, gw.one_hot(data.val.y, data.num_classes)),
         callbacks=[monitor],
         rng=config.seed,
     )
     print(f"trained {len(history)} epochs: {history.stop_reason}")
     for d in monitor.diagnoses:
         print(f"  {d.headline()}: {d.cause} -> fix: {d.fix[0] if d.fix else '-'}")
-    return gw.evaluate(net, config.loss, x[test], t[test])[1]
+    return gw.evaluate(net, config.loss, data.test.x, gw.one_hot(data.test.y, data.num_classes))[1]
 
 
 def train_idx(folder: Path, config: gw.TrainConfig) -> float:

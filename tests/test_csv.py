@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradwise.data.csv import CSVError, load_csv
+from gradwise.data.csv import CSVError, load_csv, load_features
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -51,27 +51,117 @@ def test_quotes_blank_lines_and_float64(tmp_path):
 @pytest.mark.parametrize(
     ("text", "kwargs", "message"),
     [
-        ("", {}, "data.csv: is empty; a CSV needs rows of features and a label"),
-        ("1\n2\n", {}, "data.csv: line 1 has one column; a CSV needs features and a label column"),
-        ("a,b,c\n1,2\n", {}, "data.csv: line 2 has 2 fields, but line 1 has 3"),
-        ("a,b\n", {}, "data.csv: has a header but no rows of data"),
+        ("", {}, "is empty; a CSV needs rows of features and a label"),
+        ("\n  \n", {}, "is empty; a CSV needs rows of features and a label"),
+        ("1\n2\n", {}, "line 1 has one column; a CSV needs features and a label column"),
+        ("a,b,c\n1,2\n", {}, "line 2 has 2 fields, but line 1 has 3"),
+        ("a,b,c\n1,2,3\n\n4,5,6,7\n", {}, "line 4 has 4 fields, but line 1 has 3"),
+        ("a,b\n", {}, "has a header but no rows of data"),
         (
             "a,b\n1,x\nfoo,y\n",
             {},
-            "data.csv: line 3, column 'a': 'foo' is not a finite number; fix the value, drop the column, or pass "
-            "label=",
+            "line 3, column 'a': 'foo' is not a number; fix the value, leave the column out of the features, "
+            "or make it the label",
         ),
-        ("a,b\n1,x\nnan,y\n", {}, "data.csv: line 3, column 'a': 'nan' is not a finite number"),
-        ("a,b\n1,x\n,y\n", {}, "data.csv: line 3, column 'a': '' is not a finite number"),
-        ("a,b\n1,x\n2,\n", {}, "data.csv: line 3 has no label in column 'b'; fill it in or drop the row"),
-        ("a,b\n1,x\n", {"label": "c"}, "data.csv: no column named 'c'; the header has: a, b"),
-        ("1,x\n", {"label": 5}, "data.csv: label column 5 is out of range for 2 columns"),
-        ("1,x\n", {"label": "b", "header": False}, "data.csv: label='b' names a column, but the file has no header"),
+        (  # text wins over a missing value: it is the likelier mistake (a wrong label column, a stray header)
+            "a,b,c\n1,,x\n2,two,y\n",
+            {},
+            "line 3, column 'b': 'two' is not a number; fix the value, leave the column out of the features, "
+            "or make it the label",
+        ),
+        ("a,b\n1,x\nnan,y\n", {}, "1 cell is empty, NaN or Inf: line 3 column 'a' ('nan'); fill it in or drop the row"),
+        (
+            "a,b,c\n1,,x\nNA,inf,y\n3,4,z\n-Infinity,NaN,x\n,2,y\n",
+            {},
+            "6 cells are empty, NaN or Inf: line 2 column 'b' (''), line 3 column 'a' ('NA'), line 3 column 'b' "
+            "('inf'), and 3 more; fill them in or drop those rows",
+        ),
+        ("a,b\n1,x\n2,\n", {}, "line 3 has no label in column 'b'; fill it in or drop the row"),
+        ("a,b\n1,x\n", {"label": "c"}, "no column named 'c'; the header has: a, b"),
+        ("label,b\n1,x\n", {"label": "B"}, "no column named 'B'; the header has: label, b"),
+        ("1,x\n", {"label": 5}, "label column 5 is out of range for 2 columns"),
+        (
+            "1,x\n",
+            {"label": "b", "header": False},
+            "label='b' names a column, but the file has no header row; give its index",
+        ),
+        ("a,b,c\n1,2,x\n", {"features": ["a", "d"]}, "no column named 'd'; the header has: a, b, c"),
+        (
+            "a,b,c\n1,2,x\n",
+            {"label": "c", "features": ["a", "c"]},
+            "column 'c' is the label and cannot also be a feature; leave it out of the features or choose another "
+            "label",
+        ),
+        (  # label=None takes a known label name before the last column
+            "a,label,c\n1,2,3\n",
+            {"features": ["label", "c"]},
+            "column 'label' is the label and cannot also be a feature; leave it out of the features or choose "
+            "another label",
+        ),
+        (
+            "a,b,c\n1,2,x\n",
+            {"features": ["a", "b", "a"]},
+            "column 'a' is listed twice in the features; name each column once",
+        ),
+        ("a,b,c\n1,2,x\n", {"features": []}, "features=[] must name one column or more, e.g. ['a', 'b']"),
+        ("a,b,c\n1,2,x\n", {"features": "a"}, "features='a' must name one column or more, e.g. ['a', 'b']"),
     ],
 )
-def test_bad_files_say_what_is_wrong(tmp_path, text, kwargs, message):
-    with pytest.raises(CSVError, match=message):
-        load_csv(write(tmp_path, text), **kwargs)
+def test_bad_files_say_what_is_wrong_in_one_line(tmp_path, text, kwargs, message):
+    path = write(tmp_path, text)
+    with pytest.raises(CSVError) as error:
+        load_csv(path, **kwargs)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_features_select_and_order_columns_and_a_tsv_is_tab_separated(tmp_path):
+    path = write(tmp_path, 'sepal length\tpetal width\tnote\tspecies\n1.5\t2\t"a, b"\tsetosa\n', "iris.tsv")
+    table = load_csv(path, "species", features=["petal width", "sepal length"])
+    assert table.features == ("petal width", "sepal length") and table.x.tolist() == [[2.0, 1.5]]
+    assert table.lines.tolist() == [2] and table.header
+
+
+def test_label_none_takes_the_last_column_not_among_the_features(tmp_path):
+    path = write(tmp_path, "a,b,kind,c\n1,2,x,3\n4,5,y,6\n")
+    table = load_csv(path, features=["a", "c"])
+    assert table.label == "kind" and table.features == ("a", "c") and table.x.tolist() == [[1, 3], [4, 6]]
+
+
+def test_line_numbers_count_blank_lines_and_the_header(tmp_path):
+    table = load_csv(write(tmp_path, "a,b\n\n1,x\n\n\n2,y\n"))
+    assert table.lines.tolist() == [3, 6]
+
+
+def test_load_features_reads_rows_with_or_without_the_label(tmp_path):
+    path = write(tmp_path, "b,a\n1,2\n\n3,4\n")
+    x, lines = load_features(path, ["a", "b"], dtype=np.float64)
+    assert x.tolist() == [[2, 1], [4, 3]] and x.dtype == np.float64 and lines.tolist() == [2, 4]
+    x, _ = load_features(write(tmp_path, "1,2,cat\n3,4,dog\n", "plain.csv"), ["column 2"])
+    assert x.tolist() == [[2], [4]]
+    x, _ = load_features(write(tmp_path, "5\n6\n", "one.csv"), ["column 1"])
+    assert x.tolist() == [[5], [6]]
+
+
+@pytest.mark.parametrize(
+    ("text", "features", "message"),
+    [
+        ("a,b\n1,2\n", ["c"], "no column named 'c'; the header has: a, b"),
+        ("a,b\n1,2\n", ["a", "a"], "column 'a' is listed twice in the features; name each column once"),
+        ("a,b\n", ["a"], "has a header but no rows of data"),
+        ("a,b\n1,\n", ["b"], "1 cell is empty, NaN or Inf: line 2 column 'b' (''); fill it in or drop the row"),
+        (
+            "a,b\n1,x\n",
+            ["a", "b"],
+            "line 2, column 'b': 'x' is not a number; fix the value, leave the column out of the features, or make "
+            "it the label",
+        ),
+    ],
+)
+def test_load_features_bad_files(tmp_path, text, features, message):
+    path = write(tmp_path, text)
+    with pytest.raises(CSVError) as error:
+        load_features(path, features)
+    assert str(error.value) == f"{path}: {message}"
 
 
 def test_missing_file(tmp_path):

@@ -15,6 +15,7 @@ from gradwise import (
 )
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.stream import Stream, batch, shuffle, source
+from gradwise.data.tables import load_table
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.gradcheck import gradcheck
 from gradwise.health.monitor import HealthMonitor
@@ -92,6 +93,7 @@ __all__ = [
     "gradcheck",
     "load_dataset",
     "load_model",
+    "load_table",
     "max_epochs",
     "max_steps",
     "mlp",

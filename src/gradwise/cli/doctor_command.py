@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from gradwise.health.symptoms import is_advice
 from gradwise.train.doctor import CHECKUP_SECONDS, CHECKUP_STEPS
 
 
@@ -43,7 +44,7 @@ def config_from_flags(flags: list[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from gradwise.cli.errors import UsageError
-    from gradwise.cli.train_command import config_from_args, describe
+    from gradwise.cli.train_command import announce_data, config_from_args, describe
     from gradwise.train.doctor import doctor
 
     if args.steps < 1 or args.seconds <= 0:
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     as_json = getattr(args, "json", False)
     steps = min(args.steps, config.max_steps or args.steps)
     seconds = min(args.seconds, config.time_budget or args.seconds)
+    if not as_json:
+        announce_data(config)
     if config.repair:
         def announce(candidate: Any) -> None:
             if not as_json:
@@ -78,7 +81,15 @@ def probe_lines(found: Any) -> list[str]:
     last = found.probe.history.last
     lines = [f"probed {last.step if last else 0} steps: training loss {last.train_loss if last else float('nan'):.4f}"]
     lines += [diagnosis_panel(d) for d in found.diagnoses]
-    return [*lines, "healthy: no problems found" if found.healthy else f"unhealthy: {len(found.diagnoses)} problem(s)"]
+    return [*lines, health_line(found.healthy, found.diagnoses)]
+
+
+def health_line(healthy: bool, diagnoses: list[Any]) -> str:
+    """``healthy: no problems found`` (with how many notes on the data), or how many problems."""
+    notes = sum(is_advice(d.symptom) for d in diagnoses)
+    if healthy:
+        return "healthy: no problems found" + (f"; {notes} note{'s' * (notes > 1)} on the data above" if notes else "")
+    return f"unhealthy: {len(diagnoses) - notes} problem(s)"
 
 
 def _print_repair(found: Any, as_json: bool) -> int:
@@ -105,16 +116,18 @@ def _print_repair(found: Any, as_json: bool) -> int:
         verdict = "healthy" if attempt.healthy else ", ".join(d.headline() for d in attempt.diagnoses)
         kept = "  (kept)" if attempt.kept else ""
         print(f"attempt {number} ({changed}): {attempt.steps} steps, accuracy {attempt.accuracy:.4f}: {verdict}{kept}")
+    for d in final.diagnoses:
+        if final.healthy == is_advice(d.symptom):  # a healthy run's notes, else its problems
+            print(diagnosis_panel(d))
     if final.healthy and not plan.applied:
         print(f"healthy: nothing to repair; as given:\n  {command}")
         return 0
     if final.healthy:
         print(f"repaired: this command line probed healthy:\n  {command}")
         return 0
-    for d in final.diagnoses:
-        print(diagnosis_panel(d))
     tried = "; ".join(fix_flags(f) for _, f in plan.applied) or "nothing"
-    print(f"not repaired: tried {tried}; what remains is {', '.join(d.headline() for d in final.diagnoses)}")
+    remaining = ", ".join(d.headline() for d in final.diagnoses if not is_advice(d.symptom))
+    print(f"not repaired: tried {tried}; what remains is {remaining}")
     return 1
 
 

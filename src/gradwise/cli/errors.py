@@ -18,6 +18,7 @@ class Parser(argparse.ArgumentParser):
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Every error type that means bad input (a file, a flag, a folder), not a bug."""
+    from gradwise.data.csv import CSVError
     from gradwise.data.datasets import DatasetNotFound
     from gradwise.data.idx import IdxError
     from gradwise.data.images import ImageError
@@ -26,4 +27,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from gradwise.train.config import ConfigError
     from gradwise.verify.files import TraceError
 
-    return (UsageError, ConfigError, CheckpointError, IdxError, DatasetNotFound, ImageError, TraceError, WriteFailed)
+    return (
+        UsageError, ConfigError, CheckpointError, IdxError, CSVError, DatasetNotFound, ImageError, TraceError,
+        WriteFailed,
+    )  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradwise.cli.errors import UsageError
-from gradwise.cli.train_command import add_train_flags
+from gradwise.cli.train_command import add_train_flags, announce_data
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,6 +72,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("sweeps") / (args.preset_grid or "sweep"))
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file, not a folder; choose another path")
+    if trials[0].config.is_table:  # a bad table is one line now, not an error in every trial
+        announce_data(trials[0].config)
     out.mkdir(parents=True, exist_ok=True)
     results = Results(out)
     finished = results.load()
@@ -227,7 +229,8 @@ def _report(
     print()
     print(f"outcomes: {sm.summary([cells.get(t.key, sm.Cell(sm.NOT_RUN)) for t in trials])}")
     config = trials[0].config
-    data = f"{config.limit_train:,} {config.dataset} images" if config.limit_train else f"all {config.dataset} images"
+    items = "rows" if config.is_table else "images"
+    data = f"{config.limit_train:,} {config.dataset} {items}" if config.limit_train else f"all {config.dataset} {items}"
     title = (
         f"{out.name}: {len({t.key for t in trials})} trials, {budget} each on {data}\n"
         f"each cell: outcome, validation accuracy (and the step a failure began)"

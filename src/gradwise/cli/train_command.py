@@ -11,6 +11,13 @@ from typing import Any
 from gradwise.cli.errors import UsageError
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected column names like a,b,c, got {text!r}")
+    return names
+
+
 def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
@@ -48,12 +55,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     from gradwise.train.config import BLAS, NORMS, PRESETS
 
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="starting configuration")
-    data = p.add_argument_group("data")
-    data.add_argument("--dataset", help="mnist, fashion-mnist, or a folder of the four IDX files")
-    data.add_argument("--data-dir", help="where to look for fashion-mnist")
-    data.add_argument("--normalize", help="unit (pixels/255), standard, or none (raw 0-255)")
-    data.add_argument("--validation", type=int, help="validation images, from the end of the training set")
-    data.add_argument("--limit-train", type=int, help="train on the first N training images only")
+    add_data_flags(p)
     model = p.add_argument_group("model")
     model.add_argument("--hidden", type=_hidden, help="hidden sizes: 1000 or 512,256")
     model.add_argument("--activation", help="identity sigmoid tanh relu leaky_relu elu softplus softmax")
@@ -93,6 +95,28 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     health.add_argument("--health-interval", type=int, help="steps between the monitor's probes (default: by size)")
 
 
+def add_data_flags(p: argparse.ArgumentParser) -> None:
+    """Where the data comes from: an image data set, or a table and how to read and split it."""
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--dataset", "--data", dest="dataset",
+        help="mnist, fashion-mnist, a folder of the four IDX files, or a table: a .csv, .tsv or .txt with a header",
+    )  # fmt: skip
+    data.add_argument("--data-dir", help="where to look for fashion-mnist")
+    data.add_argument(
+        "--normalize",
+        help="unit (pixels/255; a table's columns to [0, 1]), standard (mean 0, std 1), or none (as they are)",
+    )
+    data.add_argument("--validation", type=int, help="validation images, from the end of the training set")
+    data.add_argument("--limit-train", type=int, help="train on the first N training images (or table rows) only")
+    table = p.add_argument_group("table (with --data FILE.csv)")
+    table.add_argument("--label", help="the label column (default: one named label, class or target, else the last)")
+    table.add_argument("--features", type=_names, help="the feature columns: a,b,c (default: all but the label)")
+    table.add_argument("--test-data", metavar="FILE", help="a separate test file with the same columns")
+    table.add_argument("--val-fraction", type=float, help="share of rows for validation, stratified (default 0.2)")
+    table.add_argument("--test-fraction", type=float, help="share of rows for testing without --test-data (0.2)")
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     from gradwise.train.config import TrainConfig, preset
 
@@ -124,8 +148,8 @@ def run_train(args: argparse.Namespace) -> int:
             raise UsageError(f"--tensorboard: {why}")
         callbacks.append(TensorBoardLog(args.tensorboard, out))
     if not as_json:
-        steps = -(-min(config.limit_train or 10**9, 60_000 - config.validation) // config.batch_size)
-        callbacks.append(EpochProgress(config.epochs, steps))
+        rows = announce_data(config)
+        callbacks.append(EpochProgress(config.epochs, -(-rows // config.batch_size)))
         print(f"training {describe(config)} -> {out}", flush=True)
 
     def announce(diagnosis: Any) -> None:
@@ -206,6 +230,19 @@ def train_command_line(config: Any) -> str:
         if field.name not in ("preset", "extra", "repair") and value != getattr(base, field.name) and value is not None:
             words.append(flag(field.name, value))
     return " ".join(words)
+
+
+def announce_data(config: Any) -> int:
+    """Print a table's split (its rows, features, classes and split sizes) and return the training rows per epoch;
+    a bad table is its one-line error here, before anything is written."""
+    if not config.is_table:
+        return min(config.limit_train or 10**9, 60_000 - config.validation)
+    from gradwise.data.tables import split_summary
+    from gradwise.train.runner import load_data
+
+    data = load_data(config)
+    print(split_summary(data), flush=True)
+    return len(data.train)
 
 
 def describe(config: Any) -> str:

@@ -1,9 +1,11 @@
 """Tables of numbers with a label column, from a CSV file: features x (N, F) and class indices y (N,).
 
 ``load_csv("iris.csv", label="species")`` reads a header row when there is one (a first row whose feature
-fields are not all numbers), turns every other column into float features and the label column's values,
-whatever their text, into class indices 0..C-1 in sorted order (numerically when every label is a number).
-A bad cell is a one-line CSVError naming the file, line and column.
+fields are not all numbers), turns every other column (or those named in ``features=``) into float features
+and the label column's values, whatever their text, into class indices 0..C-1 in sorted order (numerically
+when every label is a number). A ``.tsv`` file is tab-separated; fields may be quoted. A bad cell is a one-line
+CSVError naming the file, line and column; missing values (empty, NA, NaN, Inf) are counted and the first few
+named. Splitting and scaling a table into a Dataset is ``gradwise.data.tables.load_table``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 LABEL_NAMES = ("label", "class", "target")  # label=None picks the first column of these names, else the last
+MISSING_TEXTS = ("", "na", "n/a", "nan", "null", "none", "?")  # feature cells that mean "no value"
+SHOWN = 3  # how many bad cells a message about missing values lists
+_UNNAMED = re.compile(r"column [1-9][0-9]*")  # the names of a file's columns when it has no header row
 
 
 class CSVError(ValueError):
@@ -33,6 +40,8 @@ class Table:
     classes: tuple[str, ...]
     features: tuple[str, ...]  # column names (``column 1`` ... without a header)
     label: str  # the label column's name
+    lines: np.ndarray  # (N,) int64: each row's line number in the file, for messages about a row
+    header: bool  # whether the file's first row named the columns
 
     def __len__(self) -> int:
         return len(self.y)
@@ -42,38 +51,102 @@ def load_csv(
     path: str | os.PathLike[str],
     label: str | int | None = None,
     *,
+    features: Sequence[str] | None = None,
     header: bool | None = None,
     delimiter: str | None = None,
     dtype: DTypeLike = np.float32,
 ) -> Table:
     """Read ``path`` into a Table; ``label`` is the label column's name or index (negative counts from the end).
 
-    ``header=None`` detects a header row; ``delimiter=None`` detects ``,``, ``;``, tab or ``|``.
+    ``features`` names the feature columns (None: every column but the label). ``header=None`` detects a header
+    row; ``delimiter=None`` means tab for a ``.tsv`` file, else the most used of ``,``, ``;``, tab or ``|``.
     """
     path = Path(path)
-    rows = _rows(path, delimiter)
-    width = len(rows[0][1])
+    rows = _rows(path, _delimiter(path, delimiter))
     first = rows[0][1]
-    if header is None:  # a header row has text where a data row has numbers: in some column but the label's
-        if isinstance(label, str):
-            header = True
-        else:
-            probe = width - 1 if label is None else _label_column(path, label, None, width)
-            header = any(not _is_number(field) for i, field in enumerate(first) if i != probe)
-    names = first if header else [f"column {i + 1}" for i in range(width)]
-    column = _label_column(path, label, first if header else None, width)
+    if header is None:
+        header = _has_header(path, first, label, features)
+    names = first if header else [f"column {i + 1}" for i in range(len(first))]
+    column = _label_column(path, label, names, header, features)
+    chosen = _feature_columns(path, features, names, column)
     if header:
         rows = rows[1:]
     if not rows:
         raise CSVError(f"{path}: has a header but no rows of data")
-    features = [i for i in range(width) if i != column]
-    x = _features(path, rows, features, names)
+    x = _features(path, rows, chosen, names)
     classes, y = _labels(path, rows, column, names)
-    return Table(x.astype(dtype), y, classes, tuple(names[i] for i in features), names[column])
+    lines = np.array([number for number, _ in rows], dtype=np.int64)
+    return Table(x.astype(dtype), y, classes, tuple(names[i] for i in chosen), names[column], lines, header)
 
 
-def _rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
-    """The file's non-blank lines split into stripped fields, with their line numbers; all of one width (>= 2)."""
+def load_features(
+    path: str | os.PathLike[str],
+    features: Sequence[str],
+    *,
+    header: bool | None = None,
+    delimiter: str | None = None,
+    dtype: DTypeLike = np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Only the columns named in ``features``, as rows to predict (a label column may be there or not):
+    (x (N, F) in ``dtype``, each row's line number (N,) int64). ``header=None``: the file has a header row unless
+    the names are ``column 1``, ``column 2``... (a file without one) and its first row does not hold them.
+    """
+    path = Path(path)
+    rows = _rows(path, _delimiter(path, delimiter), least=1)
+    first = rows[0][1]
+    if header is None:
+        header = any(name in first for name in features) or not all(_UNNAMED.fullmatch(name) for name in features)
+    names = first if header else [f"column {i + 1}" for i in range(len(first))]
+    chosen = _feature_columns(path, features, names, None)
+    if header:
+        rows = rows[1:]
+    if not rows:
+        raise CSVError(f"{path}: has a header but no rows of data")
+    x = _features(path, rows, chosen, names)
+    return x.astype(dtype), np.array([number for number, _ in rows], dtype=np.int64)
+
+
+def first_row(path: str | os.PathLike[str], *, delimiter: str | None = None) -> list[str]:
+    """The first row's fields: the column names, in a file with a header row."""
+    path = Path(path)
+    return _rows(path, _delimiter(path, delimiter), least=1)[0][1]
+
+
+def _delimiter(path: Path, delimiter: str | None) -> str | None:
+    """The delimiter asked for, else tab for a ``.tsv`` file, else None (sniffed from the first line)."""
+    return delimiter or ("\t" if path.suffix.lower() == ".tsv" else None)
+
+
+def _has_header(path: Path, first: list[str], label: str | int | None, features: Sequence[str] | None) -> bool:
+    """Whether the first row is a header: columns asked for by name, or text where a data row has numbers."""
+    if isinstance(label, str) or features is not None:
+        return True
+    probe = len(first) - 1 if label is None else _label_column(path, label, first, False, None)
+    return any(not _is_number(field) for i, field in enumerate(first) if i != probe)
+
+
+def _feature_columns(path: Path, features: Sequence[str] | None, names: list[str], column: int | None) -> list[int]:
+    """The indices of the feature columns: those named in ``features``, else every column but the label."""
+    if features is None:
+        return [i for i in range(len(names)) if i != column]
+    if isinstance(features, str) or not features:
+        raise CSVError(f"{path}: features={features!r} must name one column or more, e.g. ['a', 'b']")
+    for name in features:
+        if name not in names:
+            raise CSVError(f"{path}: no column named {name!r}; the header has: {', '.join(names)}")
+        if column is not None and name == names[column]:
+            raise CSVError(
+                f"{path}: column {name!r} is the label and cannot also be a feature; leave it out of the "
+                "features or choose another label"
+            )
+    twice = next((name for i, name in enumerate(features) if name in features[:i]), None)
+    if twice is not None:
+        raise CSVError(f"{path}: column {twice!r} is listed twice in the features; name each column once")
+    return [names.index(name) for name in features]
+
+
+def _rows(path: Path, delimiter: str | None, least: int = 2) -> list[tuple[int, list[str]]]:
+    """The file's non-blank lines split into stripped fields, with their line numbers; all of one width (>= least)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -86,7 +159,7 @@ def _rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
     delimiter = delimiter or _sniff(lines[0][1])
     rows = [(number, [field.strip() for field in fields]) for number, fields in _parse(lines, delimiter)]
     width = len(rows[0][1])
-    if width < 2:
+    if width < least:
         raise CSVError(f"{path}: line {rows[0][0]} has one column; a CSV needs features and a label column")
     for number, fields in rows:
         if len(fields) != width:
@@ -94,21 +167,41 @@ def _rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def _features(path: Path, rows: list[tuple[int, list[str]]], features: list[int], names: list[str]) -> np.ndarray:
-    """The feature columns as float64; a cell that is not a finite number raises CSVError naming it."""
-    cells = np.array([[fields[i] for i in features] for _, fields in rows], dtype=str).reshape(len(rows), -1)
+def _features(path: Path, rows: list[tuple[int, list[str]]], columns: list[int], names: list[str]) -> np.ndarray:
+    """The feature columns as float64; text raises CSVError naming the cell, missing values all at once."""
+    cells = np.array([[fields[i] for i in columns] for _, fields in rows], dtype=str).reshape(len(rows), -1)
     try:
         x = cells.astype(np.float64)  # numpy parses the text in C; Python looks again only to name a bad cell
-        bad = np.argwhere(~np.isfinite(x)).tolist()
     except ValueError:
-        bad = [next([r, c] for (r, c), text in np.ndenumerate(cells) if _number(str(text)) is None)]
+        x = _parse_cells(path, rows, cells, columns, names)
+    bad = np.argwhere(~np.isfinite(x)).tolist()
     if bad:
-        (number, fields), i = rows[bad[0][0]], features[bad[0][1]]
-        raise CSVError(
-            f"{path}: line {number}, column {names[i]!r}: {fields[i]!r} is not a finite number; "
-            "fix the value, drop the column, or pass label= if it holds the labels"
+        places = [
+            f"line {rows[r][0]} column {names[columns[c]]!r} ({rows[r][1][columns[c]]!r})" for r, c in bad[:SHOWN]
+        ]
+        more = f", and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+        count, fix = (
+            ("1 cell is", "it in or drop the row")
+            if len(bad) == 1
+            else (f"{len(bad)} cells are", "them in or drop those rows")
         )
+        raise CSVError(f"{path}: {count} empty, NaN or Inf: {', '.join(places)}{more}; fill {fix}")
     return x
+
+
+def _parse_cells(
+    path: Path, rows: list[tuple[int, list[str]]], cells: np.ndarray, columns: list[int], names: list[str]
+) -> np.ndarray:
+    """The cells as float64, missing ones (empty, NA, ...) as NaN; CSVError at the first cell holding text."""
+    missing = np.isin(np.char.lower(np.char.strip(cells)), MISSING_TEXTS)
+    try:
+        return np.where(missing, "nan", cells).astype(np.float64)
+    except ValueError:
+        r, c = next((r, c) for (r, c), text in np.ndenumerate(cells) if not missing[r, c] and _float(text) is None)
+    raise CSVError(
+        f"{path}: line {rows[r][0]}, column {names[columns[c]]!r}: {str(cells[r, c])!r} is not a number; "
+        "fix the value, leave the column out of the features, or make it the label"
+    )
 
 
 def _labels(
@@ -138,29 +231,34 @@ def _sniff(line: str) -> str:
     return best if counts[best] else ","
 
 
-def _label_column(path: Path, label: str | int | None, header: list[str] | None, width: int) -> int:
-    """The label column's index: by name (needs a header), by index, or the first of LABEL_NAMES, else the last."""
+def _label_column(
+    path: Path, label: str | int | None, names: list[str], header: bool, features: Sequence[str] | None
+) -> int:
+    """The label column's index: by name, by index, or the first of LABEL_NAMES, else the last non-feature."""
+    width = len(names)
     if label is None:
-        lowered = [name.lower() for name in header or []]
-        return next((lowered.index(n) for n in LABEL_NAMES if n in lowered), width - 1)
+        lowered = [name.lower() for name in names] if header else []
+        known = next((lowered.index(n) for n in LABEL_NAMES if n in lowered), None)
+        spare = [i for i, name in enumerate(names) if features is None or name not in features]
+        return known if known is not None else (spare or [width - 1])[-1]
     if isinstance(label, str):
-        if header is None:
+        if label in names:
+            return names.index(label)
+        if not header:
             raise CSVError(f"{path}: label={label!r} names a column, but the file has no header row; give its index")
-        if label not in header:
-            raise CSVError(f"{path}: no column named {label!r}; the header has: {', '.join(header)}")
-        return header.index(label)
+        raise CSVError(f"{path}: no column named {label!r}; the header has: {', '.join(names)}")
     if not -width <= label < width:
         raise CSVError(f"{path}: label column {label} is out of range for {width} columns")
     return label % width
 
 
-def _number(text: str) -> float | None:
+def _float(text: str) -> float | None:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
 
 
 def _is_number(text: str) -> bool:
-    return _number(text) is not None
+    value = _float(text)
+    return value is not None and math.isfinite(value)

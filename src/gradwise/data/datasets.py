@@ -76,23 +76,43 @@ class Split:
         return f"Split(x={self.x.dtype}{list(self.x.shape)}, y={self.y.dtype}{list(self.y.shape)})"
 
 
+@dataclass(frozen=True)
+class SplitRecipe:
+    """How a table's rows were split: enough to cut the same rows again (``dataclasses.asdict`` is JSON-ready)."""
+
+    seed: int
+    val_fraction: float
+    test_fraction: float  # 0 when the test rows come from test_path
+    test_path: str | None = None  # the separate test file, as given
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A loaded data set; pixels became features as x = (pixel - shift) / scale, all splits alike."""
+    """A loaded data set; raw values became features as x = (raw - shift) / scale, all splits alike.
+
+    Images: ``shift`` and ``scale`` are floats and ``image_shape`` is (rows, cols). A table (``load_table``):
+    they are float64 arrays (F,), one per column, ``image_shape`` is None, and ``classes``, ``features``,
+    ``label`` and ``split`` say what the columns and classes are called and how the rows were split.
+    """
 
     name: str
     train: Split
     val: Split
     test: Split
     num_classes: int
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int] | None
     normalize: str
-    shift: float
-    scale: float
+    shift: float | np.ndarray
+    scale: float | np.ndarray
+    classes: tuple[str, ...] | None = None  # class i is called classes[i]; None: its number is its name
+    features: tuple[str, ...] | None = None  # a table's column names
+    label: str | None = None  # a table's label column
+    split: SplitRecipe | None = None  # a table's split; None: the data set came split
 
     @property
     def num_features(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
+        """The width of x: pixels per image, or a table's feature columns."""
+        return int(self.train.x.shape[1])
 
 
 def load_dataset(

@@ -192,6 +192,32 @@ def unnormalized_input(settings: Settings, init: str | None) -> tuple[str, list[
     return words, [Fix({"normalize": "unit"}, "scale to [0, 1]"), Fix({"normalize": "standard"}, "mean 0, std 1")]
 
 
+def unscaled_columns(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = (
+        "the input columns are on scales 1000x or more apart: the wide column dominates every unit's input, and a "
+        "learning rate small enough for its weights barely moves the narrow column's, so the network ignores it"
+    )
+    standard = Fix({"normalize": "standard"}, "standardize each column: mean 0, std 1")
+    return words, [standard, Fix({"normalize": "unit"}, "scale each column to [0, 1]")]
+
+
+def id_like_label(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = (
+        "the label looks like an index or an ID, not a class; a class seen in one row cannot be learned from "
+        "other rows, nor tested"
+    )
+    return words, [Fix({}, "choose as the label the column that names each row's class (not an ID or a row number)")]
+
+
+def imbalanced_classes(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = (
+        "accuracy mostly measures the largest class; always answering it scores its share, and a class the network "
+        "never predicts hardly lowers accuracy"
+    )
+    advice = "judge the run by its balanced accuracy (the mean recall per class, which `gradwise evaluate` prints)"
+    return words, [Fix({}, advice)]
+
+
 def output_loss_mismatch(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
     return _mismatch_words(settings), []
 

@@ -35,6 +35,7 @@ class Symptom:
     rule: Rule | None = None  # watched during training: the monitor checks rules in the table's order
     silenced_by: tuple[str, ...] = ()  # families that explain it better: said only when none of them is present
     blow_up: bool = False  # the run blew up without a NaN: under --on-nan rollback it rolls back
+    advice: bool = False  # a note on the data that no setting of the run changes: repair builds on a run with it
 
 
 _ROWS = (
@@ -64,8 +65,18 @@ _ROWS = (
     Symptom("unnormalized_input", "setup", ("input",), remedies.unnormalized_input),
     Symptom("output_loss_mismatch", "setup", ("pairing",), remedies.output_loss_mismatch),
     Symptom("bad_labels", "setup", (), remedies.bad_labels),
+    # A table's data (health/columns.py, health/classes.py): named before training, with no fix repair can try
+    # but the inputs' normalization.
+    Symptom("unscaled_columns", "setup", (), remedies.unscaled_columns),
+    Symptom("id_like_label", "setup", (), remedies.id_like_label),
+    Symptom("imbalanced_classes", "setup", (), remedies.imbalanced_classes, advice=True),
 )  # fmt: skip
 SYMPTOMS: dict[str, Symptom] = {row.name: row for row in _ROWS}
+
+
+def is_advice(symptom: str) -> bool:
+    """A note on the data (``Symptom.advice``), not a problem of the run: a run with only notes is healthy."""
+    return SYMPTOMS[symptom].advice
 # What the monitor watches during training, in the order it checks: the rows with a rule.
 RULES: dict[str, Rule] = {row.name: row.rule for row in _ROWS if row.rule is not None}
 

@@ -56,6 +56,25 @@ INITIAL_LOSS_FACTOR = 3.0  # CS231n: the initial softmax loss should be ln(class
 INPUT_ABS_MEAN = 5.0  # LeCun et al. 1998, sec. 4.3: inputs should have mean near 0 ...
 INPUT_STD = 10.0  # ... and similar, modest variance (pixels 0-255 give mean 33, std 79)
 LABEL_MAJORITY = 0.9  # one class holding 90 % of the labels makes accuracy meaningless
+LABEL_MIN_ROWS = 20  # the class counts of fewer rows are not judged: a handful of rows is skewed by chance
+# A table's columns (health/columns.py): the widest column's spread (typical departure from its median) 1000x the
+# narrowest's. LeCun et al. 1998, sec. 4.3: inputs of similar variance, else the weights of the narrow input
+# need steps 1000x larger than one learning rate gives them. Both the standard deviations and the typical
+# departures must be that far apart: pixels' departures stay within 255x (8-bit levels) and standardized
+# columns' deviations are equal, so MNIST under any normalization cannot reach it.
+COLUMN_SCALE_RATIO = 1000.0
+# A label that looks like an index or an ID (health/classes.py): at least one class for every two rows, most
+# classes seen in a single row. A class seen once cannot be both learned and tested.
+ID_CLASSES_PER_ROW = 0.5
+ID_SINGLE_ROW_SHARE = 0.5
+# Classes so skewed that accuracy misleads (health/classes.py). The largest class holding 70 % of the rows: always
+# answering it already scores 70 %, and ignoring every other class costs at most 30 %. Or the largest class 10x
+# the smallest (the usual line for "severe" imbalance, He & Garcia, "Learning from Imbalanced Data", IEEE TKDE
+# 2009): the small class's recall hardly moves accuracy. Counts are compared only where the classes average 20
+# rows: a class expected to hold 5 rows holds 1 to 11 by chance alone (Poisson), 10x apart with no skew at all.
+IMBALANCE_SHARE = 0.7
+IMBALANCE_RATIO = 10.0
+IMBALANCE_ROWS_PER_CLASS = 20
 # The hidden activations' RMS falls tenfold from the first hidden layer to the last before any update. Weights
 # that keep the variance for tanh (Glorot) halve it in every ReLU layer (He et al. 2015, eq. 10): the RMS is
 # x0.71 per layer, x0.04 over ten. The gradients reaching the first layers shrink alike.

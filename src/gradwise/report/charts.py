@@ -312,11 +312,16 @@ def confusion(test: TestSet) -> Figure:
                 if matrix[i, j]:
                     color = "white" if shares[i, j] > 0.5 else "black"
                     ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color=color)
-    ax.set_xticks(range(classes))
-    ax.set_yticks(range(classes))
+    if test.names is not None:  # a table's class names
+        ax.set_xticks(range(classes), test.names, rotation=45, ha="right")
+        ax.set_yticks(range(classes), test.names)
+    else:
+        ax.set_xticks(range(classes))
+        ax.set_yticks(range(classes))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"confusion matrix: {len(test.labels):,} test images, accuracy {test.accuracy:.4f}")
+    items = "images" if test.images is not None else "rows"
+    ax.set_title(f"confusion matrix: {len(test.labels):,} test {items}, accuracy {test.accuracy:.4f}")
     figure.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
     return figure
 
@@ -324,7 +329,7 @@ def confusion(test: TestSet) -> Figure:
 def misclassified(test: TestSet, count: int = 24) -> Figure | None:
     """The wrong predictions the network was surest of, with the predicted and the true label."""
     wrong = np.flatnonzero(test.predicted != test.labels)
-    if not wrong.size:
+    if not wrong.size or test.images is None:  # a table's rows are no pictures
         return None
     confidence = test.probabilities[wrong, test.predicted[wrong]]
     order = wrong[np.argsort(-confidence, kind="stable")[:count]]

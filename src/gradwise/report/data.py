@@ -17,6 +17,7 @@ import numpy as np
 from gradwise.sweep.results import MAP_FILE, RESULTS_FILE, Results
 from gradwise.train.archive import CheckpointError
 from gradwise.train.history import EpochRecord
+from gradwise.train.model_data import is_table_model, recorded_test_rows
 from gradwise.train.run_folder import CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunFolder
 
 
@@ -146,10 +147,11 @@ def read_run(path: str | Path) -> RunData:
 class TestSet:
     """The model's view of its test split: inputs scaled as in training, labels, predicted probabilities."""
 
-    images: np.ndarray  # (N, rows, cols) raw pixels 0-255
+    images: np.ndarray | None  # (N, rows, cols) raw pixels 0-255; None for a table's rows
     labels: np.ndarray  # (N,)
     probabilities: np.ndarray  # (N, classes) the network's outputs
     classes: int
+    names: tuple[str, ...] | None = None  # a table's class names (None: a class's number is its name)
 
     @property
     def predicted(self) -> np.ndarray:
@@ -180,6 +182,8 @@ def load_model_and_test_set(path: Path) -> tuple[Any, dict[str, Any] | None, Tes
         net, meta = load_model(path)
     except CheckpointError as error:
         return None, None, None, [f"{error}: the test-set figures and the weights are left out"]
+    if is_table_model(meta):
+        return (net, meta, *_table_test_set(net, meta))
     name = meta.get("dataset", "mnist")
     try:
         data = load_dataset(name, validation=0, normalize="none")
@@ -208,6 +212,21 @@ def load_model_and_test_set(path: Path) -> tuple[Any, dict[str, Any] | None, Tes
         probabilities = net.predict(x)
     images = data.test.x.reshape(len(data.test), *data.image_shape)
     return net, meta, TestSet(images, data.test.y, probabilities, data.num_classes), []
+
+
+def _table_test_set(net: Any, meta: dict[str, Any]) -> tuple[TestSet | None, list[str]]:
+    """A table model's test rows, read again from the file its run recorded, and its predictions on them."""
+    from gradwise.data.csv import CSVError
+
+    try:
+        rows = recorded_test_rows(meta, net.dtype)
+    except CSVError as error:
+        text = " ".join(str(error).split())
+        return None, [f"test rows not read again ({text}): the confusion matrix is left out"]
+    assert rows.y is not None
+    with np.errstate(all="ignore"):
+        probabilities = net.predict(rows.x)
+    return TestSet(None, rows.y, probabilities, len(rows.classes), rows.classes), []
 
 
 @dataclass

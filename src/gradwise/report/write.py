@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gradwise.data.tables import is_table
 from gradwise.files import atomic_open
 from gradwise.health.fixes import Fix
 from gradwise.report import charts
@@ -23,6 +24,7 @@ from gradwise.report.data import (
     read_run,
     read_sweep,
 )
+from gradwise.train.model_data import is_table_model
 
 REPORT_FILE = "report.html"
 FixText = Callable[[Fix], str]  # how the page writes a fix: Fix.python, or the command line's flags
@@ -104,9 +106,10 @@ def run_page(run: RunData, fix_text: FixText = Fix.python) -> tuple[str, list[H.
     notes += model_notes
     if test is not None:
         add("confusion", charts.confusion(test), "Confusion matrix", "confusion")
+    if test is not None and test.images is not None:  # a table's rows are no pictures
         add("misclassified", charts.misclassified(test), "Most confident mistakes", "mistakes",
             "no test image is misclassified")  # fmt: skip
-    if net is not None and meta is not None:
+    if net is not None and meta is not None and not is_table_model(meta):
         given = (meta.get("input") or {}).get("image_shape") or [28, 28]
         shape = (int(given[0]), int(given[-1]))
         hidden = len(meta["sizes"]) > 2
@@ -128,8 +131,9 @@ def _summary(run: RunData, test: Any) -> str:
     hidden = c.get("hidden")
     widths = ",".join(map(str, hidden)) if isinstance(hidden, list) else hidden
     data = str(c.get("dataset", "?"))
+    items = "rows" if is_table(data) else "images"
     if c.get("limit_train"):
-        data += f", first {c['limit_train']:,} training images"
+        data += f", first {c['limit_train']:,} training {items}"
     network = f"hidden {widths} {c.get('activation', '?')}, output {c.get('output', '?')}, loss {c.get('loss', '?')}"
     pairs: list[tuple[str, Any]] = [
         ("data", data),
@@ -144,7 +148,7 @@ def _summary(run: RunData, test: Any) -> str:
         if not math.isnan(last.val_accuracy):
             pairs.append(("validation accuracy", f"{last.val_accuracy:.4f}"))
     if test is not None:
-        pairs.append(("test accuracy", f"{test.accuracy:.4f} on {len(test.labels):,} images"))
+        pairs.append(("test accuracy", f"{test.accuracy:.4f} on {len(test.labels):,} {items}"))
     return "<h2>Run</h2>\n" + H.facts(pairs)
 
 

@@ -22,7 +22,7 @@ from gradwise.nn.layers import Dense
 from gradwise.nn.losses import Loss, get_loss
 from gradwise.nn.network import Network, param_name
 from gradwise.sklearn.activations import HIDDEN, OUTPUT
-from gradwise.train.assembly import STATIC_SAMPLE, Watch
+from gradwise.train.assembly import Watch, static_rows
 from gradwise.train.config import TrainConfig
 
 Array = np.ndarray
@@ -95,9 +95,10 @@ class Health:
         watch = Watch.of(config, report)
         assert watch.monitor is not None  # config.monitor is on
         self.monitor = watch.monitor
-        x = X[:STATIC_SAMPLE]
+        rows = static_rows(X.shape[0])
+        x = X[rows]
         x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
-        watch.check_before_training(self.net, x, y[:STATIC_SAMPLE].astype(np.float64))
+        watch.check_before_training(self.net, x, y[rows].astype(np.float64))
         self.monitor.on_begin(_Watched(self.net, get_loss(config.loss), config.batch_size))
         if regression:
             self._judge_as_regression(y)

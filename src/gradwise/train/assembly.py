@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,14 @@ from gradwise.train.recovery import HealthFlow, NonFiniteGuard
 
 Array = np.ndarray
 STATIC_SAMPLE = 2000  # rows the checks before training look at
+
+
+def static_rows(count: int) -> slice | Array:
+    """Which of ``count`` rows the checks before training look at: at most ``STATIC_SAMPLE``, evenly spaced over all
+    of them, so that data sorted by class is judged by every class, not by its first."""
+    if count <= STATIC_SAMPLE:
+        return slice(None)
+    return np.linspace(0, count - 1, STATIC_SAMPLE).round().astype(np.intp)
 
 
 def training_batches(config: TrainConfig, x: Array, t: Array) -> Stream[tuple[Array, Array]]:
@@ -73,12 +81,24 @@ class Watch:
         """For ``fit``, in this order: the monitor, the guard, then the flow that acts on what they found."""
         return [*([self.monitor] if self.monitor is not None else []), self.guard, self.flow]  # type: ignore[list-item]
 
-    def check_before_training(self, net: Network, x: Array, t: Array) -> list[Diagnosis]:
-        """The checks before the first step on the first ``STATIC_SAMPLE`` rows (with the monitor only); what
-        they find is reported, and may stop the run before step 1 (the flow's ``stop_for``)."""
+    def check_before_training(
+        self,
+        net: Network,
+        x: Array,
+        t: Array,
+        features: Sequence[str] | None = None,
+        classes: Sequence[str] | None = None,
+    ) -> list[Diagnosis]:
+        """The checks before the first step on ``static_rows``' rows (with the monitor only); what they find is
+        reported, and may stop the run before step 1 (the flow's ``stop_for``). ``features`` and ``classes`` name
+        a table's columns and label texts, for the checks that name them."""
         if self.monitor is None:
             return []
-        found = static_checks(net, self.config.loss, x[:STATIC_SAMPLE], t[:STATIC_SAMPLE], self.monitor.settings)
+        rows = static_rows(len(x))
+        sample_x, sample_t = x[rows], t[rows]
+        found = static_checks(
+            net, self.config.loss, sample_x, sample_t, self.monitor.settings, features=features, classes=classes
+        )
         for diagnosis in found:
             self.monitor.add(diagnosis)
         self.flow.before_training = found

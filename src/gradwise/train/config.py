@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradwise import blas
+from gradwise.data import tables
 from gradwise.health.remedies import scaled_init_name
 from gradwise.health.settings import Settings
 from gradwise.nn.activations import get_activation
@@ -58,9 +59,14 @@ class ConfigError(ValueError):
 class TrainConfig:
     """A training run's every setting; defaults are the ``default`` preset."""
 
-    dataset: str = "mnist"
+    dataset: str = "mnist"  # mnist, fashion-mnist, a folder of IDX files, or a table (.csv, .tsv, .txt)
     data_dir: str | None = None
-    validation: int = 10_000  # the last N training images
+    validation: int = 10_000  # the last N training images (a table's validation split is `val_fraction`)
+    label: str | None = None  # a table's label column (None: one named label, class or target, else the last)
+    features: tuple[str, ...] | None = None  # a table's feature columns (None: every column but the label)
+    test_data: str | None = None  # a table's separate test file (None: `test_fraction` of the rows)
+    val_fraction: float = 0.2  # a table's share of rows for validation, stratified and seeded
+    test_fraction: float = 0.2  # a table's share of rows for testing, without `test_data`
     normalize: str = "unit"
     limit_train: int | None = None  # train on the first N training images only
     hidden: tuple[int, ...] = (1000,)
@@ -100,10 +106,21 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
+    @property
+    def is_table(self) -> bool:
+        """Whether ``dataset`` names a table file (a .csv, .tsv or .txt), not an image data set."""
+        return tables.is_table(self.dataset)
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the run holds rows back for validation: ``val_fraction`` of a table, else ``validation``."""
+        return self.val_fraction > 0 if self.is_table else self.validation > 0
+
     def to_json(self) -> str:
         data = asdict(self)
         data.pop("extra")
         data["hidden"] = list(self.hidden)
+        data["features"] = None if self.features is None else list(self.features)
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
@@ -119,8 +136,9 @@ class TrainConfig:
                     f"{source}: {key} must be {_type_text(annotations[key])}, not {json.dumps(value)}; fix the value"
                 )
         values = dict(data)
-        if "hidden" in values:
-            values["hidden"] = tuple(values["hidden"])
+        for name in ("hidden", "features"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
         try:
             return cls(**values)
         except (ConfigError, TypeError) as error:  # a value out of range: name the file it came from
@@ -138,6 +156,7 @@ _JSON_TYPES: dict[str, tuple[Any, str]] = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "None": (lambda v: v is None, "null"),
     "tuple[int, ...]": (lambda v: isinstance(v, list) and all(type(n) is int for n in v), "a list of integers"),
+    "tuple[str, ...]": (lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v), "a list of strings"),
 }
 
 
@@ -198,6 +217,7 @@ def _validate(c: TrainConfig) -> None:
             f"`init_scale` must be > 0 for `init` {c.init}, got {c.init_scale:g}",
         )
     _validate_choices(c, need)
+    _validate_table(c, need)
     for name, check in (
         ("activation", lambda: get_activation(c.activation)),
         ("output", lambda: get_activation(c.output)),
@@ -228,6 +248,35 @@ def _validate_choices(c: TrainConfig, need: Callable[[bool, str], None]) -> None
         c.norm != "batch" or c.batch_size >= 2,
         f"`norm` batch: BatchNorm needs batches of 2 or more rows to normalize over, got `batch_size` "
         f"{c.batch_size}; use a larger `batch_size`, or `norm` layer (LayerNorm normalizes each row alone)",
+    )
+
+
+def _validate_table(c: TrainConfig, need: Callable[[bool, str], None]) -> None:
+    """The fields that say how to read and split a table, and only for a table."""
+    for name in ("val_fraction", "test_fraction"):
+        value = getattr(c, name)
+        need(math.isfinite(value) and 0 <= value < 1, f"`{name}` must be in [0, 1), got {value:g}")
+    if not c.is_table:
+        for name in ("label", "features", "test_data"):
+            need(
+                getattr(c, name) is None,
+                f"`{name}` is for a table `dataset` (a .csv, .tsv or .txt file), not {c.dataset}; "
+                f"give the table's path, or leave `{name}` out",
+            )
+        return
+    need(c.features is None or len(c.features) >= 1, "`features`: name at least one column")
+    need(
+        c.features is None or len(set(c.features)) == len(c.features),
+        f"`features`: a column is listed twice in {','.join(c.features or ())}; list each once",
+    )
+    need(
+        c.label is None or c.features is None or c.label not in c.features,
+        f"`features` lists {c.label!r}, the `label` column; leave it out of `features`",
+    )
+    need(
+        c.test_data is not None or c.val_fraction + c.test_fraction < 1,
+        f"`val_fraction` + `test_fraction` must leave rows for training (sum < 1), got "
+        f"{c.val_fraction:g} + {c.test_fraction:g}",
     )
 
 
@@ -346,9 +395,9 @@ def build_stop(config: TrainConfig) -> stopping.StopCondition:
     if config.close_enough is not None:
         stop = stop | stopping.close_enough(config.close_enough)
     if config.patience is not None:
-        metric = "val_loss" if config.validation else "train_loss"
+        metric = "val_loss" if config.has_validation else "train_loss"
         stop = stop | stopping.no_improvement(config.patience, metric=metric)
     if config.target_accuracy is not None:
-        metric = "val_accuracy" if config.validation else "train_accuracy"
+        metric = "val_accuracy" if config.has_validation else "train_accuracy"
         stop = stop | stopping.target(config.target_accuracy, metric=metric)
     return stop

@@ -12,6 +12,7 @@ from typing import Any
 
 from gradwise import looks
 from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.symptoms import is_advice
 from gradwise.train.config import TrainConfig
 from gradwise.train.repair import OnFix, RepairPlan, find_repair
 from gradwise.train.result import Result
@@ -41,7 +42,9 @@ class DoctorReport:
     @property
     def healthy(self) -> bool:
         """The given configuration probed healthy, or (with repair) the chosen one did."""
-        return self.plan.chosen.healthy if self.plan is not None else not self.diagnoses
+        if self.plan is not None:
+            return self.plan.chosen.healthy
+        return all(is_advice(d.symptom) for d in self.diagnoses)
 
     @property
     def config(self) -> TrainConfig:

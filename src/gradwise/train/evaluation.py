@@ -34,3 +34,25 @@ def evaluate(net: Network, loss: str | Loss, x: Array, t: Array, batch_size: int
         total += (fused or loss)(y, tb)[0] * len(y)
         correct += int((y.argmax(axis=1) == tb.argmax(axis=1)).sum())
     return total / len(x), correct / len(x)
+
+
+def mean_recall(predicted: Array, labels: Array) -> float:
+    """The mean over the classes present in ``labels`` (N,) of the fraction of their rows ``predicted`` (N,)
+    gets right: each class counts the same, whatever its size (NaN without rows)."""
+    present = np.unique(labels)
+    if len(present) == 0:
+        return float("nan")
+    return float(np.mean([np.mean(predicted[labels == c] == c) for c in present]))
+
+
+def balanced_accuracy(net: Network, x: Array, labels: Array, batch_size: int = 4096) -> float:
+    """The balanced accuracy of ``net`` on x (N, F): the mean recall per class present in ``labels`` (class
+    indices (N,) or one-hot rows (N, C)). A network that always answers the largest class scores 1 / classes,
+    whatever the classes' shares; plain accuracy would give it the largest class's share."""
+    labels = np.asarray(labels)
+    labels = labels.argmax(axis=1) if labels.ndim == 2 else labels
+    predicted = np.concatenate(
+        [net.forward(x[i : i + batch_size])[0].argmax(axis=1) for i in range(0, len(x), batch_size)]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    return mean_recall(predicted, labels)

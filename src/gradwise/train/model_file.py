@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,9 +26,13 @@ from gradwise.nn.specs import from_specs, layer_specs, param_shapes
 from gradwise.train.archive import CheckpointError, NpzReader
 from gradwise.train.run_folder import MODEL_FILE
 
+if TYPE_CHECKING:
+    from gradwise.data.datasets import Dataset
+    from gradwise.train.config import TrainConfig
+
 META_KEY = "__meta__"
 FORMAT = "gradwise-model-1"
-_META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON
+_META_MAX_BYTES = 1 << 20  # __meta__ is a few hundred bytes of JSON (a wide table's columns: a few KB)
 _MAX_SIZE = 2**31 - 1  # a layer size beyond this is a damaged file, not a network
 
 
@@ -117,9 +121,6 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
         if not ok:
             raise CheckpointError(f"{path}: its architecture is unusable ({what}); re-save the model")
 
-    def number(value: object) -> bool:
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
     sizes: Any = meta.get("sizes")  # JSON: Any until need() has checked it
     need(
         isinstance(sizes, list) and len(sizes) >= 2 and all(type(n) is int and 1 <= n <= _MAX_SIZE for n in sizes),
@@ -143,14 +144,80 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     if "dataset" in meta:
         need(isinstance(meta["dataset"], str), f"dataset must be a name, not {_short(meta['dataset'])}")
     if "input" in meta:
-        scaling = meta["input"]
+        _check_input(meta["input"], sizes[0], need)
+    if "features" in meta:
+        _check_table(meta, sizes, need)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_input(scaling: Any, inputs: int, need: Callable[[bool, str], None]) -> None:
+    """The input scaling: one shift and scale for every pixel, or a list of each, one per column of a table."""
+    if isinstance(scaling, dict) and isinstance(scaling.get("shift"), list):
+        shift, scale = scaling["shift"], scaling.get("scale")
         need(
-            isinstance(scaling, dict)
-            and number(scaling.get("shift"))
-            and number(scaling.get("scale"))
-            and scaling["scale"] != 0,
-            f"input must hold a finite shift and a finite non-zero scale, not {_short(scaling)}",
+            isinstance(scale, list)
+            and len(shift) == len(scale) == inputs
+            and all(_finite(v) for v in shift + scale)
+            and all(v != 0 for v in scale),
+            f"input must hold {inputs} finite shifts and {inputs} finite non-zero scales, not {_short(scaling)}",
         )
+        return
+    need(
+        isinstance(scaling, dict)
+        and _finite(scaling.get("shift"))
+        and _finite(scaling.get("scale"))
+        and scaling["scale"] != 0,
+        f"input must hold a finite shift and a finite non-zero scale, not {_short(scaling)}",
+    )
+
+
+def _check_table(meta: dict[str, Any], sizes: list[int], need: Callable[[bool, str], None]) -> None:
+    """A table model's column names, class names, label and the recipe that re-reads its test rows."""
+
+    def names(value: object, count: int) -> bool:
+        return isinstance(value, list) and len(value) == count and all(isinstance(v, str) for v in value)
+
+    features, classes, split = meta["features"], meta.get("classes"), meta.get("split")
+    need(names(features, sizes[0]), f"features must be {sizes[0]} column names, not {_short(features)}")
+    need(names(classes, sizes[-1]), f"classes must be {sizes[-1]} class names, not {_short(classes)}")
+    need(isinstance(meta.get("label"), str), f"label must be a column name, not {_short(meta.get('label'))}")
+    need(
+        isinstance(split, dict)
+        and isinstance(split.get("dataset"), str)
+        and all(_finite(split.get(k)) and 0 <= split[k] < 1 for k in ("val_fraction", "test_fraction"))
+        and type(split.get("seed")) is int
+        and split["seed"] >= 0
+        and (split.get("test_data") is None or isinstance(split["test_data"], str)),
+        f"split must hold the table's path, val_fraction, test_fraction, seed and test_data, not {_short(split)}",
+    )
+
+
+def data_meta(config: TrainConfig, data: Dataset) -> dict[str, Any]:
+    """What the model file records of its data: the input scaling; for a table also its columns, its class names
+    and the recipe of its split (absolute paths), so ``evaluate`` re-reads the same test rows."""
+    if data.image_shape is not None:
+        image = {"shift": data.shift, "scale": data.scale, "image_shape": list(data.image_shape)}
+        return {"dataset": data.name, "input": image}
+    features = list(data.features or (f"column {i + 1}" for i in range(data.num_features)))
+    split = {
+        "dataset": str(Path(config.dataset).resolve()),
+        "label": data.label,
+        "val_fraction": config.val_fraction,
+        "test_fraction": config.test_fraction,
+        "seed": config.seed,
+        "test_data": str(Path(config.test_data).resolve()) if config.test_data else None,
+    }
+    return {
+        "dataset": data.name,
+        "input": {"shift": np.asarray(data.shift, float).tolist(), "scale": np.asarray(data.scale, float).tolist()},
+        "features": features,
+        "classes": list(data.classes or (str(i) for i in range(data.num_classes))),
+        "label": data.label,
+        "split": split,
+    }
 
 
 def _check_layers(layers: Any, sizes: list[int], need: Callable[[bool, str], None]) -> None:

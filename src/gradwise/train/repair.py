@@ -41,7 +41,7 @@ from gradwise.health.explain import explain
 from gradwise.health.fixes import Fix
 from gradwise.health.settings import Settings
 from gradwise.health.suspects import yardstick_changes
-from gradwise.health.symptoms import SYMPTOMS
+from gradwise.health.symptoms import SYMPTOMS, is_advice
 from gradwise.train.config import ConfigError, TrainConfig, settings_of
 from gradwise.train.result import RepairReport, Result
 
@@ -68,12 +68,13 @@ class Attempt:
 
     @property
     def healthy(self) -> bool:
-        return not self.diagnoses
+        """Nothing found, or only notes on the data (``is_advice``)."""
+        return all(is_advice(d.symptom) for d in self.diagnoses)
 
     @property
     def quiet(self) -> bool:
-        """No alarm but slowness (a stall: the loss falls too slowly): a run repair can build on."""
-        return all(SYMPTOMS[d.symptom].family == "stalling" for d in self.diagnoses)
+        """No alarm but slowness (a stall: the loss falls too slowly) or notes on the data: a run to build on."""
+        return all(SYMPTOMS[d.symptom].family == "stalling" or is_advice(d.symptom) for d in self.diagnoses)
 
     @property
     def applied(self) -> list[tuple[Diagnosis, Fix]]:
@@ -327,7 +328,7 @@ def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     changes = [
         {"symptom": d.symptom, "layer": d.layer, "step": d.step, "changes": dict(f.changes)} for d, f in plan.applied
     ]
-    remaining = [d.headline() for d in final.diagnoses]
+    remaining = [d.headline() for d in final.diagnoses if not is_advice(d.symptom)]
     flags = "; ".join(f.python() for _, f in plan.applied)  # the TrainConfig arguments it changed
     count = len(plan.attempts) - 1  # probes after the first
     yardstick = plan.yardstick.test_accuracy if plan.yardstick is not None else None

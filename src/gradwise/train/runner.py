@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from gradwise import blas
+from gradwise.data.csv import CSVError
 from gradwise.data.datasets import Dataset, Split, load_dataset, one_hot
 from gradwise.data.idx import IdxError
+from gradwise.data.tables import load_table
 from gradwise.files import WriteFailed, atomic_open, check_room, remove_temporaries
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.nn.network import Network
@@ -33,7 +35,7 @@ from gradwise.train.config import (
 from gradwise.train.evaluation import evaluate
 from gradwise.train.history import EpochRecord, History
 from gradwise.train.loop import fit
-from gradwise.train.model_file import architecture, save_model
+from gradwise.train.model_file import architecture, data_meta, save_model
 from gradwise.train.repair import MAX_ATTEMPTS, PROBE_SECONDS, PROBE_STEPS, OnFix, find_repair, probe_config, verdict
 from gradwise.train.result import Result
 from gradwise.train.run_folder import CHECKPOINT_FILE, HEALTH_FILE, MODEL_FILE, REPAIR_FILE, RunFolder
@@ -51,16 +53,20 @@ class MetricsLog(Callback):
 
 
 def load_data(config: TrainConfig) -> Dataset:
-    """The configured data set, with the training split cut to ``limit_train`` rows if set."""
+    """The configured data set (IDX images or a table), with the training split cut to ``limit_train`` rows if set.
+
+    A file that cannot be read raises its own one-line error (IdxError, CSVError); a setting that does not fit the
+    data, ConfigError.
+    """
     try:
-        data = load_dataset(
-            config.dataset,
-            config.data_dir,
-            validation=config.validation,
-            normalize=config.normalize,
-            dtype=config.dtype,
-        )
-    except IdxError:
+        if config.is_table:
+            data = _load_table(config)
+        else:
+            data = load_dataset(
+                config.dataset, config.data_dir, validation=config.validation, normalize=config.normalize,
+                dtype=config.dtype,
+            )  # fmt: skip
+    except (IdxError, CSVError):
         raise
     except ValueError as error:  # a setting that does not fit this data set, e.g. --validation too large
         raise ConfigError(str(error)) from None
@@ -68,6 +74,21 @@ def load_data(config: TrainConfig) -> Dataset:
         n = config.limit_train
         data = replace(data, train=Split(data.train.x[:n], data.train.y[:n]))
     return data
+
+
+def _load_table(config: TrainConfig) -> Dataset:
+    """The table ``config.dataset``, split and scaled as the configuration says."""
+    return load_table(
+        config.dataset,
+        config.label,
+        features=config.features,
+        test_path=config.test_data,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        normalize=config.normalize,
+        seed=config.seed,
+        dtype=config.dtype,
+    )
 
 
 def targets(split: Split, data: Dataset, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +231,7 @@ def _attempt(
     health_log = folder.path / HEALTH_FILE if folder is not None else None
     watch = Watch.of(config, report, log_path=health_log, on_event=on_event, stop_for=stop_for)
     if run is None:
-        watch.check_before_training(net, x, t)
+        watch.check_before_training(net, x, t, features=data.features, classes=data.classes)
     if health_state is not None:
         watch.restore(health_state)
     every = config.checkpoint_every
@@ -275,12 +296,7 @@ class Found:
 
 def _save_model(config: TrainConfig, data: Dataset, net: Network, folder: RunFolder) -> str | None:
     """Write the run's model file; why not, when its weights are not finite."""
-    meta = {
-        **architecture(net),
-        "loss": config.loss,
-        "dataset": data.name,
-        "input": {"shift": data.shift, "scale": data.scale, "image_shape": list(data.image_shape)},
-    }
+    meta = {**architecture(net), "loss": config.loss, **data_meta(config, data)}
     try:
         save_model(folder.path / MODEL_FILE, net, meta)
     except CheckpointError as error:
