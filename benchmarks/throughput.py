@@ -15,8 +15,19 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
   element-wise work alone (``measure_parts``); "fraction" is the GEMMs alone over the step.
 * GFLOP/s counts the GEMMs only: 2B(3 sum(n_in n_out) - 784 H_1) per step (the input needs no gradient).
   The peak is a 2048^3 float32 sgemm timed once per round throughout the run, under the same load.
-* The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over a
-  ``source | batch(reuse_buffer=True)`` stream, without and with ``HealthMonitor`` at its default
+* The loop columns put each library's real training loop side by side, over the same stream of batches.
+  gradwise's is ``fit()`` over a ``source | batch(reuse_buffer=True)`` stream (``FitRun``); PyTorch's, in
+  its process, is the loop a user writes (``torch_training``): for each batch of the same samples in the
+  same order (the last short batch dropped, as the stream drops it), forward, ``cross_entropy``,
+  ``zero_grad``, ``backward``, ``step``, ``loss.item()`` and the same argmax. Both start from the same
+  weights and continue one run across rounds, the same number of steps a round (as many as a monitor
+  round, below), in rounds paired and alternated as the steps' are. "fit/s" and "loop/s" are their
+  samples/s, "fit ratio" the median of the paired per-round ratios (gradwise's fit/s over torch's loop/s),
+  and "fit/step" what the loop around the step costs: in each of those rounds the same run also takes as many
+  bare steps (``train_step`` and the argmax, as "gradwise/s" times them) over the same stream, and the column
+  is the median of bare time over fit() time (1: the loop costs nothing).
+* The monitor columns time whole ``fit()`` runs of a fixed number of steps (``max_steps``) over the same
+  kind of stream (a run of their own), without and with ``HealthMonitor`` at its default
   steady-state interval (``probe_interval``; the first ``EARLY_STEPS`` of a run are probed more densely,
   a one-off cost this column leaves out). "monitor" is the monitor's own time: its hooks and its probe's
   ``observe`` calls, timed inside the monitored run, over the rest of that run. "paired" is the time of
@@ -28,13 +39,16 @@ row), ReLU, softmax cross-entropy, momentum SGD (beta 0.9 as in the default pres
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: they can pin a slower kernel).
 ``--blas auto|openblas|mkl`` is gradwise's ``--blas`` (default auto); the header names the GEMM backends this
 environment has (MKL with ``pip install 'gradwise[mkl]'``) and the "GEMM" column the ones each cell's steps ran on.
-The last line is ``min ratio vs torch X, geo-mean Y, ceiling fraction (B=128,H=1000) Z, monitor overhead W%``.
+The last line is ``min ratio vs torch X, geo-mean Y, ceiling fraction (B=128,H=1000) Z, monitor overhead W%,
+fit-loop min ratio X, geo-mean Y, fit/step min Z``: the bare steps' ratio, then the training loops' ratio
+(the "fit ratio" column) and the smallest "fit/step".
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -44,7 +58,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +95,10 @@ class Cell:
     ratio: float  # median of paired per-round ratios
     gflops: float
     finite: bool  # False if either network's weights went non-finite (the timing then measures NaN arithmetic)
-    fit_rate: float | None = None
+    fit_rate: float | None = None  # samples/s of gradwise's fit(), paired with PyTorch's loop (measure_loops)
+    loop_rate: float | None = None  # samples/s of a plain PyTorch training loop over the same batches
+    fit_ratio: float | None = None  # median of paired per-round ratios: torch loop time / gradwise fit time
+    fit_per_step: float | None = None  # median per round: bare steps' time / fit()'s, the same run and steps
     monitor_overhead: float | None = None  # fraction: the monitor's own time over the rest of the run
     monitor_paired: float | None = None  # fraction: time with the monitor over time without, paired runs
     peak_samples: list[float] = dataclasses.field(default_factory=list)  # GFLOP/s of the sgemm between rounds
@@ -94,6 +111,7 @@ class Cell:
     @property
     def step_ms(self) -> float:
         return 1e3 * self.batch / self.gw_rate
+
 
     @property
     def ceiling_fraction(self) -> float:
@@ -140,7 +158,8 @@ def gradwise_step(hidden: tuple[int, ...], seed: int) -> tuple[gw.Network, Calla
     return net, step
 
 
-def torch_step(net: gw.Network) -> tuple[torch.nn.Module, Callable[[torch.Tensor, torch.Tensor], int]]:
+def torch_model(net: gw.Network) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """``net`` as a PyTorch Sequential with the same initial weights, and its momentum SGD."""
     layers: list[torch.nn.Module] = []
     dense = [layer for layer in net.layers if isinstance(layer, gw.Dense)]
     for i, layer in enumerate(dense):
@@ -153,7 +172,11 @@ def torch_step(net: gw.Network) -> tuple[torch.nn.Module, Callable[[torch.Tensor
         if i < len(dense) - 1:
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=BETA)
+    return model, torch.optim.SGD(model.parameters(), lr=LR, momentum=BETA)
+
+
+def torch_step(net: gw.Network) -> tuple[torch.nn.Module, Callable[[torch.Tensor, torch.Tensor], int]]:
+    model, optimizer = torch_model(net)
 
     def step(x: torch.Tensor, labels: torch.Tensor) -> int:
         optimizer.zero_grad()
@@ -165,6 +188,26 @@ def torch_step(net: gw.Network) -> tuple[torch.nn.Module, Callable[[torch.Tensor
         return correct
 
     return model, step
+
+
+def torch_training(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, labels: torch.Tensor, batch_size: int
+) -> Iterator[None]:
+    """A plain PyTorch training loop as a user writes it, over fit()'s stream (the batches in order, the last
+    short one dropped, epoch after epoch); it yields after each step, so timed rounds continue one run."""
+    batches = list(zip(x.split(batch_size), labels.split(batch_size), strict=True))[: len(x) // batch_size]
+    while True:
+        loss_sum, correct, seen = 0.0, 0, 0  # the epoch's training loss and accuracy, as fit() keeps them
+        for inputs, targets in batches:
+            logits = model(inputs)
+            loss = torch.nn.functional.cross_entropy(logits, targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item()
+            correct += int((logits.argmax(dim=1) == targets).sum())
+            seen += len(inputs)
+            yield
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -200,7 +243,7 @@ def steps_for(seconds_per_step: float, budget: float) -> int:
 class Side:
     """One framework's step and its batches; ``run(n)`` takes the next n batches, cycling through the pool."""
 
-    def __init__(self, step: Callable[..., int], batches: list[tuple]) -> None:
+    def __init__(self, step: Callable[..., object], batches: list[tuple]) -> None:
         self.step, self.batches, self.cursor = step, batches, 0
 
     def run(self, n: int) -> None:
@@ -212,7 +255,8 @@ class Side:
 class TorchProcess:
     """PyTorch's side of a cell, in a process of its own: a process running one library's threads is what
     a user runs, and beside PyTorch's idle OpenMP pool gradwise's small two-thread steps ran up to 3x slower.
-    It builds the same network from the same initial weights and the same batches; ``run(n)`` times n steps."""
+    It builds the same network from the same initial weights and the same batches; ``run(n)`` times n steps,
+    ``loop(n)`` n steps of its training loop (``torch_training``) over fit()'s stream."""
 
     def __init__(self, batch_size: int, hidden: tuple[int, ...], threads: int) -> None:
         command = [sys.executable, __file__, "--torch-side", "-".join(map(str, hidden)), str(batch_size),
@@ -228,8 +272,11 @@ class TorchProcess:
     def run(self, n: int) -> float:
         return self.ask(f"run {n}")
 
+    def loop(self, n: int) -> float:
+        return self.ask(f"loop {n}")
+
     def close(self) -> bool:
-        """Ends the process; True if its weights stayed finite."""
+        """Ends the process; True if both its networks' weights stayed finite."""
         finite = self.ask("finite") == 1.0
         self.process.communicate("quit\n")
         return finite
@@ -239,8 +286,26 @@ def cell_data(batch_size: int, hidden: tuple[int, ...]) -> list[tuple[np.ndarray
     return make_data(batch_size, max(4, POOL // batch_size), np.random.default_rng(batch_size * 7919 + sum(hidden)))
 
 
+def fit_data(batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The samples fit() and PyTorch's loop go through: x (N, 784) float32 in [0, 1), one-hot t (N, 10)."""
+    rng = np.random.default_rng(1)
+    x = rng.random((max(POOL, 4 * batch_size), N_IN), dtype=np.float32)
+    return x, np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, len(x))]
+
+
+def torch_loop_side(batch_size: int, hidden: tuple[int, ...]) -> tuple[torch.nn.Module, Side]:
+    """PyTorch's training loop over fit()'s stream, from the initial weights fit() starts from; warmed up
+    by 3 steps, as FitRun is."""
+    model, optimizer = torch_model(gw.mlp([N_IN, *hidden, N_OUT], "relu", "softmax", rng=0))
+    x, t = fit_data(batch_size)
+    steps = torch_training(model, optimizer, torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1)), batch_size)
+    side = Side(lambda: next(steps), [()])  # the loop holds its own batches: each step is one next()
+    side.run(3)
+    return model, side
+
+
 def serve_torch_side(spec: list[str], threads: int) -> None:
-    """``--torch-side H B``: PyTorch's steps for one cell, on request (see TorchProcess)."""
+    """``--torch-side H B``: PyTorch's steps and training loop for one cell, on request (see TorchProcess)."""
     hidden, batch_size = tuple(int(h) for h in spec[0].split("-")), int(spec[1])
     torch.set_num_threads(threads)
     net, _ = gradwise_step(hidden, seed=0)
@@ -249,24 +314,53 @@ def serve_torch_side(spec: list[str], threads: int) -> None:
         step, [(torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1))) for x, t in cell_data(batch_size, hidden)]
     )
     side.run(3)  # warm-up: first-touch allocations, thread start
+    loop_model, loop = torch_loop_side(batch_size, hidden)
+    sides = {"run": side, "loop": loop}
     for line in sys.stdin:
         command, *arg = line.split()
         if command == "quit":
             return
         if command == "finite":
-            print(float(all(bool(torch.isfinite(p).all()) for p in model.parameters())), flush=True)
+            parameters = [*model.parameters(), *loop_model.parameters()]
+            print(float(all(bool(torch.isfinite(p).all()) for p in parameters)), flush=True)
             continue
-        n = int(arg[0])
-        side.run(2)  # untimed: wakes this library's threads
-        print(timed(lambda n=n: side.run(n)), flush=True)
+        chosen, n = sides[command], int(arg[0])
+        chosen.run(2)  # untimed: wakes this library's threads
+        print(timed(functools.partial(chosen.run, n)), flush=True)
+
+
+@dataclass
+class Paired:
+    """Seconds of each round's gradwise and torch blocks, and each round's torch / gradwise ratio."""
+
+    gradwise: list[float] = dataclasses.field(default_factory=list)
+    torch: list[float] = dataclasses.field(default_factory=list)
+    ratios: list[float] = dataclasses.field(default_factory=list)
+
+
+def paired_rounds(run_gradwise: Callable[[], float], run_torch: Callable[[], float], rounds: int, peak: Peak) -> Paired:
+    """Rounds of one timed block each, alternating which goes first, each after SETTLE; the peak after each round."""
+    paired = Paired()
+    for r in range(rounds):
+        for name in ("gradwise", "torch") if r % 2 == 0 else ("torch", "gradwise"):  # neither always goes first
+            time.sleep(SETTLE)  # the other library's threads stop spinning
+            getattr(paired, name).append(run_gradwise() if name == "gradwise" else run_torch())
+        paired.ratios.append(paired.torch[-1] / paired.gradwise[-1])
+        time.sleep(SETTLE)
+        peak.sample()
+    return paired
+
+
+def finite(net: gw.Network) -> bool:
+    return all(bool(np.isfinite(p).all()) for p in net.params.values())
 
 
 def measure_cell(
-    batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak, threads: int
+    batch_size: int, hidden: tuple[int, ...], rounds: int, budget: float, peak: Peak, torch_side: TorchProcess
 ) -> Cell:
     """Paired rounds of gradwise steps (here) and torch steps (in its own process) on the same batches; medians."""
     net, gw_step = gradwise_step(hidden, seed=0)
-    gradwise, torch_side = Side(gw_step, cell_data(batch_size, hidden)), TorchProcess(batch_size, hidden, threads)
+    gradwise = Side(gw_step, cell_data(batch_size, hidden))
     gradwise.run(3)  # warm-up: first-touch allocations, BLAS thread start
     n = steps_for(min(timed(lambda: gradwise.run(3)), torch_side.run(3)) / 3, budget)
 
@@ -274,19 +368,72 @@ def measure_cell(
         gradwise.run(2)  # untimed: wakes this library's threads
         return timed(lambda: gradwise.run(n))
 
-    times: dict[str, list[float]] = {"gradwise": [], "torch": []}
-    ratios = []
-    for r in range(rounds):
-        for name in ("gradwise", "torch") if r % 2 == 0 else ("torch", "gradwise"):  # neither always goes first
-            time.sleep(SETTLE)  # the other library's threads stop spinning
-            times[name].append(run_gradwise() if name == "gradwise" else torch_side.run(n))
-        ratios.append(times["torch"][-1] / times["gradwise"][-1])
-        time.sleep(SETTLE)
-        peak.sample()
-    finite = torch_side.close() and all(np.isfinite(p).all() for p in net.params.values())
-    g, t = statistics.median(times["gradwise"]), statistics.median(times["torch"])
+    paired = paired_rounds(run_gradwise, lambda: torch_side.run(n), rounds, peak)
+    g, t = statistics.median(paired.gradwise), statistics.median(paired.torch)
     gflops = gemm_flops(batch_size, hidden) * n / g / 1e9
-    return Cell(batch_size, hidden, n * batch_size / g, n * batch_size / t, statistics.median(ratios), gflops, finite)
+    ratio = statistics.median(paired.ratios)
+    return Cell(batch_size, hidden, n * batch_size / g, n * batch_size / t, ratio, gflops, finite(net))
+
+
+class FitRun:
+    """One gradwise training run, continued across rounds: ``run(n)`` is fit() for n more steps over
+    ``source | batch(reuse_buffer=True)`` of the cell's fit_data."""
+
+    def __init__(self, batch_size: int, hidden: tuple[int, ...]) -> None:
+        self.stream = source(*fit_data(batch_size)) | batch(batch_size, drop_last=True, reuse_buffer=True)
+        self.optimizer = gw.optim.momentum(LR, BETA)
+        self.net = gw.mlp([N_IN, *hidden, N_OUT], "relu", "softmax", rng=0)
+        self.state = Run(self.optimizer.init(self.net.params))
+
+    def run(self, n: int, callbacks: list[Any] | None = None) -> None:
+        stop = max_steps(self.state.step + n)
+        fit(self.net, "ce", self.optimizer, self.stream, stop, callbacks=callbacks or [], rng=0, run=self.state)
+
+    def bare(self, n: int) -> None:
+        """n bare steps of this same run (``train_step`` and the accuracy's argmax, as the "gradwise/s" column
+        times them) over the stream's batches: what fit() does without the loop around the step."""
+        loss, rng, done = gw.nn.get_loss("ce"), np.random.default_rng(0), 0
+        while done < n:
+            for x, t in itertools.islice(self.stream.epoch(0), n - done):
+                _, y, self.state.opt_state = train_step(
+                    self.net, loss, self.optimizer, self.state.opt_state, x, t, rng=rng
+                )
+                int((y.argmax(axis=1) == t.argmax(axis=1)).sum())
+                done += 1
+
+
+def fit_steps(cell: Cell, interval: int, budget: float) -> int:
+    """Steps in a timed fit() block: a whole number of probe intervals, at least 6, so every monitored
+    block holds the same number of probes; the loop rounds take as many."""
+    return interval * max(6, math.ceil(steps_for(cell.batch / cell.gw_rate, 3 * budget) / interval))
+
+
+def measure_loops(cell: Cell, torch_side: TorchProcess, rounds: int, budget: float, peak: Peak) -> None:
+    """gradwise's fit() (here) and PyTorch's plain training loop (in its process), each continuing one run
+    over the same batches in the same order, the same number of steps a round, paired as the steps are."""
+    gradwise = FitRun(cell.batch, cell.hidden)
+    gradwise.run(3)  # warm-up, as the torch side's loop had
+    n = fit_steps(cell, probe_interval(gradwise.net, cell.batch), budget)
+
+    per_step: list[float] = []
+
+    def run_gradwise() -> float:
+        """fit() for n steps, and n bare steps of the same run beside it (alternating which goes first): the two
+        see the same load, and the same state (a long run's optimizer state is not a fresh one's)."""
+        gradwise.run(2)  # untimed: wakes this library's threads (the torch side's loop takes 2 too)
+        if len(per_step) % 2:
+            bare, fitted = timed(lambda: gradwise.bare(n)), timed(lambda: gradwise.run(n))
+        else:
+            fitted, bare = timed(lambda: gradwise.run(n)), timed(lambda: gradwise.bare(n))
+        per_step.append(bare / fitted)
+        return fitted
+
+    paired = paired_rounds(run_gradwise, lambda: torch_side.loop(n), rounds, peak)
+    cell.fit_per_step = statistics.median(per_step)
+    cell.fit_rate = n * cell.batch / statistics.median(paired.gradwise)
+    cell.loop_rate = n * cell.batch / statistics.median(paired.torch)
+    cell.fit_ratio = statistics.median(paired.ratios)
+    cell.finite = cell.finite and finite(gradwise.net)
 
 
 def median_ms(fn: Callable[[], object], rounds: int, budget: float, peak: Peak) -> float:
@@ -419,37 +566,27 @@ def measure_monitor(cell: Cell, rounds: int, budget: float) -> None:
     """fit() without and with the monitor, paired per round, continuing one run, so the monitor's probe of
     step 1 happens once (in the warm-up) and the rounds see its steady state. Two figures: the paired time
     difference, and the monitor's own time (its hooks, timed inside the monitored run)."""
-    rng = np.random.default_rng(1)
-    x = rng.random((max(POOL, 4 * cell.batch), N_IN), dtype=np.float32)
-    t = np.eye(N_OUT, dtype=np.float32)[rng.integers(0, N_OUT, len(x))]
-    stream = source(x, t) | batch(cell.batch, drop_last=True, reuse_buffer=True)
-    optimizer = gw.optim.momentum(LR, BETA)
     # One network and one run for both: two identical networks can differ in speed by where their arrays
     # happen to lie in memory, which would show up as the monitor's cost.
-    net = gw.mlp([N_IN, *cell.hidden, N_OUT], "relu", "softmax", rng=0)
-    state = Run(optimizer.init(net.params))
-    monitor = TimedMonitor({"batch_size": cell.batch}, interval=probe_interval(net, cell.batch))
+    training = FitRun(cell.batch, cell.hidden)
+    interval = probe_interval(training.net, cell.batch)
+    monitor = TimedMonitor({"batch_size": cell.batch}, interval=interval)
 
     def run(with_monitor: bool, n: int) -> None:
-        callbacks = [monitor] if with_monitor else []
-        fit(net, "ce", optimizer, stream, max_steps(state.step + n), callbacks=callbacks, rng=0, run=state)
+        training.run(n, [monitor] if with_monitor else None)
 
     run(False, 3)
     run(True, 3)
-    interval = int(monitor.interval or 50)
-    # A whole number of intervals, at least 6: every monitored stretch holds the same number of probes.
-    n = interval * max(6, math.ceil(steps_for(cell.batch / cell.gw_rate, 3 * budget) / interval))
-    off, paired, own = [], [], []
+    n = fit_steps(cell, interval, budget)
+    paired, own = [], []
     for r in range(rounds):
         monitor.seconds = 0.0
         if r % 2:
             on_s, off_s = timed(lambda: run(True, n)), timed(lambda: run(False, n))
         else:
             off_s, on_s = timed(lambda: run(False, n)), timed(lambda: run(True, n))
-        off.append(off_s)
         paired.append(on_s / off_s - 1)
         own.append(monitor.seconds / (on_s - monitor.seconds))
-    cell.fit_rate = n * cell.batch / statistics.median(off)
     cell.monitor_overhead = statistics.median(own)
     cell.monitor_paired = statistics.median(paired)
 
@@ -499,8 +636,11 @@ def run_one_cell(spec: list[str], args: argparse.Namespace) -> None:
     gw.blas.use(args.blas)
     with threadpool_limits(limits=args.threads, user_api="blas"):
         peak = Peak()
-        cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak, args.threads)
+        torch_side = TorchProcess(batch_size, hidden, args.threads)
+        cell = measure_cell(batch_size, hidden, args.rounds, args.budget, peak, torch_side)
         cell.gemm = "+".join(gw.blas.gemm_state()["used"])  # type: ignore[arg-type]
+        measure_loops(cell, torch_side, args.rounds, args.budget, peak)
+        cell.finite = torch_side.close() and cell.finite
         measure_parts(cell, args.rounds, args.budget, peak)
         measure_monitor(cell, args.rounds, args.budget)
     cell.peak_samples = peak.samples
@@ -520,6 +660,62 @@ def print_parts(cells: list[Cell]) -> None:
             f"{'-'.join(map(str, c.hidden)):>11} {c.batch:>4} {c.step_ms:7.3f} {c.gemm_ms:7.3f} {c.update_ms:7.3f} "
             f"{c.elementwise_ms:7.3f} {rest:7.3f} {ceiling:8.1f} {c.ceiling_fraction:8.2f}"
         )
+
+
+COLUMNS = (
+    ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8), ("fit/s", 9), ("loop/s", 9),
+    ("fit ratio", 9), ("fit/step", 8), ("monitor", 8), ("paired", 8), ("GEMM", 13),
+)  # fmt: skip
+
+
+def optional(value: float | None, spec: str, width: int) -> str:
+    return f"{value:{width}{spec}}" if value is not None else f"{'n/a':>{width}}"
+
+
+def cell_row(cell: Cell) -> str:
+    """One line of the main table, in COLUMNS' order."""
+    loops = (
+        f"{optional(cell.fit_rate, '.0f', 9)} {optional(cell.loop_rate, '.0f', 9)} "
+        f"{optional(cell.fit_ratio, '.2f', 9)} {optional(cell.fit_per_step, '.2f', 8)}"
+    )
+    mon = f"{100 * (cell.monitor_overhead or 0):7.1f}% {100 * (cell.monitor_paired or 0):+7.1f}% {cell.gemm:>13}"
+    return (
+        f"{'-'.join(map(str, cell.hidden)):>11} {cell.batch:>4} {cell.gw_rate:11.0f} {cell.torch_rate:10.0f} "
+        f"{cell.ratio:6.2f} {cell.gflops:8.1f} {loops} {mon}" + ("" if cell.finite else "  (weights went non-finite)")
+    )
+
+
+def print_header(args: argparse.Namespace) -> None:
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"numpy {np.__version__} BLAS: {blas_description()}")
+    print(f"gradwise GEMM backends available: {', '.join(gw.blas.available())}; --blas {args.blas}")
+    capability = torch.backends.cpu.get_cpu_capability()
+    print(f"torch {torch.__version__}: {torch.get_num_threads()} threads, {capability}")
+    print("784-H-10 relu, softmax CE, momentum SGD, float32; samples/s are medians of interleaved rounds\n")
+    print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in COLUMNS))
+
+
+def geo_mean(values: list[float]) -> float:
+    return math.exp(sum(map(math.log, values)) / len(values))
+
+
+def print_summary(cells: list[Cell], peak: Peak) -> None:
+    """The load at the end, the reference cell against the peak, and the last line other tooling reads."""
+    load = os.getloadavg()[0]
+    busy = load > (os.cpu_count() or 1)
+    print(f"load average at the end {load:.2f}" + ("; other processes shared the cores: rough numbers" if busy else ""))
+    ratios = [c.ratio for c in cells]
+    fit_ratios = [c.fit_ratio for c in cells if c.fit_ratio is not None]
+    fit_per_step = [c.fit_per_step for c in cells if c.fit_per_step is not None]
+    ref = next(c for c in cells if c.batch == 128 and c.hidden == (1000,))
+    monitor = f"{100 * max(c.monitor_overhead or 0.0 for c in cells):.1f}%"
+    print(f"B=128, H=1000: the step at {ref.gflops:.1f} GFLOP/s, {ref.gflops / peak.gflops:.2f} of the sgemm peak")
+    print(
+        f"min ratio vs torch {min(ratios):.2f}, geo-mean {geo_mean(ratios):.2f}, "
+        f"ceiling fraction (B=128,H=1000) {ref.ceiling_fraction:.2f}, monitor overhead {monitor}, "
+        f"fit-loop min ratio {min(fit_ratios):.2f}, geo-mean {geo_mean(fit_ratios):.2f}, "
+        f"fit/step min {min(fit_per_step):.2f}"
+    )
 
 
 def main() -> None:
@@ -543,51 +739,22 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-        print(f"numpy {np.__version__} BLAS: {blas_description()}")
-        print(f"gradwise GEMM backends available: {', '.join(gw.blas.available())}; --blas {args.blas}")
-        capability = torch.backends.cpu.get_cpu_capability()
-        print(f"torch {torch.__version__}: {torch.get_num_threads()} threads, {capability}")
-        print("784-H-10 relu, softmax CE, momentum SGD, float32; samples/s are medians of interleaved rounds\n")
+        print_header(args)
         peak = Peak()
         cells: list[Cell] = []
-        columns = (
-            ("gradwise/s", 11), ("torch/s", 10), ("ratio", 6), ("GFLOP/s", 8),
-            ("fit/s", 9), ("monitor", 8), ("paired", 8), ("GEMM", 13),
-        )  # fmt: skip
-        print(f"{'H':>11} {'B':>4} " + " ".join(f"{name:>{width}}" for name, width in columns))
         for hidden in (*WIDTHS, DEEP):
             for b in batches:
                 cell = measure_in_own_process(hidden, b, args, rounds)
                 peak.samples += cell.peak_samples
                 cells.append(cell)
-                fit_s = f"{cell.fit_rate:9.0f}" if cell.fit_rate else f"{'n/a':>9}"
-                mon = f"{100 * cell.monitor_overhead:7.1f}% {100 * (cell.monitor_paired or 0):+7.1f}% {cell.gemm:>13}"
-                mon += "" if cell.finite else "  (weights went non-finite)"
-                print(
-                    f"{'-'.join(map(str, hidden)):>11} {b:>4} {cell.gw_rate:11.0f} {cell.torch_rate:10.0f} "
-                    f"{cell.ratio:6.2f} {cell.gflops:8.1f} {fit_s} {mon}",
-                    flush=True,
-                )
+                print(cell_row(cell), flush=True)
         print_parts(cells)
         print(f"\nGEMM peak: {PEAK_N}^3 sgemm, median of {len(peak.samples)} between rounds: {peak.gflops:.1f} GFLOP/s")
         sk = {h: measure_sklearn(h, rounds, args.budget) for h in WIDTHS}
         gw128 = {c.hidden: c.gw_rate for c in cells if c.batch == 128}
         for h, rate in sk.items():
             print(f"scikit-learn partial_fit, B=128, H={h[0]}: {rate:.0f} samples/s; gradwise {gw128[h] / rate:.1f}x")
-
-    load = os.getloadavg()[0]
-    busy = load > (os.cpu_count() or 1)
-    print(f"load average at the end {load:.2f}" + ("; other processes shared the cores: rough numbers" if busy else ""))
-    ratios = [c.ratio for c in cells]
-    geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
-    ref = next(c for c in cells if c.batch == 128 and c.hidden == (1000,))
-    monitor = f"{100 * max(c.monitor_overhead or 0.0 for c in cells):.1f}%"
-    print(f"B=128, H=1000: the step at {ref.gflops:.1f} GFLOP/s, {ref.gflops / peak.gflops:.2f} of the sgemm peak")
-    print(
-        f"min ratio vs torch {min(ratios):.2f}, geo-mean {geo:.2f}, "
-        f"ceiling fraction (B=128,H=1000) {ref.ceiling_fraction:.2f}, monitor overhead {monitor}"
-    )
+    print_summary(cells, peak)
 
 
 if __name__ == "__main__":

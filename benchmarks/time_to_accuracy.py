@@ -25,6 +25,11 @@ that failed or never reached 98 % is shown as such and left out of the median. t
 round (round r's torch time over round r's gradwise time), as the median and spread of those paired
 ratios, and as the ratio of the medians. Run with ``make bench``; it prints a line per round, the table
 and, last, one summary line.
+
+The header names the CPU, numpy's BLAS kernel and the GEMM backends gradwise can use here (MKL with
+``pip install 'gradwise[mkl]'``); ``--blas auto|openblas|mkl`` is gradwise's ``--blas`` (``TrainConfig.blas``,
+default auto), and the line after the table names the backends gradwise's GEMMs ran on in each round
+(``gradwise.blas.gemm_state()["used"]`` at the end of its training).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+from machine import cpu_model
+
+from gradwise import blas
 
 TARGET = 0.98
 FRAMEWORKS = ("gradwise", "torch", "sklearn")
@@ -137,7 +145,7 @@ def learning_rates(config: Any, data: Any, epochs: int) -> Callable[[int], float
     return build_schedule(config.with_overrides(epochs=epochs), steps_per_epoch)
 
 
-def run_gradwise(epochs: int, threads: int, limit: float) -> None:
+def run_gradwise(epochs: int, threads: int, limit: float, blas_setting: str = "auto") -> None:
     from gradwise.train.evaluation import accuracy
     from gradwise.train.loop import Callback
     from gradwise.train.runner import train
@@ -156,7 +164,7 @@ def run_gradwise(epochs: int, threads: int, limit: float) -> None:
             if not lockstep.end_epoch(acc):
                 self.session.stop = "benchmark: reached the target or the time limit"
 
-    train(config.with_overrides(epochs=epochs), out=None, callbacks=[TestAccuracy()])
+    train(config.with_overrides(epochs=epochs, blas=blas_setting), out=None, callbacks=[TestAccuracy()])
 
 
 def run_torch(epochs: int, threads: int, limit: float) -> None:
@@ -255,10 +263,16 @@ def run_sklearn(epochs: int, threads: int, limit: float) -> None:
 WORKERS = {"gradwise": run_gradwise, "torch": run_torch, "sklearn": run_sklearn}
 
 
-def worker(name: str, epochs: int, threads: int, limit: float) -> None:
-    WORKERS[name](epochs, threads, limit)
+def worker(name: str, args: argparse.Namespace) -> None:
+    if name == "gradwise":
+        run_gradwise(args.epochs, args.threads, args.limit, args.blas)
+    else:
+        WORKERS[name](args.epochs, args.threads, args.limit)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(MARK + json.dumps({"peak_rss_mib": peak_kib / 1024}), flush=True)
+    report: dict[str, Any] = {"peak_rss_mib": peak_kib / 1024}
+    if name == "gradwise":
+        report["gemm"] = "+".join(blas.gemm_state()["used"])  # type: ignore[arg-type]
+    print(MARK + json.dumps(report), flush=True)
 
 
 def summarize(log: list[tuple[float, float]]) -> tuple[int | None, float | None]:
@@ -270,19 +284,12 @@ def summarize(log: list[tuple[float, float]]) -> tuple[int | None, float | None]
 
 
 def machine() -> str:
+    """The CPU, its core count and numpy's BLAS kernel (numpy is imported, so threadpoolctl sees its BLAS)."""
     from threadpoolctl import threadpool_info
 
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    import numpy  # noqa: F401  # loads OpenBLAS so threadpoolctl can see it
-
-    blas = next((i for i in threadpool_info() if i["user_api"] == "blas"), {})
-    kernel = f"{blas.get('internal_api')} {blas.get('version')} {blas.get('architecture')}"
-    return f"{model}, {os.cpu_count()} cores, {kernel}"
+    info: dict[str, Any] = next((i for i in threadpool_info() if i["user_api"] == "blas"), {})
+    kernel = f"{info.get('internal_api')} {info.get('version')} {info.get('architecture')}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {kernel}"
 
 
 @dataclass
@@ -292,6 +299,7 @@ class Run:
     log: list[tuple[float, float]] = field(default_factory=list)
     peak_rss_mib: float = 0.0
     failure: str | None = None
+    gemm: str = ""  # gradwise's: the GEMM backends its training ran on
 
     @property
     def epochs_to_target(self) -> int | None:
@@ -311,7 +319,7 @@ class Worker:
 
     def __init__(self, name: str, args: argparse.Namespace) -> None:
         argv = [sys.executable, __file__, "--worker", name, "--epochs", str(args.epochs),
-                "--threads", str(args.threads), "--limit", str(args.limit)]  # fmt: skip
+                "--threads", str(args.threads), "--limit", str(args.limit), "--blas", args.blas]  # fmt: skip
         self.errors = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
                                         text=True)  # fmt: skip
@@ -352,6 +360,7 @@ class Worker:
             self.fail()
             return
         self.run.peak_rss_mib = report["peak_rss_mib"]
+        self.run.gemm = report.get("gemm", "")
         self.training = False
 
     def fail(self) -> None:
@@ -506,11 +515,29 @@ def summary_ratio(runs: dict[str, list[Run]], repeats: int) -> str:
     return f"{medians:.2f}x (paired {spread}{rounds})"
 
 
+def gemm_report(runs: list[Run], setting: str) -> str:
+    """The line naming the backends gradwise's GEMMs ran on, per round (one name when all rounds agree)."""
+    used = [run.gemm or "n/a" for run in runs]
+    rounds = used[0] if len(set(used)) == 1 else ", ".join(f"round {r} {name}" for r, name in enumerate(used, 1))
+    return f"gradwise's GEMMs ran on: {rounds} (--blas {setting})"
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def print_table(frameworks: list[str], runs: dict[str, list[Run]]) -> None:
+    columns = (
+        ("reached", 7), ("epochs", 6), ("median s to 98%", 20), ("s/epoch", 8), ("last test acc", 14), ("peak RSS", 10),
+    )  # fmt: skip
+    print(f"\n{'framework':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
+    for name in frameworks:
+        print(table_row(name, runs[name]))
+        for note in failure_notes(runs[name]):
+            print(note)
 
 
 def main() -> None:
@@ -520,24 +547,23 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=200, help="stop a framework after this many seconds")
     parser.add_argument("--repeats", type=positive, default=3, help="alternating runs of each framework (default 3)")
     parser.add_argument("--only", choices=FRAMEWORKS, nargs="+", default=FRAMEWORKS)
+    parser.add_argument("--blas", default="auto", choices=blas.SETTINGS, help="gradwise's GEMM backend")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if (why := blas.missing(args.blas)) is not None:
+        parser.error(f"--blas {args.blas}: {why}")
     if args.worker:
-        worker(args.worker, args.epochs, args.threads, args.limit)
+        worker(args.worker, args)
         return
 
     frameworks = list(dict.fromkeys(args.only))
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}; {args.threads} threads")
+    print(f"gradwise GEMM backends available: {', '.join(blas.available())}; --blas {args.blas}")
     print("784-1000-10 relu, softmax CE, He init, momentum SGD 0.9 lr 0.05, batch 128, 50k train, float32\n")
     runs = run_rounds(frameworks, args)
-
-    columns = ("reached", 7), ("epochs", 6), ("median s to 98%", 20), ("s/epoch", 8), ("last test acc", 14)
-    columns += (("peak RSS", 10),)
-    print(f"\n{'framework':<10} " + " ".join(f"{name:>{width}}" for name, width in columns))
-    for name in frameworks:
-        print(table_row(name, runs[name]))
-        for note in failure_notes(runs[name]):
-            print(note)
+    print_table(frameworks, runs)
+    if "gradwise" in runs:
+        print(f"\n{gemm_report(runs['gradwise'], args.blas)}")
     if "torch" in runs and "gradwise" in runs:
         print(f"\n{ratio_report(runs)}")
 
