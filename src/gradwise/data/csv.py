@@ -66,13 +66,9 @@ def load_csv(
     first = rows[0][1]
     if header is None:
         header = _has_header(path, first, label, features)
-    names = first if header else [f"column {i + 1}" for i in range(len(first))]
+    names, rows = _named_rows(path, rows, header)
     column = _label_column(path, label, names, header, features)
     chosen = _feature_columns(path, features, names, column)
-    if header:
-        rows = rows[1:]
-    if not rows:
-        raise CSVError(f"{path}: has a header but no rows of data")
     x = _features(path, rows, chosen, names)
     classes, y = _labels(path, rows, column, names)
     lines = np.array([number for number, _ in rows], dtype=np.int64)
@@ -96,14 +92,22 @@ def load_features(
     first = rows[0][1]
     if header is None:
         header = any(name in first for name in features) or not all(_UNNAMED.fullmatch(name) for name in features)
-    names = first if header else [f"column {i + 1}" for i in range(len(first))]
+    names, rows = _named_rows(path, rows, header)
     chosen = _feature_columns(path, features, names, None)
-    if header:
-        rows = rows[1:]
-    if not rows:
-        raise CSVError(f"{path}: has a header but no rows of data")
     x = _features(path, rows, chosen, names)
     return x.astype(dtype), np.array([number for number, _ in rows], dtype=np.int64)
+
+
+def _named_rows(
+    path: Path, rows: list[tuple[int, list[str]]], header: bool
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The column names (the header's, else ``column 1``, ``column 2``...) and the rows of data after them."""
+    first = rows[0][1]
+    names = first if header else [f"column {i + 1}" for i in range(len(first))]
+    data = rows[1:] if header else rows
+    if not data:
+        raise CSVError(f"{path}: has a header but no rows of data")
+    return names, data
 
 
 def first_row(path: str | os.PathLike[str], *, delimiter: str | None = None) -> list[str]:
