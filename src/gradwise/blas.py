@@ -289,29 +289,37 @@ def continue_from(state: dict[str, object]) -> list[str]:
 def gemm(a: Array, b: Array, out: Array | None = None, alpha: float = 1.0, beta: float = 0.0) -> Array:
     """``out = alpha * a @ b + beta * out`` in place, on the chosen backend; ``a`` and ``b`` may be transposed
     views (``x.T``). Without ``out``, a new array of the product's dtype (``alpha a @ b``)."""
-    if _numpy_only() and out is not None:  # Speed: one backend, numpy's own: nothing to choose or time
-        if alpha == 1 and beta == 0:
-            return np.matmul(a, b, out=out)  # numpy's own sgemm, for less than a ctypes call costs
-        if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-            raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
-        bound = _BLAS
-        if bound is not None and (layout := cblas_layout(a, b, out, bound.max_n)) is not None:
-            cblas_call(bound.functions["gemm", out.dtype], a, b, out, alpha, beta, layout)
-        else:
-            numpy_gemm(a, b, out, alpha, beta)
-        return out
-    chooser = _chooser()
-    known = chooser.known(a, b)
-    if known is not None and known.name == "openblas" and alpha == 1 and beta == 0:
-        # Speed: numpy's matmul runs numpy's own sgemm, and checks less than the path below; a step at batch 1
-        # makes a GEMM every few microseconds.
-        return np.matmul(a, b, out=out)
+    if out is not None and (_numpy_only() or _on_numpys_own(a, b)):
+        return _numpys_gemm(a, b, out, alpha, beta)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
     if out is None:
         out, beta = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b)), 0.0
+    chooser = _chooser()
     if cblas_layout(a, b, out, min(backend.max_n for backend in chooser.backends.values())) is not None:
-        (known or chooser.pick(a, b, out)).run(a, b, out, alpha, beta)
+        (chooser.known(a, b) or chooser.pick(a, b, out)).run(a, b, out, alpha, beta)
+    else:
+        numpy_gemm(a, b, out, alpha, beta)
+    return out
+
+
+def _on_numpys_own(a: Array, b: Array) -> bool:
+    """Whether this GEMM's shape is known to run on numpy's own BLAS (auto chose it, or it was asked for)."""
+    known = _chooser().known(a, b)
+    return known is not None and known.run is _openblas_gemm  # numpy's own gemm, which _numpys_gemm calls directly
+
+
+def _numpys_gemm(a: Array, b: Array, out: Array, alpha: float, beta: float) -> Array:
+    """``gemm`` on numpy's own BLAS. Speed: a step at batch 1 makes a GEMM every few microseconds, so this path
+    checks the least: numpy's matmul where it computes the same (for less than a ctypes call costs), else the
+    bound gemm with the layout found once."""
+    if alpha == 1 and beta == 0:
+        return np.matmul(a, b, out=out)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"gemm: shapes {a.shape} and {b.shape} do not chain")
+    bound = _BLAS
+    if bound is not None and (layout := cblas_layout(a, b, out, bound.max_n)) is not None:
+        cblas_call(bound.functions["gemm", out.dtype], a, b, out, alpha, beta, layout)
     else:
         numpy_gemm(a, b, out, alpha, beta)
     return out
