@@ -292,3 +292,33 @@ def test_a_table_sorted_by_class_is_checked_on_rows_from_all_of_it(tmp_path, cap
     found = {d["symptom"]: d for d in json.loads(capsys.readouterr().out)["diagnoses"]}
     assert "bad_labels" not in found
     assert found["imbalanced_classes"]["evidence"]["smallest_share"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_an_id_column_among_the_features_is_named_and_leaving_it_out_is_healthy(tmp_path, capsys):
+    """Kaggle's Iris.csv: an Id column counting the rows of a file sorted by species. It gives the class away."""
+    iris = load_iris(as_frame=False)
+    lines = [",".join(["Id", *COLUMNS, "species"])] + [
+        ",".join([str(i + 1), *(f"{v:g}" for v in x), str(iris.target_names[y])])
+        for i, (x, y) in enumerate(zip(iris.data, iris.target, strict=True))
+    ]
+    data = tmp_path / "Iris.csv"
+    data.write_text("\n".join(lines) + "\n")
+    flags = ["--label", "species", "--hidden", "16", "--batch-size", "16"]
+    assert main(["doctor", "--data", str(data), *flags]) == 1
+    out = capsys.readouterr().out
+    assert "!! row_counter" in out and "column 'Id' rises with every one of the 90 rows" in out
+    assert main(["doctor", "--data", str(data), *flags, "--features", ",".join(COLUMNS)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("healthy: no problems found")
+
+
+def test_a_table_saved_with_its_row_index_names_that_column_by_number(tmp_path, capsys):
+    """pandas' to_csv writes the index first, under an empty name: it is 'column 1', and it counts the rows."""
+    lines = [",".join(["", *COLUMNS, "species"])] + [
+        ",".join([str(i), *(f"{v:g}" for v in x), "abc"[y]])
+        for i, (x, y) in enumerate(zip(load_iris().data, load_iris().target, strict=True))
+    ]
+    data = tmp_path / "saved.csv"
+    data.write_text("\n".join(lines) + "\n")
+    assert main(["doctor", "--data", str(data), "--label", "species", "--hidden", "16", "--json"]) == 1
+    found = {d["symptom"]: d for d in json.loads(capsys.readouterr().out)["diagnoses"]}
+    assert found["row_counter"]["evidence"]["column"] == "column 1"

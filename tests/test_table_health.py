@@ -13,7 +13,7 @@ from gradwise.health.static import static_checks
 from gradwise.train.evaluation import accuracy, balanced_accuracy
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-TABLE_SYMPTOMS = {"unscaled_columns", "id_like_label", "imbalanced_classes"}
+TABLE_SYMPTOMS = {"unscaled_columns", "id_like_label", "imbalanced_classes", "row_counter"}
 
 
 def one_hot(labels, classes):
@@ -286,3 +286,47 @@ def test_answering_the_largest_class_always_scores_one_over_the_classes():
     assert accuracy(net.forward(x)[0], labels) == 0.9
     assert balanced_accuracy(net, x, labels) == 0.5
     assert np.isnan(balanced_accuracy(net, x[:0], labels[:0]))
+
+
+# --- a row counter among the features ------------------------------------------------------------------
+
+
+def with_counter(x, start, step, at):
+    """x with a column that counts the rows (start, start + step, ...) inserted at position ``at``."""
+    counter = start + step * np.arange(len(x), dtype=np.float64)
+    return np.insert(x, at, counter, axis=1)
+
+
+@pytest.mark.parametrize(("start", "step", "at"), [(0, 1, 0), (1, 1, 0), (1001, 1, 3), (0, 7, 2), (1.7e9, 60, 5)])
+def test_a_column_counting_the_rows_is_named(start, step, at):
+    """Kaggle's Iris.csv ``Id``, a table saved with its row index, a time stamp in a file sorted by it; in rows
+    sorted by class, as such files often are."""
+    labels = np.sort(balanced_labels(150, 3))
+    names = [f"f{i}" for i in range(5)]
+    names.insert(at, "Id")
+    found = checks(with_counter(table(5, rows=150), start, step, at), labels, features=names)
+    assert found["row_counter"].evidence == {"column": "Id", "rows": 150}
+    assert found["row_counter"].cause.startswith("column 'Id' rises with every one of the 150 rows")
+
+
+def test_a_counter_in_shuffled_rows_or_a_sorted_measurement_with_ties_is_not_named():
+    x = with_counter(table(4), 0, 1, 0)
+    shuffled = np.random.default_rng(1).permutation(len(x))
+    assert "row_counter" not in checks(x[shuffled], balanced_labels(300, 3)[shuffled])
+    ages = np.sort(np.random.default_rng(2).integers(18, 80, 300)).astype(np.float64)  # sorted, with ties
+    assert "row_counter" not in checks(np.column_stack([ages, table(3)]), balanced_labels(300, 3))
+
+
+def test_a_curve_fit_on_one_rising_input_is_not_a_row_counter():
+    """x = linspace is the input of a regression, and of a one-column table: nothing else to learn from."""
+    net = mlp([1, 16, 1], "tanh", "identity", rng=0)
+    x = np.linspace(0, 6, 200)[:, None]
+    assert "row_counter" not in {d.symptom for d in static_checks(net, "mse", x, np.sin(x))}
+    assert "row_counter" not in checks(x, balanced_labels(200, 2))
+
+
+def test_a_counter_over_fewer_rows_than_the_threshold_is_not_judged():
+    x = with_counter(table(3, rows=T.ROW_COUNTER_ROWS - 1), 0, 1, 0)
+    assert "row_counter" not in checks(x, balanced_labels(T.ROW_COUNTER_ROWS - 1, 2))
+    x = with_counter(table(3, rows=T.ROW_COUNTER_ROWS), 0, 1, 0)
+    assert "row_counter" in checks(x, balanced_labels(T.ROW_COUNTER_ROWS, 2))

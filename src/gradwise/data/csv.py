@@ -101,9 +101,10 @@ def load_features(
 def _named_rows(
     path: Path, rows: list[tuple[int, list[str]]], header: bool
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The column names (the header's, else ``column 1``, ``column 2``...) and the rows of data after them."""
+    """The column names (the header's, else ``column 1``, ``column 2``...; a header's empty name too, as a table
+    saved with its row index has) and the rows of data after them."""
     first = rows[0][1]
-    names = first if header else [f"column {i + 1}" for i in range(len(first))]
+    names = [name if header and name else f"column {i + 1}" for i, name in enumerate(first)]  # unnamed: by number
     data = rows[1:] if header else rows
     if not data:
         raise CSVError(f"{path}: has a header but no rows of data")

@@ -93,5 +93,21 @@ def unscaled_columns(x: np.ndarray, features: Sequence[str] | None = None) -> tu
     return evidence, words
 
 
+def row_counter(x: np.ndarray, features: Sequence[str] | None = None) -> tuple[Evidence, str] | None:
+    """(evidence, words) for the first column whose value rises with every row, among two or more columns and over
+    at least ``T.ROW_COUNTER_ROWS`` rows: a row number, an ID, a time stamp in a file sorted by it. Rows in their
+    file's order (a split keeps it; the checks' sample is spread over it in order)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    if x64.ndim != 2 or x64.shape[1] < 2 or len(x64) < T.ROW_COUNTER_ROWS:
+        return None
+    rising = np.flatnonzero((np.diff(x64, axis=0) > 0).all(axis=0))
+    if rising.size == 0:
+        return None
+    column = int(rising[0])
+    name = column_names(features, x64.shape[1])[column]
+    evidence: Evidence = {"column": name, "rows": len(x64)}
+    return evidence, f"column '{name}' rises with every one of the {len(x64)} rows, as a row number or an ID does"
+
+
 def _sig(value: float) -> float:
     return float(f"{value:.3g}")

@@ -201,6 +201,14 @@ def unscaled_columns(settings: Settings, init: str | None) -> tuple[str, list[Fi
     return words, [standard, Fix({"normalize": "unit"}, "scale each column to [0, 1]")]
 
 
+def row_counter(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
+    words = (
+        "its value says where a row sits in the file, not what the row is; in a file ordered by class it gives the "
+        "class away, and the network learns the file's order instead of the data"
+    )
+    return words, [Fix({}, "leave that column out of the features (it is no measurement of the row)")]
+
+
 def id_like_label(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
     words = (
         "the label looks like an index or an ID, not a class; a class seen in one row cannot be learned from "

@@ -11,7 +11,7 @@ import numpy as np
 
 from gradwise.health import thresholds as T
 from gradwise.health.classes import class_counts, id_like_label, imbalanced_classes
-from gradwise.health.columns import unscaled_columns
+from gradwise.health.columns import row_counter, unscaled_columns
 from gradwise.health.diagnosis import Diagnosis
 from gradwise.health.explain import explain
 from gradwise.health.settings import Settings
@@ -48,6 +48,8 @@ def static_checks(
     if output is not None and mismatched(loss, output.name):
         found.append(_diagnosis("output_loss_mismatch", last, {"output": output.name, "loss": loss.name}, settings))
     found += _input_checks(x, settings, features)
+    if class_counts(t) is not None and (counter := row_counter(x, features)) is not None:  # classes, not a curve fit
+        found.append(_diagnosis("row_counter", 0, counter[0], settings, counter[1]))
     found += _label_checks(t, net, settings, classes)
     found += _activation_checks(net, x, settings)
 

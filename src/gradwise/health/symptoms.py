@@ -69,6 +69,7 @@ _ROWS = (
     # but the inputs' normalization.
     Symptom("unscaled_columns", "setup", (), remedies.unscaled_columns),
     Symptom("id_like_label", "setup", (), remedies.id_like_label),
+    Symptom("row_counter", "setup", (), remedies.row_counter),
     Symptom("imbalanced_classes", "setup", (), remedies.imbalanced_classes, advice=True),
 )  # fmt: skip
 SYMPTOMS: dict[str, Symptom] = {row.name: row for row in _ROWS}

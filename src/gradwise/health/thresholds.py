@@ -63,6 +63,9 @@ LABEL_MIN_ROWS = 20  # the class counts of fewer rows are not judged: a handful 
 # departures must be that far apart: pixels' departures stay within 255x (8-bit levels) and standardized
 # columns' deviations are equal, so MNIST under any normalization cannot reach it.
 COLUMN_SCALE_RATIO = 1000.0
+# A feature column rising with every row, in at least this many rows, is a row number or an ID (row_counter): 20 rows
+# in order leave no room for chance (a column of 20 random values is in order one time in 20! = 2.4e18).
+ROW_COUNTER_ROWS = 20
 # A label that looks like an index or an ID (health/classes.py): at least one class for every two rows, most
 # classes seen in a single row. A class seen once cannot be both learned and tested.
 ID_CLASSES_PER_ROW = 0.5
