@@ -70,6 +70,12 @@ def test_quotes_blank_lines_and_float64(tmp_path):
             "or make it the label",
         ),
         ("a,b\n1,x\nnan,y\n", {}, "1 cell is empty, NaN or Inf: line 3 column 'a' ('nan'); fill it in or drop the row"),
+        (  # a European spreadsheet's CSV: semicolons between fields, commas in the numbers
+            "a;b;label\n5,1;3;x\n",
+            {},
+            "line 2, column 'a': '5,1' is not a number; write decimals with a point (5.1): save the file with '.' "
+            "as decimal mark",
+        ),
         (
             "a,b,c\n1,,x\nNA,inf,y\n3,4,z\n-Infinity,NaN,x\n,2,y\n",
             {},

@@ -245,6 +245,10 @@ def test_table_flags_on_image_data_and_crossed_models_are_refused(iris_run, tmp_
         "--label is for a table --dataset (a .csv, .tsv or .txt file), not mnist; give the table's path, or leave "
         "--label out"
     )
+    assert fails(["train", "--data", "grades.xlsx", "--label", "passed"], capsys) == (
+        "--label is for a table --dataset (a .csv, .tsv or .txt file), not grades.xlsx; save the spreadsheet as CSV "
+        "and give that file"
+    )
     assert fails(["predict", str(out), "x.png"], capsys) == (
         f"{out}: the model was trained on the table iris.csv; give the rows to classify with --data FILE.csv"
     )

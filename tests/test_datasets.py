@@ -355,8 +355,15 @@ def test_bad_folders_name_the_problem(tmp_path: Path) -> None:
         load_dataset(str(missing))
     assert str(error.value) == (
         f"data set {missing} does not exist; pass a folder holding train-images-idx3-ubyte, "
-        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz)"
+        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each raw or .gz), or a table: a "
+        "file ending in .csv, .tsv or .txt (save a spreadsheet as CSV)"
     )
+    spreadsheet = tmp_path / "scores.xlsx"
+    spreadsheet.write_bytes(b"PK")
+    with pytest.raises(DatasetNotFound) as a_file:
+        load_dataset(str(spreadsheet))
+    assert str(a_file.value).startswith(f"data set {spreadsheet} is a file, not a folder; pass a folder holding")
+    assert str(a_file.value).endswith("or a table: a file ending in .csv, .tsv or .txt (save a spreadsheet as CSV)")
     folder = tiny(tmp_path / "tiny")
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DatasetNotFound) as lacking:

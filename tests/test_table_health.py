@@ -158,8 +158,10 @@ def test_an_id_for_a_label_is_named(texts):
     d = found["id_like_label"]
     single = int(np.sum(np.bincount(labels) == 1))
     assert d.evidence == {"rows": len(texts), "classes": len(names), "single_row_classes": single}
-    assert d.cause.startswith(f"{len(texts)} rows hold {len(names)} different classes, {single} of them with a "
-                              "single row: the label looks like an index or an ID, not a class;")  # fmt: skip
+    assert d.cause.startswith(
+        f"{len(texts)} rows hold {len(names)} different classes, {single} of them with a single row: the label looks "
+        "like an index, an ID or a measurement, not a class;"
+    )
     assert [f.changes for f in d.fix] == [{}]  # advice only: repair has nothing to apply
 
 

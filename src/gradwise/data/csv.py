@@ -194,6 +194,9 @@ def _features(path: Path, rows: list[tuple[int, list[str]]], columns: list[int],
     return x
 
 
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")  # 5,1: a number written with a decimal comma
+
+
 def _parse_cells(
     path: Path, rows: list[tuple[int, list[str]]], cells: np.ndarray, columns: list[int], names: list[str]
 ) -> np.ndarray:
@@ -203,10 +206,12 @@ def _parse_cells(
         return np.where(missing, "nan", cells).astype(np.float64)
     except ValueError:
         r, c = next((r, c) for (r, c), text in np.ndenumerate(cells) if not missing[r, c] and _float(text) is None)
-    raise CSVError(
-        f"{path}: line {rows[r][0]}, column {names[columns[c]]!r}: {str(cells[r, c])!r} is not a number; "
-        "fix the value, leave the column out of the features, or make it the label"
-    )
+    text = str(cells[r, c])
+    if _DECIMAL_COMMA.fullmatch(text.strip()):
+        fix = f"write decimals with a point ({text.strip().replace(',', '.')}): save the file with '.' as decimal mark"
+    else:
+        fix = "fix the value, leave the column out of the features, or make it the label"
+    raise CSVError(f"{path}: line {rows[r][0]}, column {names[columns[c]]!r}: {text!r} is not a number; {fix}")
 
 
 def _labels(

@@ -197,9 +197,10 @@ def _resolve(
             "the four IDX files"
         )
     if not path.is_dir():
-        what = "is not a folder" if path.exists() else "does not exist"
+        what = "is a file, not a folder" if path.exists() else "does not exist"
         raise DatasetNotFound(
-            f"data set {text} {what}; pass a folder holding {_file_list()} (each raw or .gz)"
+            f"data set {text} {what}; pass a folder holding {_file_list()} (each raw or .gz), or a table: a file "
+            "ending in .csv, .tsv or .txt (save a spreadsheet as CSV)"
         )
     for stem in FILES.values():
         for candidate in (path / stem, path / f"{stem}.gz"):

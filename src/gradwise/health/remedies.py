@@ -211,8 +211,8 @@ def row_counter(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
 
 def id_like_label(settings: Settings, init: str | None) -> tuple[str, list[Fix]]:
     words = (
-        "the label looks like an index or an ID, not a class; a class seen in one row cannot be learned from "
-        "other rows, nor tested"
+        "the label looks like an index, an ID or a measurement, not a class; a class seen in one row cannot be "
+        "learned from other rows, nor tested"
     )
     return words, [Fix({}, "choose as the label the column that names each row's class (not an ID or a row number)")]
 

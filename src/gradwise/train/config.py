@@ -257,12 +257,14 @@ def _validate_table(c: TrainConfig, need: Callable[[bool, str], None]) -> None:
         value = getattr(c, name)
         need(math.isfinite(value) and 0 <= value < 1, f"`{name}` must be in [0, 1), got {value:g}")
     if not c.is_table:
+        spreadsheet = c.dataset.lower().endswith((".xlsx", ".xls", ".ods"))
         for name in ("label", "features", "test_data"):
             need(
                 getattr(c, name) is None,
                 f"`{name}` is for a table `dataset` (a .csv, .tsv or .txt file), not {c.dataset}; "
-                f"give the table's path, or leave `{name}` out",
-            )
+                + ("save the spreadsheet as CSV and give that file" if spreadsheet else
+                   f"give the table's path, or leave `{name}` out"),
+            )  # fmt: skip
         return
     need(c.features is None or len(c.features) >= 1, "`features`: name at least one column")
     need(
