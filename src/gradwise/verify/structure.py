@@ -7,7 +7,7 @@ readings and keeps the one under which the tensors agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -35,26 +35,15 @@ class Reading:
     eps: str = ""  # another eps than network.json's default, as text ("0.001")
 
     def choose(self, aspect: str, value: str) -> Reading:
+        """This reading with ``aspect`` (a field's name) answered ``value``; ``flipped`` gathers its families."""
         if aspect == "flipped":
             return replace(self, flipped=self.flipped | {value})
-        if aspect == "samples":
-            return replace(self, samples=value)
-        if aspect == "weights":
-            return replace(self, weights=value)
-        if aspect == "reduction":
-            return replace(self, reduction=value)
-        if aspect == "loss":
-            return replace(self, loss=value)
-        if aspect == "bias_end":
-            return replace(self, bias_end=value)
-        if aspect == "norm":
-            return replace(self, norm=value)
-        if aspect == "norm_at":
-            return replace(self, norm_at=value)
-        if aspect == "eps":
-            return replace(self, eps=value)
-        raise ValueError(f"no such reading aspect: {aspect!r}")
+        if aspect not in _TEXT_ASPECTS:
+            raise ValueError(f"no such reading aspect: {aspect!r}")
+        return replace(self, **{aspect: value})
 
+
+_TEXT_ASPECTS = frozenset(f.name for f in fields(Reading) if f.name != "flipped")
 
 def samples_layout(
     net: TraceNetwork, values: dict[str, Array], reading: Reading, open_: list[tuple[str, str]], notes: list[str]
