@@ -32,15 +32,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gradwise.data.datasets import one_hot
-    from gradwise.train.evaluation import balanced_accuracy, evaluate
+    from gradwise.train.evaluation import evaluate, mean_recall
     from gradwise.train.model_file import load_model
 
     net, meta = load_model(args.model)
     x, labels, names = _test_rows(args, net, meta)
     classes = len(names)
     loss, acc = evaluate(net, meta.get("loss", "ce"), x, one_hot(labels, classes, net.dtype))
-    balanced = balanced_accuracy(net, x, labels)
     predicted = net.predict(x).argmax(axis=1)
+    balanced = mean_recall(predicted, labels)  # from the same predictions as the confusion matrix
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
