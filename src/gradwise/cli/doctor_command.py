@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from gradwise.health.diagnosis import problems
 from gradwise.health.symptoms import is_advice
 from gradwise.train.doctor import CHECKUP_SECONDS, CHECKUP_STEPS
 
@@ -86,10 +87,11 @@ def probe_lines(found: Any) -> list[str]:
 
 def health_line(healthy: bool, diagnoses: list[Any]) -> str:
     """``healthy: no problems found`` (with how many notes on the data), or how many problems."""
-    notes = sum(is_advice(d.symptom) for d in diagnoses)
+    count = len(problems(diagnoses))
+    notes = len(diagnoses) - count
     if healthy:
         return "healthy: no problems found" + (f"; {notes} note{'s' * (notes > 1)} on the data above" if notes else "")
-    return f"unhealthy: {len(diagnoses) - notes} problem(s)"
+    return f"unhealthy: {count} problem(s)"
 
 
 def _print_repair(found: Any, as_json: bool) -> int:
@@ -126,7 +128,7 @@ def _print_repair(found: Any, as_json: bool) -> int:
         print(f"repaired: this command line probed healthy:\n  {command}")
         return 0
     tried = "; ".join(fix_flags(f) for _, f in plan.applied) or "nothing"
-    remaining = ", ".join(d.headline() for d in final.diagnoses if not is_advice(d.symptom))
+    remaining = ", ".join(d.headline() for d in problems(final.diagnoses))
     print(f"not repaired: tried {tried}; what remains is {remaining}")
     return 1
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from gradwise import looks
 from gradwise.health.fixes import Fix
-from gradwise.health.symptoms import SYMPTOMS
+from gradwise.health.symptoms import SYMPTOMS, is_advice
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,8 @@ class Diagnosis:
 
     def _repr_html_(self) -> str:
         return looks.html(self)
+
+
+def problems(diagnoses: list[Diagnosis]) -> list[Diagnosis]:
+    """The diagnoses that are problems of the run, not notes on its data (``is_advice``): a run with none is healthy."""
+    return [d for d in diagnoses if not is_advice(d.symptom)]

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradwise import looks
-from gradwise.health.diagnosis import Diagnosis
-from gradwise.health.symptoms import is_advice
+from gradwise.health.diagnosis import Diagnosis, problems
 from gradwise.train.config import TrainConfig
 from gradwise.train.repair import OnFix, RepairPlan, find_repair
 from gradwise.train.result import Result
@@ -44,7 +43,7 @@ class DoctorReport:
         """The given configuration probed healthy, or (with repair) the chosen one did."""
         if self.plan is not None:
             return self.plan.chosen.healthy
-        return all(is_advice(d.symptom) for d in self.diagnoses)
+        return not problems(self.diagnoses)
 
     @property
     def config(self) -> TrainConfig:

@@ -36,12 +36,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from gradwise.health import thresholds as T
-from gradwise.health.diagnosis import Diagnosis
+from gradwise.health.diagnosis import Diagnosis, problems
 from gradwise.health.explain import explain
 from gradwise.health.fixes import Fix
 from gradwise.health.settings import Settings
 from gradwise.health.suspects import yardstick_changes
-from gradwise.health.symptoms import SYMPTOMS, is_advice
+from gradwise.health.symptoms import SYMPTOMS
 from gradwise.train.config import ConfigError, TrainConfig, settings_of
 from gradwise.train.result import RepairReport, Result
 
@@ -68,13 +68,13 @@ class Attempt:
 
     @property
     def healthy(self) -> bool:
-        """Nothing found, or only notes on the data (``is_advice``)."""
-        return all(is_advice(d.symptom) for d in self.diagnoses)
+        """Nothing found, or only notes on the data."""
+        return not problems(self.diagnoses)
 
     @property
     def quiet(self) -> bool:
         """No alarm but slowness (a stall: the loss falls too slowly) or notes on the data: a run to build on."""
-        return all(SYMPTOMS[d.symptom].family == "stalling" or is_advice(d.symptom) for d in self.diagnoses)
+        return all(SYMPTOMS[d.symptom].family == "stalling" for d in problems(self.diagnoses))
 
     @property
     def applied(self) -> list[tuple[Diagnosis, Fix]]:
@@ -328,7 +328,7 @@ def verdict(plan: RepairPlan, final: Result) -> RepairReport:
     changes = [
         {"symptom": d.symptom, "layer": d.layer, "step": d.step, "changes": dict(f.changes)} for d, f in plan.applied
     ]
-    remaining = [d.headline() for d in final.diagnoses if not is_advice(d.symptom)]
+    remaining = [d.headline() for d in problems(final.diagnoses)]
     flags = "; ".join(f.python() for _, f in plan.applied)  # the TrainConfig arguments it changed
     count = len(plan.attempts) - 1  # probes after the first
     yardstick = plan.yardstick.test_accuracy if plan.yardstick is not None else None
