@@ -53,13 +53,12 @@ def load_table(
             f"{path}: every one of its {len(table)} rows has the label {table.classes[0]!r} in column "
             f"{table.label!r}; a classifier needs two classes or more: choose another label column"
         )
-    if test_path is None:
-        train, val, test = _stratified_split(path, table, val_fraction, test_fraction, seed)
-        test_x, test_y = table.x[test], table.y[test]
-    else:
+    if test_path is not None:
         test_fraction = 0.0  # the test rows are the other file's: only validation rows are cut from this one
         test_x, test_y = _test_rows(Path(test_path), path, table)
-        train, val, _ = _stratified_split(path, table, val_fraction, test_fraction, seed)
+    train, val, test = _stratified_split(path, table, val_fraction, test_fraction, seed)
+    if test_path is None:
+        test_x, test_y = table.x[test], table.y[test]
     shift, scale = column_statistics(table.x[train], normalize)
     return Dataset(
         name=path.name,
